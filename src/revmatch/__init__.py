@@ -1,0 +1,3 @@
+"""revmatch: reviewer assignment and review calibration for large conferences."""
+
+__version__ = "0.1.0"

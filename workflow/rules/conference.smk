@@ -1,0 +1,73 @@
+# Stage 3: the conference's START/SoftConf exports -> reviewers, submissions, bids;
+# COIs merged from every source; a capacity check per track.
+
+
+rule extract_softconf:
+    input:
+        profiles=config["softconf"]["profiles"],
+        submissions=config["softconf"]["submissions"],
+        bids=optional_input("bids"),
+    output:
+        reviewers=conf_path("reviewers.jsonl"),
+        submissions=conf_path("submissions.jsonl"),
+        rejects=conf_path("rejects.jsonl"),
+        bids=conf_path("bids.npy"),
+        non_reviewers=conf_path("non_reviewers.jsonl"),
+        multi_track=conf_path("multi_track_reviewers.csv"),
+        report=conf_path("extraction_report.json"),
+    log:
+        conf_log("extract_softconf"),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/matching.yaml"
+    script:
+        "../scripts/extract_softconf.py"
+
+
+rule merge_cois:
+    input:
+        submissions=conf_path("submissions.jsonl"),
+        reviewers=conf_path("reviewers.jsonl"),
+        bids=conf_path("bids.npy"),
+        papers=coauthor_inputs,
+    output:
+        coi=conf_path("coi.npy"),
+        reasons=conf_path("coi_reasons.csv"),
+        report=conf_path("coi_report.txt"),
+    params:
+        coauthor_since_year=config["coi"]["coauthor_since_year"],
+    log:
+        conf_log("merge_cois"),
+    benchmark:
+        conf_benchmark("merge_cois")
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/matching.yaml"
+    script:
+        "../scripts/merge_cois.py"
+
+
+rule check_viability:
+    input:
+        reviewers=conf_path("reviewers.jsonl"),
+        submissions=conf_path("submissions.jsonl"),
+        quotas=optional_input("quotas"),
+    output:
+        conf_path("viability.txt"),
+    params:
+        reviews_per_paper=config["matching"]["reviews_per_paper"],
+        max_papers_per_reviewer=config["matching"]["max_papers_per_reviewer"],
+        by_track=config["matching"]["by_track"],
+    log:
+        conf_log("check_viability"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/matching.yaml"
+    script:
+        "../scripts/check_viability.py"

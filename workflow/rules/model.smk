@@ -1,0 +1,113 @@
+# Stage 2: the expertise model. Moses tokens -> sentencepiece -> paraphrastic averaging
+# model (torch; CUDA when the job lands on a GPU) -> corpus embeddings.
+
+
+rule tokenize_corpus:
+    input:
+        corpus_path("papers.parquet"),
+    output:
+        model_path("corpus.tok.txt"),
+    params:
+        fields=config["model"]["text_fields"],
+    log:
+        "logs/model/tokenize_corpus.log",
+    benchmark:
+        "results/benchmarks/model/tokenize_corpus.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/tokenize_corpus.py"
+
+
+rule train_sentencepiece:
+    input:
+        model_path("corpus.tok.txt"),
+    output:
+        model=model_path("sentencepiece.model"),
+        vocab=model_path("sentencepiece.vocab"),
+    params:
+        vocab_size=config["model"]["vocab_size"],
+        character_coverage=config["model"]["character_coverage"],
+        seed=config["model"]["train"]["seed"],
+    log:
+        "logs/model/train_sentencepiece.log",
+    benchmark:
+        "results/benchmarks/model/train_sentencepiece.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/train_sentencepiece.py"
+
+
+rule encode_corpus_pieces:
+    input:
+        model=model_path("sentencepiece.model"),
+        tokens=model_path("corpus.tok.txt"),
+    output:
+        model_path("corpus.sp.txt"),
+    log:
+        "logs/model/encode_corpus_pieces.log",
+    benchmark:
+        "results/benchmarks/model/encode_corpus_pieces.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/encode_corpus_pieces.py"
+
+
+rule train_similarity_model:
+    input:
+        pieces=model_path("corpus.sp.txt"),
+        sentencepiece=model_path("sentencepiece.model"),
+    output:
+        model_path("similarity.pt"),
+    params:
+        train=train_params(),
+        device=config["model"]["gpu"],
+        checkpoint_dir=checkpoint_dir(),
+    log:
+        "logs/model/train_similarity_model.log",
+    benchmark:
+        "results/benchmarks/model/train_similarity_model.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=24 * 60,
+        gpu=1,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/train_similarity_model.py"
+
+
+rule embed_corpus:
+    input:
+        model=model_path("similarity.pt"),
+        papers=corpus_path("papers.parquet"),
+    output:
+        model_path("corpus_embeddings.npy"),
+    params:
+        fields=config["model"]["text_fields"],
+        batch_size=config["model"]["batch_size_embed"],
+    log:
+        "logs/model/embed_corpus.log",
+    benchmark:
+        "results/benchmarks/model/embed_corpus.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/embed_corpus.py"

@@ -1,0 +1,24 @@
+from revmatch.log import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from revmatch.calibration import calibrate_reviews_file  # noqa: E402
+
+p = snakemake.params
+calibrate_reviews_file(
+    snakemake.input[0],
+    snakemake.output.submissions,
+    snakemake.output.reviewers,
+    snakemake.output.expertise,
+    snakemake.output.posterior,
+    snakemake.output.diagnostics,
+    columns=p.columns,
+    n_levels=p.n_levels,
+    n_expertise=p.n_expertise,
+    method=p.method,
+    draws=p.draws,
+    tune=p.tune,
+    chains=p.chains,
+    seed=p.seed,
+    cores=snakemake.threads,
+)

@@ -1,0 +1,13 @@
+from revmatch.log import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from revmatch.evaluation import evaluate_file  # noqa: E402
+
+evaluate_file(
+    snakemake.input.assignment,
+    snakemake.input.submissions,
+    snakemake.input.reviewers,
+    snakemake.input.bids,
+    snakemake.output[0],
+)

@@ -1,0 +1,7 @@
+from revmatch.log import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from revmatch.corpus import filter_shard_file  # noqa: E402
+
+filter_shard_file(snakemake.input[0], snakemake.output.papers, snakemake.output.summary, snakemake.params.spec)

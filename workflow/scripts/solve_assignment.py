@@ -1,0 +1,21 @@
+from revmatch.log import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from revmatch.assignment import solve_assignment_file  # noqa: E402
+
+solve_assignment_file(
+    snakemake.input.aggregate,
+    snakemake.input.coi,
+    snakemake.input.submissions,
+    snakemake.input.reviewers,
+    snakemake.input.quotas[0] if snakemake.input.quotas else None,
+    snakemake.output.assignment,
+    snakemake.output.summary,
+    reviews_per_paper=snakemake.params.reviews_per_paper,
+    max_papers_per_reviewer=snakemake.params.max_papers_per_reviewer,
+    min_papers_per_reviewer=snakemake.params.min_papers_per_reviewer,
+    by_track=snakemake.params.by_track,
+    area_chairs=snakemake.params.area_chairs,
+    emergency_penalty=snakemake.params.emergency_penalty,
+)
