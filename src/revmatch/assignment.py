@@ -1,0 +1,714 @@
+"""Optimal reviewer assignment: one HiGHS linear program over the allowed (paper, reviewer) pairs.
+
+maximise   sum of score[p, r] * x[p, r] over allowed pairs
+subject to sum_r x[p, r] = k_p                   for every paper p
+           min_r <= sum_p x[p, r] <= max_r       for every reviewer r
+           0 <= x[p, r] <= 1
+
+The constraint matrix is the incidence matrix of a bipartite graph, which is totally
+unimodular, so a basic optimal solution of the LP is integral: the LP optimum is the
+optimum of the 0/1 problem, and the solution is checked to be integral.
+
+Unlike the reference tool, COI, role and track restrictions are hard (pairs that break them
+have no variable), and a conference is solved as ONE program: a reviewer who serves in
+several tracks has one load constraint across all of them, where the reference solved one
+problem per track with the reviewer's quota divided by the number of tracks. The global
+program is never worse (every per-track solution is feasible for it) and needs no split.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import highspy
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from revmatch import softconf
+from revmatch.io import InputError, PathLike, read_jsonl, write_csv, write_json
+
+logger = logging.getLogger(__name__)
+
+ASSIGNMENT_COLUMNS = ["submission_id", "track", "reviewer_id", "score", "rank"]
+INTEGRALITY_TOLERANCE = 1e-6
+MAX_NAMED = 20
+
+
+class InfeasibleAssignment(RuntimeError):
+    """No assignment satisfies the constraints; ``message`` says which counts fall short."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An optimal assignment: ``pairs`` (n, 2) of (paper index, reviewer index) and their scores."""
+
+    pairs: np.ndarray
+    scores: np.ndarray
+    objective: float
+    status: str
+    solve_seconds: float
+
+    def loads(self, n_reviewers: int) -> np.ndarray:
+        """Number of papers assigned to each reviewer, (R,) int."""
+        return np.bincount(self.pairs[:, 1], minlength=n_reviewers)
+
+
+# --------------------------------------------------------------------------- the LP
+
+
+def capacity_problems(
+    allowed: np.ndarray,
+    demand: np.ndarray,
+    max_load: np.ndarray,
+    min_load: np.ndarray,
+) -> list[str]:
+    """Reasons why no assignment can exist, from counts alone (empty when none is found)."""
+    problems = []
+    per_paper = allowed.sum(axis=1)
+    short = np.flatnonzero(per_paper < demand)
+    if len(short):
+        named = ", ".join(f"{p} ({per_paper[p]} allowed, {demand[p]} needed)" for p in short[:MAX_NAMED])
+        more = f" and {len(short) - MAX_NAMED} more" if len(short) > MAX_NAMED else ""
+        problems.append(
+            f"{len(short)} paper(s) have fewer allowed reviewers than reviews needed: {named}{more}"
+        )
+    bad_bounds = np.flatnonzero(min_load > max_load)
+    if len(bad_bounds):
+        problems.append(
+            f"{len(bad_bounds)} reviewer(s) have a minimum load above their maximum: {_name(bad_bounds)}"
+        )
+    per_reviewer = allowed.sum(axis=0)
+    starved = np.flatnonzero(min_load > per_reviewer)
+    if len(starved):
+        problems.append(
+            f"{len(starved)} reviewer(s) have a minimum load above their number of allowed papers: "
+            f"{_name(starved)}"
+        )
+    capacity = int(np.minimum(max_load, per_reviewer).sum())
+    needed = int(demand.sum())
+    if capacity < needed:
+        problems.append(
+            f"reviewers can take at most {capacity} reviews but {needed} are needed "
+            f"(shortfall {needed - capacity})"
+        )
+    if int(min_load.sum()) > needed:
+        problems.append(f"minimum loads add up to {int(min_load.sum())} reviews but only {needed} are needed")
+    return problems
+
+
+def _name(indices: np.ndarray) -> str:
+    more = f" and {len(indices) - MAX_NAMED} more" if len(indices) > MAX_NAMED else ""
+    return ", ".join(str(i) for i in indices[:MAX_NAMED]) + more
+
+
+def _as_counts(value: int | np.ndarray, size: int, what: str) -> np.ndarray:
+    counts = np.broadcast_to(np.asarray(value), (size,))
+    if not np.issubdtype(counts.dtype, np.integer) and not np.all(np.mod(counts, 1) == 0):
+        raise ValueError(f"{what} must be integers")
+    counts = counts.astype(np.int64)
+    if (counts < 0).any():
+        raise ValueError(f"{what} must not be negative")
+    return counts
+
+
+def solve_assignment(
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    reviews_per_paper: int | np.ndarray,
+    max_load: np.ndarray,
+    min_load: np.ndarray | None = None,
+) -> Assignment:
+    """Maximum-score assignment of ``reviews_per_paper`` reviewers to each paper.
+
+    ``scores`` (P, R) are maximised over the ``allowed`` (P, R) pairs only; reviewer loads stay
+    within [``min_load``, ``max_load``]. Raises ``InfeasibleAssignment`` when the counts cannot
+    work out (checked before solving) or the solver proves infeasibility.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    allowed = np.asarray(allowed, dtype=bool)
+    if scores.ndim != 2 or scores.shape != allowed.shape:
+        raise ValueError(f"scores {scores.shape} and allowed {allowed.shape} must be the same 2-d shape")
+    n_papers, n_reviewers = scores.shape
+    demand = _as_counts(reviews_per_paper, n_papers, "reviews_per_paper")
+    upper = _as_counts(max_load, n_reviewers, "max_load")
+    lower = _as_counts(0 if min_load is None else min_load, n_reviewers, "min_load")
+    paper_of, reviewer_of = np.nonzero(allowed)
+    pair_scores = scores[paper_of, reviewer_of]
+    if not np.isfinite(pair_scores).all():
+        raise ValueError("scores of allowed pairs must be finite")
+    problems = capacity_problems(allowed, demand, upper, lower)
+    if problems:
+        raise InfeasibleAssignment("; ".join(problems))
+
+    n_pairs = len(paper_of)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_pairs
+    lp.num_row_ = n_papers + n_reviewers
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.col_cost_ = pair_scores
+    lp.col_lower_ = np.zeros(n_pairs)
+    lp.col_upper_ = np.ones(n_pairs)
+    lp.row_lower_ = np.concatenate([demand, lower]).astype(np.float64)
+    lp.row_upper_ = np.concatenate([demand, upper]).astype(np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = n_pairs
+    lp.a_matrix_.num_row_ = n_papers + n_reviewers
+    lp.a_matrix_.start_ = np.arange(0, 2 * n_pairs + 1, 2, dtype=np.int32)
+    lp.a_matrix_.index_ = np.column_stack([paper_of, n_papers + reviewer_of]).ravel().astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(2 * n_pairs)
+
+    highs = highspy.Highs()
+    highs.setOptionValue("log_to_console", False)
+    highs.setCallback(_log_highs, None)
+    highs.startCallback(highspy.cb.HighsCallbackType.kCallbackLogging)
+    logger.info("assignment LP: %d papers, %d reviewers, %d allowed pairs", n_papers, n_reviewers, n_pairs)
+    started = time.perf_counter()
+    highs.passModel(lp)
+    highs.run()
+    seconds = time.perf_counter() - started
+    model_status = highs.getModelStatus()
+    status = highs.modelStatusToString(model_status)
+    infeasible = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
+    if model_status in infeasible:
+        raise InfeasibleAssignment(
+            "no assignment meets every constraint together (the solver proved the problem infeasible); "
+            "the per-paper and per-reviewer counts each suffice, so the allowed pairs of some papers "
+            "compete for the same few reviewers"
+        )
+    if model_status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"HiGHS stopped without an optimal assignment: {status}")
+
+    values = np.asarray(highs.getSolution().col_value)
+    deviation = float(np.abs(values - np.round(values)).max(initial=0.0))
+    if deviation > INTEGRALITY_TOLERANCE:
+        raise RuntimeError(
+            f"the LP solution is not integral (largest deviation {deviation:.3g}); refusing to round"
+        )
+    chosen = values > 0.5
+    pairs = np.column_stack([paper_of[chosen], reviewer_of[chosen]]).astype(np.int64)
+    _check_solution(pairs, demand, lower, upper, n_reviewers)
+    chosen_scores = scores[pairs[:, 0], pairs[:, 1]]
+    objective = float(chosen_scores.sum())
+    logger.info("assignment LP solved in %.2f s: %s, objective %.6g", seconds, status, objective)
+    return Assignment(
+        pairs=pairs, scores=chosen_scores, objective=objective, status=status, solve_seconds=seconds
+    )
+
+
+def _log_highs(callback_type, message, data_out, data_in, user_data) -> None:
+    text = message.rstrip()
+    if text:
+        logger.info("HiGHS: %s", text)
+
+
+def _check_solution(
+    pairs: np.ndarray, demand: np.ndarray, lower: np.ndarray, upper: np.ndarray, n_reviewers: int
+) -> None:
+    per_paper = np.bincount(pairs[:, 0], minlength=len(demand))
+    loads = np.bincount(pairs[:, 1], minlength=n_reviewers)
+    if (per_paper != demand).any() or (loads < lower).any() or (loads > upper).any():
+        raise RuntimeError("the solver's assignment breaks a paper or load constraint")
+
+
+# --------------------------------------------------------------------------- a conference
+
+
+def submission_ids(submissions: list[dict]) -> list[str]:
+    """START submission ids (``id``, else ``startSubmissionId``) as strings."""
+    keys = ("id", "startSubmissionId")
+    return [_record_id(rec, keys, "submission", i) for i, rec in enumerate(submissions)]
+
+
+def reviewer_ids(reviewers: list[dict]) -> list[str]:
+    """START usernames (``id``, else ``startUsername``) as strings."""
+    keys = ("id", "startUsername")
+    return [_record_id(rec, keys, "reviewer", i) for i, rec in enumerate(reviewers)]
+
+
+def _record_id(record: dict, keys: tuple[str, ...], what: str, index: int) -> str:
+    for key in keys:
+        value = record.get(key)
+        if value is not None and str(value) != "":
+            return str(value)
+    raise ValueError(f"{what} {index} has none of the keys {', '.join(keys)}")
+
+
+def track_membership(people: list[dict], key: str, tracks: list[str]) -> np.ndarray:
+    """(R, T) bool: person r lists ``tracks[t]`` under ``key`` (``tracks``, ``ac_tracks``, ``sac_tracks``)."""
+    column = {track: j for j, track in enumerate(tracks)}
+    rows, cols = [], []
+    for r, rec in enumerate(people):
+        for track in rec.get(key) or []:
+            j = column.get(str(track).strip())
+            if j is not None:
+                rows.append(r)
+                cols.append(j)
+    membership = np.zeros((len(people), len(tracks)), dtype=bool)
+    membership[rows, cols] = True
+    return membership
+
+
+def eligible_reviewers(reviewers: list[dict], area_chairs: bool = False) -> np.ndarray:
+    """Who may be assigned, (R,) bool.
+
+    Reviewer mode: people who are neither area chair nor senior area chair (every other
+    record of ``reviewers.jsonl`` has a reviewing role; the extraction keeps no one else).
+    Area-chair mode: area chairs only.
+    """
+    if area_chairs:
+        return np.array([bool(rec.get("areaChair")) for rec in reviewers], dtype=bool)
+    return np.array(
+        [not rec.get("areaChair") and not rec.get("seniorAreaChair") for rec in reviewers], dtype=bool
+    )
+
+
+def paper_tracks(submissions: list[dict]) -> np.ndarray:
+    """Track of each submission, (P,) str (``''`` where none is given)."""
+    return np.array([str(rec.get("track") or "").strip() for rec in submissions], dtype=object)
+
+
+def track_eligibility(
+    submissions: list[dict], reviewers: list[dict], area_chairs: bool = False
+) -> np.ndarray:
+    """(P, R) bool: the paper's track is among the reviewer's tracks (``ac_tracks`` for area chairs)."""
+    tracks = paper_tracks(submissions)
+    missing = np.flatnonzero(tracks == "")
+    if len(missing):
+        raise ValueError(
+            f"{len(missing)} submission(s) have no track, so they cannot be assigned by track: "
+            + ", ".join(submission_ids([submissions[i] for i in missing[:MAX_NAMED]]))
+        )
+    names, paper_track = np.unique(tracks.astype(str), return_inverse=True)
+    membership = track_membership(reviewers, "ac_tracks" if area_chairs else "tracks", names.tolist())
+    return membership[:, paper_track].T
+
+
+def allowed_pairs(
+    coi: np.ndarray,
+    submissions: list[dict],
+    reviewers: list[dict],
+    by_track: bool = True,
+    area_chairs: bool = False,
+) -> np.ndarray:
+    """(P, R) bool: no conflict of interest, an eligible role, and (``by_track``) the paper's track."""
+    coi = np.asarray(coi, dtype=bool)
+    if coi.shape != (len(submissions), len(reviewers)):
+        raise ValueError(f"coi has shape {coi.shape}, expected ({len(submissions)}, {len(reviewers)})")
+    allowed = ~coi & eligible_reviewers(reviewers, area_chairs)[None, :]
+    if by_track:
+        allowed &= track_eligibility(submissions, reviewers, area_chairs)
+    return allowed
+
+
+def reviewer_load_bounds(
+    reviewers: list[dict],
+    max_papers_per_reviewer: int,
+    min_papers_per_reviewer: int = 0,
+    quotas: dict[str, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(max_load, min_load) per reviewer.
+
+    A quota replaces the maximum for its reviewer, as in the reference tool, even when it is
+    larger (logged as a warning); the minimum is then capped at the quota.
+    """
+    n_reviewers = len(reviewers)
+    max_load = np.full(n_reviewers, int(max_papers_per_reviewer), dtype=np.int64)
+    min_load = np.full(n_reviewers, int(min_papers_per_reviewer), dtype=np.int64)
+    if quotas:
+        ids = reviewer_ids(reviewers)
+        position = {rid: j for j, rid in enumerate(ids)}
+        unknown = sorted(set(quotas) - set(position))
+        if unknown:
+            logger.warning(
+                "%d quota(s) name no reviewer and are ignored: %s",
+                len(unknown),
+                ", ".join(unknown[:MAX_NAMED]),
+            )
+        known = [(position[rid], int(q)) for rid, q in quotas.items() if rid in position]
+        if known:
+            index, quota = (np.array(column, dtype=np.int64) for column in zip(*known))
+            above = quota > max_papers_per_reviewer
+            if above.any():
+                raised = zip(index[above][:MAX_NAMED], quota[above][:MAX_NAMED])
+                logger.warning(
+                    "%d quota(s) exceed max_papers_per_reviewer=%d and replace it: %s",
+                    int(above.sum()),
+                    max_papers_per_reviewer,
+                    ", ".join(f"{ids[j]} ({max_load[j]} -> {q})" for j, q in raised),
+                )
+            max_load[index] = quota
+            min_load[index] = np.minimum(min_load[index], quota)
+            logger.info("quotas set the maximum load of %d reviewer(s)", len(known))
+    return max_load, min_load
+
+
+def capacity_by_track(
+    allowed: np.ndarray,
+    tracks: np.ndarray,
+    reviews_per_paper: int,
+    max_load: np.ndarray,
+) -> pd.DataFrame:
+    """Per track: papers, reviews needed, reviewers with an allowed paper there, and reviews they can give.
+
+    ``available`` counts each reviewer's full capacity in every track they serve (capped by
+    their allowed papers in the track), so it is an upper bound when reviewers are shared.
+    """
+    names, paper_track = np.unique(np.asarray(tracks).astype(str), return_inverse=True)
+    onehot = sp.csr_matrix(
+        (np.ones(len(paper_track), dtype=np.int64), (np.arange(len(paper_track)), paper_track)),
+        shape=(len(paper_track), len(names)),
+    )
+    allowed_per_track = np.asarray((sp.csr_matrix(allowed, dtype=np.int64).T @ onehot).todense())  # (R, T)
+    available = np.minimum(allowed_per_track, np.asarray(max_load)[:, None]).sum(axis=0)
+    papers = np.bincount(paper_track, minlength=len(names))
+    frame = pd.DataFrame(
+        {
+            "track": pd.Series(names.tolist(), dtype=object),
+            "papers": papers,
+            "needed": papers * int(reviews_per_paper),
+            "reviewers": (allowed_per_track > 0).sum(axis=0),
+            "available": available,
+        }
+    )
+    frame["shortfall"] = (frame["needed"] - frame["available"]).clip(lower=0)
+    return frame
+
+
+def conference_problems(
+    allowed: np.ndarray,
+    submissions: list[dict],
+    reviews_per_paper: int,
+    max_load: np.ndarray,
+    min_load: np.ndarray,
+) -> list[str]:
+    """Why a conference cannot be assigned, named by track and submission id."""
+    tracks = paper_tracks(submissions)
+    ids = np.array(submission_ids(submissions), dtype=object)
+    problems = []
+    capacity = capacity_by_track(allowed, tracks, reviews_per_paper, max_load)
+    for row in capacity[capacity["shortfall"] > 0].itertuples():
+        problems.append(
+            f"track {row.track!r}: {row.needed} reviews needed for {row.papers} papers but its "
+            f"{row.reviewers} reviewers can give at most {row.available} (shortfall {row.shortfall})"
+        )
+    per_paper = allowed.sum(axis=1)
+    short = np.flatnonzero(per_paper < reviews_per_paper)
+    for track in np.unique(tracks[short].astype(str)).tolist():
+        in_track = short[tracks[short] == track]
+        named = ", ".join(f"{ids[p]} ({per_paper[p]} allowed)" for p in in_track[:MAX_NAMED])
+        more = f" and {len(in_track) - MAX_NAMED} more" if len(in_track) > MAX_NAMED else ""
+        problems.append(
+            f"track {track!r}: {len(in_track)} paper(s) have fewer than {reviews_per_paper} allowed "
+            f"reviewers (after conflicts of interest): {named}{more}"
+        )
+    if int(min_load.sum()) > int(reviews_per_paper) * len(submissions):
+        problems.append(
+            f"minimum loads add up to {int(min_load.sum())} reviews but only "
+            f"{int(reviews_per_paper) * len(submissions)} are needed"
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class ConferenceAssignment:
+    """A solved conference: the table, the LP result, and what constrained it."""
+
+    table: pd.DataFrame
+    result: Assignment
+    allowed: np.ndarray
+    max_load: np.ndarray
+    min_load: np.ndarray
+    emergency: np.ndarray
+    reviews_per_paper: int
+
+
+def solve_conference(
+    scores: np.ndarray,
+    coi: np.ndarray,
+    submissions: list[dict],
+    reviewers: list[dict],
+    reviews_per_paper: int,
+    max_papers_per_reviewer: int,
+    min_papers_per_reviewer: int = 0,
+    quotas: dict[str, int] | None = None,
+    by_track: bool = True,
+    area_chairs: bool = False,
+    emergency_penalty: float = 0.5,
+) -> ConferenceAssignment:
+    """``assign_conference`` with the LP result and its constraints kept (for summaries)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (len(submissions), len(reviewers)):
+        raise ValueError(f"scores have shape {scores.shape}, expected ({len(submissions)}, {len(reviewers)})")
+    allowed = allowed_pairs(coi, submissions, reviewers, by_track=by_track, area_chairs=area_chairs)
+    eligible = eligible_reviewers(reviewers, area_chairs)
+    logger.info(
+        "%d of %d people are eligible as %s; %d of %d (paper, person) pairs are allowed",
+        int(eligible.sum()),
+        len(reviewers),
+        "area chairs" if area_chairs else "reviewers",
+        int(allowed.sum()),
+        allowed.size,
+    )
+    max_load, min_load = reviewer_load_bounds(
+        reviewers, max_papers_per_reviewer, min_papers_per_reviewer, quotas
+    )
+    max_load = np.where(eligible, max_load, 0)
+    allowed_count = allowed.sum(axis=0)
+    capped = np.flatnonzero(eligible & (min_load > np.minimum(allowed_count, max_load)))
+    if len(capped):
+        ids = reviewer_ids(reviewers)
+        logger.warning(
+            "%d reviewer(s) have fewer allowed papers than the minimum load; "
+            "their minimum is lowered to what they can take: %s",
+            len(capped),
+            ", ".join(ids[j] for j in capped[:MAX_NAMED]),
+        )
+    min_load = np.where(eligible, np.minimum(min_load, np.minimum(allowed_count, max_load)), 0)
+
+    emergency = np.array([bool(rec.get("emergency")) for rec in reviewers], dtype=bool) & eligible
+    if emergency.any():
+        logger.info(
+            "%d emergency reviewer(s); their scores are lowered by %g in the LP",
+            int(emergency.sum()),
+            emergency_penalty,
+        )
+    objective_scores = scores - float(emergency_penalty) * emergency[None, :]
+
+    problems = conference_problems(allowed, submissions, reviews_per_paper, max_load, min_load)
+    if problems:
+        raise InfeasibleAssignment("; ".join(problems))
+    try:
+        result = solve_assignment(objective_scores, allowed, reviews_per_paper, max_load, min_load)
+    except InfeasibleAssignment as exc:
+        capacity = capacity_by_track(allowed, paper_tracks(submissions), reviews_per_paper, max_load)
+        capacity["ratio"] = capacity["available"] / capacity["needed"].where(capacity["needed"] > 0)
+        tight = capacity.sort_values("ratio").head(5)
+        detail = ", ".join(
+            f"{r.track!r} ({r.available} available for {r.needed} needed)" for r in tight.itertuples()
+        )
+        raise InfeasibleAssignment(
+            f"{exc.message}; no track is short on its own, the tightest tracks (reviewers shared between "
+            f"tracks count in each) are: {detail}"
+        ) from exc
+    table = assignment_table(result, submissions, reviewers, scores)
+    return ConferenceAssignment(table, result, allowed, max_load, min_load, emergency, int(reviews_per_paper))
+
+
+def assign_conference(
+    scores: np.ndarray,
+    coi: np.ndarray,
+    submissions: list[dict],
+    reviewers: list[dict],
+    reviews_per_paper: int,
+    max_papers_per_reviewer: int,
+    min_papers_per_reviewer: int = 0,
+    quotas: dict[str, int] | None = None,
+    by_track: bool = True,
+    area_chairs: bool = False,
+    emergency_penalty: float = 0.5,
+) -> pd.DataFrame:
+    """Assign ``reviews_per_paper`` reviewers (or area chairs) to every submission in one LP.
+
+    Pairs are allowed when there is no COI, the person has the right role (see
+    ``eligible_reviewers``) and, with ``by_track``, serves in the paper's track. Quotas
+    (by reviewer id) replace ``max_papers_per_reviewer``. Emergency reviewers' scores are
+    lowered by ``emergency_penalty`` in the objective, so they are used when the others
+    cannot cover the papers or fit much better. Returns (submission_id, track, reviewer_id,
+    score, rank) sorted by submission (file order) then score, descending; ``score`` is the
+    unpenalised one. Raises ``InfeasibleAssignment`` naming the short tracks.
+    """
+    return solve_conference(
+        scores,
+        coi,
+        submissions,
+        reviewers,
+        reviews_per_paper,
+        max_papers_per_reviewer,
+        min_papers_per_reviewer,
+        quotas,
+        by_track,
+        area_chairs,
+        emergency_penalty,
+    ).table
+
+
+def assignment_table(
+    result: Assignment, submissions: list[dict], reviewers: list[dict], scores: np.ndarray
+) -> pd.DataFrame:
+    """The assignment as (submission_id, track, reviewer_id, score, rank) rows, best first per submission."""
+    paper, reviewer = result.pairs[:, 0], result.pairs[:, 1]
+    pair_scores = np.asarray(scores, dtype=np.float64)[paper, reviewer]
+    order = np.lexsort((reviewer, -pair_scores, paper))
+    paper, reviewer, pair_scores = paper[order], reviewer[order], pair_scores[order]
+    table = pd.DataFrame(
+        {
+            "submission_id": np.array(submission_ids(submissions), dtype=object)[paper],
+            "track": paper_tracks(submissions)[paper],
+            "reviewer_id": np.array(reviewer_ids(reviewers), dtype=object)[reviewer],
+            "score": pair_scores,
+        }
+    )
+    table["rank"] = table.groupby(paper, sort=False).cumcount() + 1
+    return table.astype({"submission_id": str, "track": str, "reviewer_id": str})
+
+
+def assignment_summary(solved: ConferenceAssignment, submissions: list[dict], reviewers: list[dict]) -> dict:
+    """Objective, status, solve time, load statistics and per-track counts of a solved conference."""
+    result = solved.result
+    n_reviewers = len(reviewers)
+    loads = result.loads(n_reviewers)
+    eligible = solved.allowed.any(axis=0)
+    eligible_loads = loads[eligible] if eligible.any() else np.zeros(1, dtype=np.int64)
+    table = solved.table
+    capacity = capacity_by_track(
+        solved.allowed, paper_tracks(submissions), solved.reviews_per_paper, solved.max_load
+    )
+    per_track = table.groupby("track").agg(
+        assignments=("reviewer_id", "size"), reviewers_used=("reviewer_id", "nunique")
+    )
+    tracks = {}
+    for row in capacity.itertuples():
+        used = per_track.loc[row.track] if row.track in per_track.index else None
+        tracks[row.track] = {
+            "papers": int(row.papers),
+            "assignments": int(used["assignments"]) if used is not None else 0,
+            "reviewers_used": int(used["reviewers_used"]) if used is not None else 0,
+            "reviewers_allowed": int(row.reviewers),
+            "reviews_available": int(row.available),
+        }
+    return {
+        "status": result.status,
+        "objective": result.objective,
+        "total_score": float(table["score"].sum()),
+        "mean_score": float(table["score"].mean()) if len(table) else 0.0,
+        "solve_seconds": result.solve_seconds,
+        "papers": len(submissions),
+        "assignments": int(len(table)),
+        "reviewers_eligible": int(eligible.sum()),
+        "reviewers_assigned": int((loads > 0).sum()),
+        "emergency_assignments": int(solved.emergency[result.pairs[:, 1]].sum()),
+        "loads": {
+            "min": int(eligible_loads.min()),
+            "mean": float(eligible_loads.mean()),
+            "max": int(eligible_loads.max()),
+        },
+        "tracks": tracks,
+    }
+
+
+def locate_ids(
+    assignment: pd.DataFrame,
+    submissions: list[dict],
+    reviewers: list[dict],
+    path: PathLike | None = None,
+) -> np.ndarray:
+    """(n, 2) (paper index, reviewer index) of the rows of an assignment table.
+
+    An id that names no submission or reviewer raises ``InputError`` located in ``path``
+    (file line, header = line 1) when given, else ``ValueError`` with the table row.
+    """
+    positions = []
+    known = {"submission_id": submission_ids(submissions), "reviewer_id": reviewer_ids(reviewers)}
+    for column, ids in known.items():
+        values = assignment[column].astype(str)
+        found = pd.Index(ids).get_indexer(values)
+        bad = np.flatnonzero(found < 0)
+        if len(bad):
+            what = column.split("_")[0]
+            message = f"unknown {what} id {values.iloc[bad[0]]!r} ({len(bad)} row(s) with unknown {what} ids)"
+            if path is not None:
+                raise InputError(path, message, row=int(bad[0]) + 2, column=column)
+            raise ValueError(f"assignment row {int(bad[0])}: {message}")
+        positions.append(found)
+    return np.column_stack(positions).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_assignment(path: PathLike) -> pd.DataFrame:
+    """Read an assignment table (CSV or Parquet) with columns ``ASSIGNMENT_COLUMNS``."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ASSIGNMENT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {', '.join(missing)}")
+    frame = frame[ASSIGNMENT_COLUMNS].astype({"submission_id": str, "track": str, "reviewer_id": str})
+    for column, kind in (("score", float), ("rank", int)):
+        converted = pd.to_numeric(frame[column], errors="coerce")
+        bad = np.flatnonzero(converted.isna().to_numpy())
+        if len(bad):
+            value = frame[column].iloc[bad[0]]
+            raise InputError(path, f"not a number: {value!r}", row=int(bad[0]) + 2, column=column)
+        frame[column] = converted.astype(kind)
+    return frame
+
+
+def read_quotas(path: PathLike, reviewers: list[dict]) -> dict[str, int]:
+    """Quotas by reviewer id from a START quota CSV (see ``revmatch.softconf.read_quotas``)."""
+    quotas, _ = softconf.read_quotas(path, reviewer_ids(reviewers))
+    return quotas
+
+
+def solve_assignment_file(
+    aggregate_npy: PathLike,
+    coi_npy: PathLike,
+    submissions_jsonl: PathLike,
+    reviewers_jsonl: PathLike,
+    quotas_csv: PathLike | None,
+    out_csv: PathLike,
+    out_summary_json: PathLike,
+    reviews_per_paper: int,
+    max_papers_per_reviewer: int,
+    min_papers_per_reviewer: int = 0,
+    by_track: bool = True,
+    area_chairs: bool = False,
+    emergency_penalty: float = 0.5,
+) -> pd.DataFrame:
+    """Solve the conference in the given files; write ``assignment.csv`` and a summary JSON."""
+    scores = np.load(aggregate_npy)
+    coi = np.load(coi_npy)
+    submissions = read_jsonl(submissions_jsonl)
+    reviewers = read_jsonl(reviewers_jsonl)
+    expected = (len(submissions), len(reviewers))
+    for path, array in ((aggregate_npy, scores), (coi_npy, coi)):
+        if array.shape != expected:
+            raise InputError(path, f"shape {array.shape} does not match {expected} (submissions x reviewers)")
+    quotas = read_quotas(quotas_csv, reviewers) if quotas_csv else None
+    solved = solve_conference(
+        scores,
+        coi.astype(bool),
+        submissions,
+        reviewers,
+        reviews_per_paper=reviews_per_paper,
+        max_papers_per_reviewer=max_papers_per_reviewer,
+        min_papers_per_reviewer=min_papers_per_reviewer,
+        quotas=quotas,
+        by_track=by_track,
+        area_chairs=area_chairs,
+        emergency_penalty=emergency_penalty,
+    )
+    summary = assignment_summary(solved, submissions, reviewers)
+    summary["settings"] = {
+        "reviews_per_paper": reviews_per_paper,
+        "max_papers_per_reviewer": max_papers_per_reviewer,
+        "min_papers_per_reviewer": min_papers_per_reviewer,
+        "by_track": by_track,
+        "area_chairs": area_chairs,
+        "emergency_penalty": emergency_penalty,
+        "quotas": len(quotas) if quotas else 0,
+    }
+    write_csv(solved.table, out_csv)
+    write_json(summary, out_summary_json)
+    return solved.table

@@ -1,0 +1,788 @@
+"""The SIGKDD'09 Bayesian model of review scores (Flach et al., 2010) in PyMC.
+
+Each review ``r`` of submission ``s`` by reviewer ``j`` at expertise level ``e`` gives an
+ordinal score ``y`` in ``0 .. L-1``. The model (the chairs' spec, ``calibration.md``):
+
+- submission quality ``q[s] ~ Normal(m_q, precision p_q)``, ``m_q`` the middle of the scale;
+- expertise precision ``gamma[e] ~ Gamma(k_e, beta_e)``;
+- latent review score ``z[r] ~ Normal(q[s], precision gamma[e])``;
+- reviewer accuracy ``a[j] ~ Gamma(k_a, beta_a)``;
+- reviewer thresholds ``theta[j, t] ~ Normal(theta0[t], precision a[j])``;
+- the score is the number of the reviewer's thresholds below ``z[r]``.
+
+The nominal thresholds ``theta0[t] = t + 0.5`` lie half way between adjacent rating levels,
+so the latent quality is on the scale of the scores themselves. Marginalising ``z`` gives an
+ordered-probit likelihood ``P(y >= t+1) = Phi((q - theta[j, t]) * sqrt(gamma[e]))``.
+
+The fit keeps every reviewer's thresholds ordered with a shift + log-increment
+parameterisation that matches this prior in mean and spread (see ``build_model``).
+Scores are 0-based (``0`` = lowest recommendation); expertise levels are 1-based.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from revmatch.io import InputError, PathLike, atomic_path, write_csv, write_json
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HYPER: dict[str, float | None] = {
+    # q[s] ~ Normal(quality_mean, precision quality_precision); None = middle of the scale,
+    # (L - 1) / 2. Precision 0.25 (sd 2) is broad on a 0..4 scale.
+    "quality_mean": None,
+    "quality_precision": 0.25,
+    # gamma[e] ~ Gamma(expertise_shape, expertise_rate): mean 1.5, sd 0.87; the same prior
+    # for every level, so the data alone decide whether experts are more precise.
+    "expertise_shape": 3.0,
+    "expertise_rate": 2.0,
+    # a[j] ~ Gamma(accuracy_shape, accuracy_rate): mean 5 (threshold sd about 0.45 of a
+    # rating level), sd 2.2.
+    "accuracy_shape": 5.0,
+    "accuracy_rate": 1.0,
+}
+
+DEFAULT_COLUMNS: dict[str, str] = {
+    "submission_id": "Submission ID",
+    "reviewer_id": "Reviewer Username",
+    "score": "Overall Recommendation",
+    "expertise": "Reviewer Expertise",
+}
+
+REVIEW_COLUMNS = ("submission_id", "reviewer_id", "score", "expertise")
+
+# START's rating scales start at 1; a raw score ``v`` without ``score_map`` is level ``v - 1``.
+LOWEST_RAW_SCORE = 1
+
+# Standard deviation of the true quality in ``simulate_reviews``, in rating levels.
+SIMULATED_QUALITY_SD = 1.0
+
+# ADVI: Adam steps (the loss settles within a few thousand on conference-sized data), step
+# size and gradient-norm bound (PyMC's default adagrad steps reach NaN on the demo reviews).
+ADVI_ITERATIONS = 10_000
+ADVI_LEARNING_RATE = 0.01
+ADVI_MAX_GRAD_NORM = 100.0
+
+# Posterior variables written to the netCDF file; the sampler's unconstrained coordinates
+# (``*_log__``, offsets) and the warm-up draws stay in memory only.
+SAVED_VARIABLES = ("quality", "expertise_precision", "accuracy", "threshold_shift", "thresholds")
+
+
+# ------------------------------------------------------------------ the scale
+
+
+def nominal_thresholds(n_levels: int) -> np.ndarray:
+    """Nominal thresholds ``theta0``: one half way between each pair of adjacent levels."""
+    if n_levels < 2:
+        raise ValueError(f"an ordinal scale needs at least 2 levels, got {n_levels}")
+    return np.arange(n_levels - 1, dtype=np.float64) + 0.5
+
+
+def resolve_hyper(hyper: Mapping[str, Any] | None, n_levels: int) -> dict[str, float]:
+    """``DEFAULT_HYPER`` updated with ``hyper``; ``quality_mean`` None -> middle of the scale."""
+    unknown = set(hyper or {}) - set(DEFAULT_HYPER)
+    if unknown:
+        raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_HYPER)}")
+    resolved = {**DEFAULT_HYPER, **(hyper or {})}
+    if resolved["quality_mean"] is None:
+        resolved["quality_mean"] = (n_levels - 1) / 2
+    values = {key: float(value) for key, value in resolved.items()}
+    for key in ("quality_precision", "expertise_shape", "expertise_rate", "accuracy_shape", "accuracy_rate"):
+        if not values[key] > 0:
+            raise ValueError(f"hyperparameter {key} must be positive, got {values[key]}")
+    return values
+
+
+# ------------------------------------------------------------------ simulation
+
+
+def balanced_pairs(
+    n_submissions: int, n_reviewers: int, reviews_per_submission: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(submission, reviewer) index pairs: ``reviews_per_submission`` distinct reviewers a
+    submission, each picked among the least loaded (ties at random), so loads differ by at
+    most one."""
+    if reviews_per_submission > n_reviewers:
+        raise ValueError(f"{reviews_per_submission} reviews per submission need at least as many reviewers")
+    loads = np.zeros(n_reviewers, dtype=np.int64)
+    chosen = np.empty((n_submissions, reviews_per_submission), dtype=np.int64)
+    for s in range(n_submissions):
+        key = loads + rng.random(n_reviewers)
+        chosen[s] = np.argpartition(key, reviews_per_submission - 1)[:reviews_per_submission]
+        loads[chosen[s]] += 1
+    submissions = np.repeat(np.arange(n_submissions), reviews_per_submission)
+    return np.column_stack([submissions, chosen.ravel()])
+
+
+def _check_pairs(pairs: np.ndarray, n_submissions: int, n_reviewers: int) -> np.ndarray:
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ValueError(f"pairs must be an integer array of shape (n, 2), got {pairs.dtype} {pairs.shape}")
+    pairs = pairs.astype(np.int64)
+    if ((pairs < 0) | (pairs >= [n_submissions, n_reviewers])).any():
+        raise ValueError(f"pairs index outside {n_submissions} submissions x {n_reviewers} reviewers")
+    if len(np.unique(pairs, axis=0)) != len(pairs):
+        raise ValueError("pairs repeat a (submission, reviewer) pair")
+    return pairs
+
+
+def _ids(ids: Sequence[str] | None, n: int, prefix: str, what: str) -> list[str]:
+    if ids is None:
+        return [f"{prefix}{k}" for k in range(1, n + 1)]
+    ids = [str(i) for i in ids]
+    if len(ids) != n or len(set(ids)) != n:
+        raise ValueError(f"{what}: expected {n} distinct ids, got {len(ids)} ({len(set(ids))} distinct)")
+    return ids
+
+
+def simulate_reviews(
+    n_submissions: int,
+    n_reviewers: int,
+    reviews_per_submission: int = 3,
+    n_levels: int = 5,
+    n_expertise: int = 3,
+    seed: int = 0,
+    expertise_precision: tuple[float, ...] = (1.3, 1.5, 1.6),
+    accuracy_shape: float = 10.0,
+    accuracy_rate: float = 2.0,
+    submission_ids: list[str] | None = None,
+    reviewer_ids: list[str] | None = None,
+    pairs: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Reviews drawn from the generative model, and the parameters they were drawn from.
+
+    Quality is ``Normal(middle of the scale, sd SIMULATED_QUALITY_SD)``; with the default
+    precisions every level is used, most often the middle ones. ``pairs`` (n, 2) of
+    (submission index, reviewer index) fixes who reviews what; otherwise each submission gets
+    ``reviews_per_submission`` distinct reviewers with balanced loads (``balanced_pairs``).
+    Expertise levels are drawn uniformly. Returns ``reviews`` (submission_id, reviewer_id,
+    score 0..L-1, expertise 1..E) and ``truth``: ``submissions`` (submission_id, quality),
+    ``reviewers`` (reviewer_id, accuracy, threshold_shift = mean of theta_j - theta0, and the
+    sorted thresholds t0..t{L-2}) and ``expertise`` (expertise, precision).
+    """
+    if len(expertise_precision) != n_expertise:
+        raise ValueError(f"{len(expertise_precision)} expertise precisions for {n_expertise} levels")
+    rng = np.random.default_rng(seed)
+    theta0 = nominal_thresholds(n_levels)
+    submission_ids = _ids(submission_ids, n_submissions, "", "submission_ids")
+    reviewer_ids = _ids(reviewer_ids, n_reviewers, "reviewer", "reviewer_ids")
+    if pairs is None:
+        pairs = balanced_pairs(n_submissions, n_reviewers, reviews_per_submission, rng)
+    else:
+        pairs = _check_pairs(pairs, n_submissions, n_reviewers)
+
+    precision = np.asarray(expertise_precision, dtype=np.float64)
+    quality = (n_levels - 1) / 2 + SIMULATED_QUALITY_SD * rng.standard_normal(n_submissions)
+    accuracy = rng.gamma(accuracy_shape, 1.0 / accuracy_rate, size=n_reviewers)
+    thresholds = theta0 + rng.standard_normal((n_reviewers, len(theta0))) / np.sqrt(accuracy)[:, None]
+    expertise = rng.integers(1, n_expertise + 1, size=len(pairs))
+    latent = quality[pairs[:, 0]] + rng.standard_normal(len(pairs)) / np.sqrt(precision[expertise - 1])
+    score = (thresholds[pairs[:, 1]] < latent[:, None]).sum(axis=1)
+
+    reviews = pd.DataFrame({
+        "submission_id": np.asarray(submission_ids, dtype=object)[pairs[:, 0]],
+        "reviewer_id": np.asarray(reviewer_ids, dtype=object)[pairs[:, 1]],
+        "score": score.astype(np.int64),
+        "expertise": expertise.astype(np.int64),
+    })
+    reviewers = pd.DataFrame({
+        "reviewer_id": reviewer_ids,
+        "accuracy": accuracy,
+        "threshold_shift": (thresholds - theta0).mean(axis=1),
+    })
+    sorted_thresholds = np.sort(thresholds, axis=1)
+    for t in range(len(theta0)):
+        reviewers[f"t{t}"] = sorted_thresholds[:, t]
+    truth = {
+        "submissions": pd.DataFrame({"submission_id": submission_ids, "quality": quality}),
+        "reviewers": reviewers,
+        "expertise": pd.DataFrame({"expertise": np.arange(1, n_expertise + 1), "precision": precision}),
+    }
+    return reviews, truth
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _normalise_key(value: Any) -> str:
+    """A map key or raw cell as text; integral numbers as integers ("5", 5, 5.0 -> "5")."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
+
+
+def _map_column(
+    raw: pd.Series, mapping: Mapping | None, offset: int, path: PathLike, header: str, what: str
+) -> np.ndarray:
+    """Raw cells -> integers through ``mapping`` or as integers minus ``offset``; the first bad
+    cell raises ``InputError`` naming its CSV line."""
+    keys = raw.map(_normalise_key)
+    if mapping is not None:
+        lookup = {_normalise_key(k): v for k, v in mapping.items()}
+        values = keys.map(lookup)
+        bad = values.isna()
+        reason = f"{what} {{!r}} is not in the {what} map (known: {sorted(lookup)})"
+    else:
+        values = pd.to_numeric(keys, errors="coerce")
+        bad = values.isna() | (values != values.round())
+        reason = f"{what} {{!r}} is not an integer"
+    if mapping is not None and not bad.any():
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.isna().any() or (numeric != numeric.round()).any():
+            raise ValueError(f"the {what} map must map to integers, got {sorted(set(values), key=str)}")
+    if bad.any():
+        line = bad.index[np.argmax(bad.to_numpy())]
+        raise InputError(path, reason.format(raw[line]), row=int(line), column=header)
+    return values.astype(np.int64).to_numpy() - offset
+
+
+def read_reviews(
+    path: PathLike,
+    columns: dict[str, str],
+    score_map: dict | None = None,
+    expertise_map: dict | None = None,
+    n_levels: int | None = None,
+) -> pd.DataFrame:
+    """Reviews from a CSV export (e.g. START's): submission_id, reviewer_id, score, expertise.
+
+    ``columns`` maps our names to the file's headers (missing names take ``DEFAULT_COLUMNS``,
+    START's headers). ``score_map`` maps raw scores (text such as "5: Strong accept", or
+    numbers) to 0-based levels; without it scores are integers shifted so that
+    ``LOWEST_RAW_SCORE`` (1 on START) is level 0. ``expertise_map`` maps raw expertise to
+    1-based levels; without it expertise is an integer >= 1. With ``n_levels`` a score outside
+    ``0 .. n_levels-1`` is an error. Rows with an empty score (review not submitted) are
+    skipped, counted (``frame.attrs["n_skipped"]``) and logged. The index is the CSV line
+    number of each review (header = line 1). Bad cells raise ``InputError`` naming file, line
+    and column.
+    """
+    columns = {**DEFAULT_COLUMNS, **(columns or {})}
+    unknown = set(columns) - set(REVIEW_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown column name(s) {sorted(unknown)}; expected {list(REVIEW_COLUMNS)}")
+    try:
+        table = pd.read_csv(
+            path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig"
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not a readable CSV file ({exc})") from exc
+    for name in REVIEW_COLUMNS:
+        if columns[name] not in table.columns:
+            raise InputError(
+                path, f"missing column {columns[name]!r} ({name}); columns are {list(table.columns)}",
+                column=columns[name],
+            )
+    table.index = pd.RangeIndex(2, len(table) + 2, name="line")
+    table = table[[columns[name] for name in REVIEW_COLUMNS]].apply(lambda col: col.str.strip())
+
+    empty_score = table[columns["score"]] == ""
+    n_skipped = int(empty_score.sum())
+    if n_skipped:
+        logger.warning("%s: skipped %d review(s) with an empty score (not submitted)", path, n_skipped)
+    table = table[~empty_score]
+    for name in ("submission_id", "reviewer_id"):
+        empty = table[columns[name]] == ""
+        if empty.any():
+            line = int(empty.index[np.argmax(empty)])
+            raise InputError(path, f"empty {name}", row=line, column=columns[name])
+
+    offset = 0 if score_map is not None else LOWEST_RAW_SCORE
+    score = _map_column(table[columns["score"]], score_map, offset, path, columns["score"], "score")
+    outside = (score < 0) | ((score >= n_levels) if n_levels is not None else False)
+    if outside.any():
+        line = int(table.index[np.argmax(outside)])
+        scale = f"0..{n_levels - 1}" if n_levels is not None else ">= 0"
+        raw = table.at[line, columns["score"]]
+        message = f"score {raw!r} is outside the scale (level {score[np.argmax(outside)]} not in {scale})"
+        raise InputError(path, message, row=line, column=columns["score"])
+    expertise = _map_column(
+        table[columns["expertise"]], expertise_map, 0, path, columns["expertise"], "expertise"
+    )
+    below = expertise < 1
+    if below.any():
+        line = int(table.index[np.argmax(below)])
+        raise InputError(
+            path, f"unknown expertise level {table.at[line, columns['expertise']]!r} (levels start at 1)",
+            row=line, column=columns["expertise"],
+        )
+    reviews = pd.DataFrame(
+        {
+            "submission_id": table[columns["submission_id"]].astype(str),
+            "reviewer_id": table[columns["reviewer_id"]].astype(str),
+            "score": score,
+            "expertise": expertise,
+        },
+        index=table.index,
+    )
+    repeated = reviews.duplicated(["submission_id", "reviewer_id"])
+    if repeated.any():
+        logger.warning("%s: %d repeated (submission, reviewer) review(s), kept", path, int(repeated.sum()))
+    reviews.attrs["n_skipped"] = n_skipped
+    logger.info(
+        "%s: %d reviews of %d submissions by %d reviewers", path, len(reviews),
+        reviews["submission_id"].nunique(), reviews["reviewer_id"].nunique(),
+    )
+    return reviews
+
+
+def check_levels(
+    reviews: pd.DataFrame,
+    n_levels: int,
+    n_expertise: int,
+    path: PathLike | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> None:
+    """Raise on a score outside ``0..n_levels-1`` or an expertise outside ``1..n_expertise``:
+    ``InputError`` naming the CSV line (the index of ``read_reviews``) and the file's header
+    (``columns``) when ``path`` is given, else ``ValueError``."""
+    headers = {**DEFAULT_COLUMNS, **(columns or {})}
+    for name, low, high in (("score", 0, n_levels - 1), ("expertise", 1, n_expertise)):
+        values = reviews[name].to_numpy()
+        bad = (values < low) | (values > high)
+        if bad.any():
+            first = int(np.argmax(bad))
+            message = f"{name} {values[first]} outside {low}..{high}"
+            if name == "expertise":
+                message = f"unknown expertise level {values[first]} (levels are {low}..{high})"
+            if path is not None:
+                raise InputError(path, message, row=int(reviews.index[first]), column=headers[name])
+            raise ValueError(f"review {first}: {message}")
+
+
+# ------------------------------------------------------------------ the model
+
+
+def _encode(reviews: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray, pd.Index]:
+    """Submission and reviewer codes in order of first appearance, and their ids."""
+    submission_code, submission_ids = pd.factorize(reviews["submission_id"].astype(str), sort=False)
+    reviewer_code, reviewer_ids = pd.factorize(reviews["reviewer_id"].astype(str), sort=False)
+    return submission_code, pd.Index(submission_ids), reviewer_code, pd.Index(reviewer_ids)
+
+
+def build_model(
+    reviews: pd.DataFrame, n_levels: int, n_expertise: int, hyper: Mapping[str, Any] | None = None
+):
+    """The PyMC model of ``reviews`` (columns submission_id, reviewer_id, score, expertise).
+
+    Reviewer thresholds are built ordered and non-centred from a per-reviewer shift and
+    log-increment offsets, all standard normal and scaled by the reviewer's accuracy ``a[j]``:
+
+    - ``shift[j] = u[j] / sqrt(T a[j])``: the mean of ``theta[j] - theta0`` (leniency:
+      negative = lenient), with the variance it has under ``theta[j, t] ~ Normal(theta0[t],
+      precision a[j])``;
+    - ``theta[j, t] - theta[j, t-1] = d[t] exp(c v[j, t] - c^2 / 2)`` with ``d`` the nominal
+      spacing and ``c = sqrt(2 / a[j]) / d[t]``: log-normal, so every reviewer's thresholds
+      are ordered, with the mean ``d`` and, to first order, the spread ``sqrt(2 / a[j])`` of
+      the spec's increments (a wider mean spacing would stretch the latent scale and bias the
+      expertise precisions down);
+    - ``theta[j]`` = the cumulated increments centred on ``mean(theta0) + shift[j]``.
+
+    This matches the spec's prior in mean and spread and keeps the likelihood a distribution;
+    it drops the small negative correlation of adjacent increments and the mass of the spec's
+    prior on crossed thresholds. The ordered-probit likelihood is PyMC's ``OrderedProbit``
+    with ``eta = q[s]``, cutpoints ``theta[j]`` and ``sigma = 1 / sqrt(gamma[e])``.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    check_levels(reviews, n_levels, n_expertise)
+    h = resolve_hyper(hyper, n_levels)
+    theta0 = nominal_thresholds(n_levels)
+    spacing = np.diff(theta0)
+    n_thresholds = len(theta0)
+    submission_code, submission_ids, reviewer_code, reviewer_ids = _encode(reviews)
+    expertise_code = reviews["expertise"].to_numpy(dtype=np.int64) - 1
+    coords = {
+        "submission": submission_ids.to_numpy(),
+        "reviewer": reviewer_ids.to_numpy(),
+        "expertise": np.arange(1, n_expertise + 1),
+        "threshold": np.arange(n_thresholds),
+        "increment": np.arange(1, n_thresholds),
+        "review": np.arange(len(reviews)),
+    }
+    with pm.Model(coords=coords) as model:
+        quality = pm.Normal(
+            "quality", mu=h["quality_mean"], sigma=1.0 / np.sqrt(h["quality_precision"]), dims="submission"
+        )
+        precision = pm.Gamma(
+            "expertise_precision", alpha=h["expertise_shape"], beta=h["expertise_rate"], dims="expertise"
+        )
+        accuracy = pm.Gamma("accuracy", alpha=h["accuracy_shape"], beta=h["accuracy_rate"], dims="reviewer")
+        shift_offset = pm.Normal("shift_offset", 0.0, 1.0, dims="reviewer")
+        shift = pm.Deterministic(
+            "threshold_shift", shift_offset / pt.sqrt(n_thresholds * accuracy), dims="reviewer"
+        )
+        if n_thresholds > 1:
+            increment_offset = pm.Normal("increment_offset", 0.0, 1.0, dims=("reviewer", "increment"))
+            log_sd = pt.sqrt(2.0 / accuracy)[:, None] / spacing
+            increments = spacing * pt.exp(increment_offset * log_sd - 0.5 * log_sd**2)
+            cumulated = pt.concatenate(
+                [pt.zeros((len(reviewer_ids), 1)), pt.cumsum(increments, axis=1)], axis=1
+            )
+            pattern = cumulated - cumulated.mean(axis=1, keepdims=True) + theta0.mean()
+        else:
+            pattern = pt.as_tensor_variable(theta0[None, :])
+        thresholds = pm.Deterministic("thresholds", pattern + shift[:, None], dims=("reviewer", "threshold"))
+        pm.OrderedProbit(
+            "score",
+            eta=quality[submission_code],
+            cutpoints=thresholds[reviewer_code],
+            sigma=1.0 / pt.sqrt(precision[expertise_code]),
+            compute_p=False,
+            observed=reviews["score"].to_numpy(dtype=np.int64),
+            dims="review",
+        )
+    return model
+
+
+def _nutpie_available() -> bool:
+    return importlib.util.find_spec("nutpie") is not None
+
+
+def fit_calibration(
+    reviews: pd.DataFrame,
+    n_levels: int,
+    n_expertise: int,
+    method: str = "nuts",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    seed: int = 0,
+    hyper: dict | None = None,
+    cores: int = 1,
+    advi_iterations: int = ADVI_ITERATIONS,
+):
+    """Posterior of the calibration model (``build_model``) as ``arviz.InferenceData``.
+
+    ``method="nuts"`` samples ``chains`` chains of ``tune`` + ``draws`` with nutpie when it is
+    installed, else PyMC's NUTS. ``method="advi"`` fits mean-field ADVI with
+    ``advi_iterations`` Adam steps and returns ``draws`` draws of the approximation as one
+    chain (``tune`` and ``chains`` are not used). ``posterior.attrs`` records the method,
+    the sampler and the wall time.
+    """
+    import pymc as pm
+
+    if method not in ("nuts", "advi"):
+        raise ValueError(f"method must be 'nuts' or 'advi', got {method!r}")
+    model = build_model(reviews, n_levels, n_expertise, hyper)
+    start = time.perf_counter()
+    with model:
+        if method == "nuts":
+            sampler = "nutpie" if _nutpie_available() else "pymc"
+            kwargs: dict[str, Any] = {"nuts_sampler_kwargs": {"cores": cores}} if sampler == "nutpie" else {}
+            idata = pm.sample(
+                draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
+                nuts_sampler=sampler, progressbar=False, compute_convergence_checks=False, **kwargs,
+            )
+            idata.posterior.attrs["sampler"] = sampler
+        else:
+            approx = pm.fit(
+                n=advi_iterations, method="advi", random_seed=seed, progressbar=False,
+                obj_optimizer=pm.adam(learning_rate=ADVI_LEARNING_RATE),
+                total_grad_norm_constraint=ADVI_MAX_GRAD_NORM,
+            )
+            idata = approx.sample(draws, random_seed=seed, return_inferencedata=True)
+            losses = np.asarray(approx.hist, dtype=np.float64)
+            idata.posterior.attrs["sampler"] = "advi"
+            idata.posterior.attrs["advi_iterations"] = int(len(losses))
+            final_loss = float(losses[-100:].mean()) if len(losses) else float("nan")
+            idata.posterior.attrs["advi_final_loss"] = final_loss
+    seconds = time.perf_counter() - start
+    idata.posterior.attrs["method"] = method
+    idata.posterior.attrs["fit_seconds"] = seconds
+    logger.info("fitted the calibration model (%s) in %.1f s", method, seconds)
+    return idata
+
+
+# ------------------------------------------------------------------ diagnostics
+
+
+def calibration_diagnostics(idata) -> dict:
+    """Convergence summary: method, chains, draws, max R-hat, min bulk/tail ESS over every
+    scalar of every posterior variable, the variable with the worst R-hat, divergences.
+
+    R-hat and ESS are None for ADVI (draws of an approximation, not chains).
+    """
+    import arviz as az
+
+    posterior = idata.posterior
+    method = posterior.attrs.get("method", "nuts")
+    diagnostics: dict[str, Any] = {
+        "method": method,
+        "sampler": posterior.attrs.get("sampler"),
+        "chains": int(posterior.sizes["chain"]),
+        "draws": int(posterior.sizes["draw"]),
+        "fit_seconds": posterior.attrs.get("fit_seconds"),
+        "max_rhat": None,
+        "worst_rhat_variable": None,
+        "min_ess_bulk": None,
+        "min_ess_tail": None,
+        "divergences": None,
+    }
+    if method == "advi":
+        diagnostics["advi_iterations"] = posterior.attrs.get("advi_iterations")
+        diagnostics["advi_final_loss"] = posterior.attrs.get("advi_final_loss")
+        return diagnostics
+    names = [name for name in posterior.data_vars if posterior[name].size > 0]
+    rhat = az.rhat(posterior, var_names=names)
+    ess_bulk = az.ess(posterior, var_names=names, method="bulk")
+    ess_tail = az.ess(posterior, var_names=names, method="tail")
+    worst = {name: float(np.nanmax(rhat[name].to_numpy())) for name in names}
+    if diagnostics["chains"] > 1 and worst:
+        diagnostics["worst_rhat_variable"] = max(worst, key=worst.get)
+        diagnostics["max_rhat"] = worst[diagnostics["worst_rhat_variable"]]
+    diagnostics["min_ess_bulk"] = float(min(np.nanmin(ess_bulk[name].to_numpy()) for name in names))
+    diagnostics["min_ess_tail"] = float(min(np.nanmin(ess_tail[name].to_numpy()) for name in names))
+    if "sample_stats" in idata and "diverging" in idata.sample_stats:
+        diagnostics["divergences"] = int(idata.sample_stats["diverging"].sum())
+    return diagnostics
+
+
+def check_convergence(diag: dict, max_rhat: float = 1.05, min_ess: float = 100) -> list[str]:
+    """Problems found in ``calibration_diagnostics`` output (empty when fine)."""
+    problems = []
+    if diag.get("max_rhat") is not None and not diag["max_rhat"] <= max_rhat:
+        problems.append(f"R-hat {diag['max_rhat']:.3f} > {max_rhat} ({diag.get('worst_rhat_variable')})")
+    for key, label in (("min_ess_bulk", "bulk"), ("min_ess_tail", "tail")):
+        if diag.get(key) is not None and not diag[key] >= min_ess:
+            problems.append(f"{label} ESS {diag[key]:.0f} < {min_ess}")
+    if diag.get("divergences"):
+        problems.append(f"{diag['divergences']} divergent transition(s)")
+    loss = diag.get("advi_final_loss")
+    if loss is not None and not np.isfinite(loss):
+        problems.append(f"ADVI loss is not finite ({loss})")
+    return problems
+
+
+# ------------------------------------------------------------------ summaries
+
+
+def _draws(idata, name: str) -> np.ndarray:
+    """Posterior draws of ``name`` as (samples, ...) over chains and draws."""
+    values = idata.posterior[name].to_numpy()
+    return values.reshape(-1, *values.shape[2:])
+
+
+def _rank_descending(values: np.ndarray) -> np.ndarray:
+    """1 = highest; ties share the best rank."""
+    return pd.Series(values).rank(ascending=False, method="min").to_numpy(dtype=np.int64)
+
+
+def summarise_calibration(idata, reviews: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Posterior summaries per submission, reviewer and expertise level.
+
+    ``submissions`` (sorted by calibrated rank, 1 = best): quality mean, sd, 5% and 95%
+    quantiles, raw mean score, number of reviews, calibrated and raw ranks and
+    ``rank_change = rank_raw - rank_calibrated`` (positive = moved up). ``reviewers``:
+    accuracy and threshold shift (leniency: negative = lenient) means and sds, raw mean score,
+    number of reviews. ``expertise``: precision mean and sd, number of reviews, for every level.
+    """
+    posterior = idata.posterior
+    submission_ids = posterior["submission"].to_numpy().astype(str)
+    reviewer_ids = posterior["reviewer"].to_numpy().astype(str)
+    levels = posterior["expertise"].to_numpy().astype(np.int64)
+    reviews = reviews.assign(
+        submission_id=reviews["submission_id"].astype(str), reviewer_id=reviews["reviewer_id"].astype(str)
+    )
+
+    quality = _draws(idata, "quality")
+    by_submission = reviews.groupby("submission_id")["score"].agg(["mean", "size"]).reindex(submission_ids)
+    submissions = pd.DataFrame({
+        "submission_id": submission_ids,
+        "quality_mean": quality.mean(axis=0),
+        "quality_sd": quality.std(axis=0, ddof=1) if len(quality) > 1 else np.zeros(quality.shape[1]),
+        "quality_q05": np.quantile(quality, 0.05, axis=0),
+        "quality_q95": np.quantile(quality, 0.95, axis=0),
+        "raw_mean": by_submission["mean"].to_numpy(),
+        "n_reviews": by_submission["size"].to_numpy(dtype=np.int64),
+    })
+    submissions["rank_calibrated"] = _rank_descending(submissions["quality_mean"].to_numpy())
+    submissions["rank_raw"] = _rank_descending(submissions["raw_mean"].to_numpy())
+    submissions["rank_change"] = submissions["rank_raw"] - submissions["rank_calibrated"]
+    submissions = submissions.sort_values("rank_calibrated", kind="stable").reset_index(drop=True)
+
+    accuracy = _draws(idata, "accuracy")
+    shift = _draws(idata, "threshold_shift")
+    by_reviewer = reviews.groupby("reviewer_id")["score"].agg(["mean", "size"]).reindex(reviewer_ids)
+    reviewers = pd.DataFrame({
+        "reviewer_id": reviewer_ids,
+        "accuracy_mean": accuracy.mean(axis=0),
+        "accuracy_sd": accuracy.std(axis=0),
+        "threshold_shift_mean": shift.mean(axis=0),
+        "threshold_shift_sd": shift.std(axis=0),
+        "raw_mean": by_reviewer["mean"].to_numpy(),
+        "n_reviews": by_reviewer["size"].to_numpy(dtype=np.int64),
+    })
+
+    precision = _draws(idata, "expertise_precision")
+    counts = reviews["expertise"].value_counts().reindex(levels, fill_value=0)
+    expertise = pd.DataFrame({
+        "expertise": levels,
+        "precision_mean": precision.mean(axis=0),
+        "precision_sd": precision.std(axis=0),
+        "n_reviews": counts.to_numpy(dtype=np.int64),
+    })
+    return submissions, reviewers, expertise
+
+
+# ------------------------------------------------------------------ plots
+
+
+def _save_figure(fig, path: PathLike) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_calibration(
+    submissions_df: pd.DataFrame,
+    reviewers_df: pd.DataFrame,
+    expertise_df: pd.DataFrame,
+    out_png_quality: PathLike,
+    out_png_leniency: PathLike,
+    out_png_expertise: PathLike,
+) -> None:
+    """Three PNGs: calibrated quality (mean, 90% interval) and raw mean score by calibrated
+    rank; reviewer leniency against accuracy; precision per expertise level."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    subs = submissions_df.sort_values("rank_calibrated")
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    rank = subs["rank_calibrated"].to_numpy()
+    mean = subs["quality_mean"].to_numpy()
+    ax.vlines(rank, subs["quality_q05"], subs["quality_q95"], color="tab:blue", alpha=0.35, lw=1)
+    ax.plot(rank, mean, "o", ms=3, color="tab:blue", label="calibrated quality (mean, 90% interval)")
+    ax.plot(rank, subs["raw_mean"], "x", ms=4, color="tab:orange", label="raw mean score")
+    ax.set_xlabel("calibrated rank (1 = best)")
+    ax.set_ylabel("score level (0 = lowest)")
+    ax.set_title(f"Calibrated quality of {len(subs)} submissions")
+    ax.legend(loc="upper right", fontsize=8)
+    _save_figure(fig, out_png_quality)
+
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    size = 12 * np.sqrt(reviewers_df["n_reviews"].to_numpy(dtype=np.float64))
+    ax.scatter(reviewers_df["threshold_shift_mean"], reviewers_df["accuracy_mean"], s=size, alpha=0.5)
+    ax.axvline(0.0, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("threshold shift (negative = lenient, positive = strict)")
+    ax.set_ylabel("accuracy (posterior mean)")
+    ax.set_title(f"Leniency of {len(reviewers_df)} reviewers (size = number of reviews)")
+    _save_figure(fig, out_png_leniency)
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    labels = [f"{level}\n({count} reviews)" for level, count in zip(
+        expertise_df["expertise"], expertise_df["n_reviews"], strict=True)]
+    mean, sd = expertise_df["precision_mean"], expertise_df["precision_sd"]
+    ax.bar(labels, mean, yerr=sd, capsize=4, color="tab:green")
+    ax.set_xlabel("expertise level")
+    ax.set_ylabel("precision of a review (mean, sd)")
+    ax.set_title("Review precision by expertise")
+    _save_figure(fig, out_png_expertise)
+
+
+# ------------------------------------------------------------------ files
+
+
+def _portable(idata):
+    """``idata`` with the ``SAVED_VARIABLES`` of the posterior, its sample stats and data."""
+    posterior = idata.posterior[[name for name in SAVED_VARIABLES if name in idata.posterior]]
+    groups = {"posterior": posterior}
+    for group in ("sample_stats", "observed_data"):
+        if group in idata.groups():
+            groups[group] = idata[group]
+    return type(idata)(**groups)
+
+
+def calibrate_reviews_file(
+    reviews_csv: PathLike,
+    out_submissions_csv: PathLike,
+    out_reviewers_csv: PathLike,
+    out_expertise_csv: PathLike,
+    out_idata_nc: PathLike,
+    out_diagnostics_json: PathLike,
+    columns: dict[str, str] | None = None,
+    n_levels: int = 5,
+    n_expertise: int = 3,
+    score_map: dict | None = None,
+    expertise_map: dict | None = None,
+    method: str = "nuts",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    seed: int = 0,
+    hyper: dict | None = None,
+    fail_on_bad_convergence: bool = False,
+    cores: int = 1,
+) -> dict:
+    """Read a review export, fit the model, write the three summaries (CSV), the posterior
+    (netCDF) and the diagnostics (JSON), all atomically; return the diagnostics.
+
+    Convergence problems are logged and listed in the diagnostics; with
+    ``fail_on_bad_convergence`` they raise ``RuntimeError`` before anything is written.
+    """
+    reviews = read_reviews(reviews_csv, columns or {}, score_map, expertise_map, n_levels)
+    check_levels(reviews, n_levels, n_expertise, path=reviews_csv, columns=columns)
+    if reviews.empty:
+        raise InputError(reviews_csv, "no reviews with a score")
+    idata = fit_calibration(
+        reviews, n_levels, n_expertise, method=method, draws=draws, tune=tune, chains=chains,
+        seed=seed, hyper=hyper, cores=cores,
+    )
+    diagnostics = calibration_diagnostics(idata)
+    problems = check_convergence(diagnostics)
+    for problem in problems:
+        logger.warning("convergence: %s", problem)
+    if problems and fail_on_bad_convergence:
+        raise RuntimeError(f"calibration did not converge: {'; '.join(problems)}")
+    submissions, reviewers, expertise = summarise_calibration(idata, reviews)
+    diagnostics.update({
+        "problems": problems,
+        "reviews": int(len(reviews)),
+        "skipped_empty_scores": int(reviews.attrs.get("n_skipped", 0)),
+        "submissions": int(len(submissions)),
+        "reviewers": int(len(reviewers)),
+        "n_levels": int(n_levels),
+        "n_expertise": int(n_expertise),
+        "tune": int(tune),
+        "seed": int(seed),
+        "hyper": resolve_hyper(hyper, n_levels),
+    })
+    write_csv(submissions, out_submissions_csv)
+    write_csv(reviewers, out_reviewers_csv)
+    write_csv(expertise, out_expertise_csv)
+    with atomic_path(out_idata_nc, suffix=".nc") as tmp:
+        _portable(idata).to_netcdf(str(tmp))
+    write_json(diagnostics, out_diagnostics_json)
+    return diagnostics
+
+
+def plot_calibration_files(
+    submissions_csv: PathLike,
+    reviewers_csv: PathLike,
+    expertise_csv: PathLike,
+    out_png_quality: PathLike,
+    out_png_leniency: PathLike,
+    out_png_expertise: PathLike,
+) -> None:
+    """``plot_calibration`` of the summaries written by ``calibrate_reviews_file``."""
+    plot_calibration(
+        pd.read_csv(submissions_csv, dtype={"submission_id": str}),
+        pd.read_csv(reviewers_csv, dtype={"reviewer_id": str}),
+        pd.read_csv(expertise_csv),
+        out_png_quality,
+        out_png_leniency,
+        out_png_expertise,
+    )

@@ -1,0 +1,362 @@
+"""The assignment in every shape chairs use: JSON lines, spreadsheets, START upload, readable text.
+
+The layouts follow the reference tool (``assignments.jsonl`` with ``topSimReviewers`` and
+``assignedReviewers``, the global and per-track spreadsheets, ``sid:user1:user2`` upload lines
+and the text report), so that files and habits carry over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from revmatch.assignment import (
+    locate_ids,
+    paper_tracks,
+    read_assignment,
+    reviewer_ids,
+    submission_ids,
+    track_membership,
+)
+from revmatch.io import InputError, PathLike, read_jsonl, write_csv, write_jsonl, write_lines, write_text
+
+logger = logging.getLogger(__name__)
+
+PERSON_KEYS = (
+    "ids", "startUsername", "tracks", "areaChair", "ac_tracks", "seniorAreaChair", "sac_tracks", "emergency"
+)
+COI_TRACK = "COI"
+SEPARATOR = "----------------------------------------------"
+CONFLICT_GROUPS = {"seniorAreaChairs": "sac_tracks", "areaChairs": "ac_tracks", "reviewers": "tracks"}
+CONFLICT_COLUMNS = {
+    "SACs with COI": "seniorAreaChairs",
+    "ACs with COI": "areaChairs",
+    "Reviewers with COI": "reviewers",
+}
+SCORE_DECIMALS = 6
+
+
+def top_reviewers(scores: np.ndarray, coi: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per submission, the ``n`` best-scoring reviewers without a COI, best first.
+
+    Returns (indices, valid), both (P, n): ``valid`` is False where a submission has fewer
+    than ``n`` reviewers without a COI.
+    """
+    n_papers, n_reviewers = scores.shape
+    n = min(int(n), n_reviewers)
+    if n == 0:
+        return np.zeros((n_papers, 0), dtype=np.int64), np.zeros((n_papers, 0), dtype=bool)
+    masked = np.where(np.asarray(coi, dtype=bool), -np.inf, np.asarray(scores, dtype=np.float64))
+    candidates = np.argpartition(-masked, n - 1, axis=1)[:, :n]
+    candidate_scores = np.take_along_axis(masked, candidates, axis=1)
+    order = np.lexsort((candidates, -candidate_scores), axis=1)
+    best = np.take_along_axis(candidates, order, axis=1)
+    return best, np.isfinite(np.take_along_axis(masked, best, axis=1))
+
+
+def _person(record: dict, person_id: str, score: float) -> dict:
+    """A reviewer as the reference tool lists it (``names`` included), with ``id`` and ``score``."""
+    name = _name(record, person_id)
+    person = {"id": person_id, "name": name, "names": [name]}
+    person.update({key: record[key] for key in PERSON_KEYS if key in record})
+    person["score"] = round(float(score), SCORE_DECIMALS)
+    return person
+
+
+def _name(record: dict, person_id: str) -> str:
+    if record.get("name"):
+        return str(record["name"])
+    if record.get("names"):
+        return str(record["names"][0])
+    return person_id
+
+
+def assignment_records(
+    assignment: pd.DataFrame,
+    submissions: list[dict],
+    reviewers: list[dict],
+    scores: np.ndarray,
+    coi: np.ndarray,
+    num_similar: int = 6,
+) -> list[dict]:
+    """One record per submission, in submission order.
+
+    Each record is the submission object plus ``submission_id``, ``track``, ``title``,
+    ``reviewers`` ([{id, name, score}], best first), the reference tool's
+    ``assignedReviewers`` and ``topSimReviewers`` (the ``num_similar`` best-scoring
+    reviewers without a COI, assigned or not, eligible or not), ``conflicts`` (usernames
+    of the paper track's senior area chairs, area chairs and reviewers with a COI) and
+    ``allTrackSacsConflicted`` (the track has senior area chairs and all have a COI).
+    """
+    sub_ids = submission_ids(submissions)
+    rev_ids = reviewer_ids(reviewers)
+    scores = np.asarray(scores)
+    coi = np.asarray(coi, dtype=bool)
+    expected = (len(submissions), len(reviewers))
+    if scores.shape != expected or coi.shape != expected:
+        raise ValueError(f"scores {scores.shape} and coi {coi.shape} must both be {expected}")
+    paper_pos, reviewer_pos = locate_ids(assignment, submissions, reviewers).T
+    order = np.lexsort((-assignment["score"].to_numpy(dtype=np.float64), paper_pos))
+    assigned_by_paper = np.split(order, np.searchsorted(paper_pos[order], np.arange(1, len(submissions))))
+
+    similar, similar_valid = top_reviewers(scores, coi, num_similar)
+    tracks = paper_tracks(submissions).astype(str).tolist()
+    track_names, paper_track = np.unique(tracks, return_inverse=True)
+    in_track = {  # (P, R) per group: the person holds that role in the paper's track
+        label: track_membership(reviewers, key, track_names.tolist())[:, paper_track].T
+        for label, key in CONFLICT_GROUPS.items()
+    }
+    conflicts = {label: coi & members for label, members in in_track.items()}
+    track_sacs = in_track["seniorAreaChairs"].sum(axis=1)
+    all_sacs_conflicted = (track_sacs > 0) & (conflicts["seniorAreaChairs"].sum(axis=1) == track_sacs)
+
+    scores_column = assignment["score"].to_numpy(dtype=np.float64)
+    records = []
+    for p, submission in enumerate(submissions):
+        rows = assigned_by_paper[p]
+        assigned = [
+            _person(reviewers[r], rev_ids[r], s) for r, s in zip(reviewer_pos[rows], scores_column[rows])
+        ]
+        top = similar[p][similar_valid[p]]
+        record = dict(submission)
+        record.update(
+            {
+                "submission_id": sub_ids[p],
+                "track": tracks[p],
+                "title": str(submission.get("title") or ""),
+                "reviewers": [{key: person[key] for key in ("id", "name", "score")} for person in assigned],
+                "topSimReviewers": [_person(reviewers[r], rev_ids[r], scores[p, r]) for r in top],
+                "assignedReviewers": assigned,
+                "conflicts": {
+                    label: [rev_ids[r] for r in np.flatnonzero(mask[p])] for label, mask in conflicts.items()
+                },
+                "allTrackSacsConflicted": bool(all_sacs_conflicted[p]),
+            }
+        )
+        records.append(record)
+    return records
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def write_assignments_jsonl(records: list[dict], path: PathLike) -> int:
+    """One record a line; returns the number of lines."""
+    return write_jsonl(records, path)
+
+
+def _person_columns(records: list[dict], key: str, prefix: str, count: int, labelled: bool) -> pd.DataFrame:
+    """``{prefix} x`` and ``{prefix} x score`` for x = 1..count from each record's ``key`` list.
+
+    Person cells are usernames, or "Name (username)" when ``labelled``; missing ones are blank.
+    """
+    columns: dict[str, list] = {}
+    for x in range(1, count + 1):
+        people = [rec[key][x - 1] if len(rec[key]) >= x else None for rec in records]
+        columns[f"{prefix} {x}"] = [_cell(person, labelled) for person in people]
+        columns[f"{prefix} {x} score"] = [round(person["score"], 4) if person else None for person in people]
+    return pd.DataFrame(columns, index=range(len(records)))
+
+
+def _cell(person: dict | None, labelled: bool) -> str:
+    if person is None:
+        return ""
+    return f"{person['name']} ({person['id']})" if labelled else person["id"]
+
+
+def _track_key(role: str) -> str:
+    return "ac_tracks" if role == "AC" else "tracks"
+
+
+def assignments_frame(records: list[dict], reviews_per_paper: int, role: str = "reviewer") -> pd.DataFrame:
+    """The global spreadsheet: ``ID``, assigned persons and scores, ``Track``, ``Assigned within same track``.
+
+    ``Track`` is ``COI`` for papers whose track's senior area chairs all have a COI.
+    """
+    key = _track_key(role)
+    frame = pd.DataFrame({"ID": [rec["submission_id"] for rec in records]})
+    assigned = _person_columns(records, "assignedReviewers", f"Assigned {role}", reviews_per_paper, False)
+    frame = pd.concat([frame, assigned], axis=1)
+    frame["Track"] = [COI_TRACK if rec["allTrackSacsConflicted"] else rec["track"] for rec in records]
+    frame["Assigned within same track"] = [
+        bool(people) and all(rec["track"] in (p.get(key) or []) for p in people)
+        for rec, people in ((rec, rec["assignedReviewers"]) for rec in records)
+    ]
+    return frame
+
+
+def write_assignments_csv(
+    records: list[dict], path: PathLike, reviews_per_paper: int, role: str = "reviewer"
+) -> None:
+    """Write the global spreadsheet (see ``assignments_frame``)."""
+    write_csv(assignments_frame(records, reviews_per_paper, role), path)
+
+
+def track_slug(track: str) -> str:
+    """File name stem of a track: word runs joined by ``-`` (the reference tool's rule)."""
+    slug = "-".join(part for part in re.split(r"[\W,:]+", track) if part)
+    return slug or "no-track"
+
+
+def track_frame(
+    records: list[dict], reviews_per_paper: int, num_similar: int = 6, role: str = "reviewer"
+) -> pd.DataFrame:
+    """A per-track spreadsheet: assigned and similar persons ("Name (username)", score) and COI lists."""
+    frame = pd.DataFrame({"ID": [rec["submission_id"] for rec in records]})
+    frame = pd.concat(
+        [
+            frame,
+            _person_columns(records, "assignedReviewers", f"Assigned {role}", reviews_per_paper, True),
+            _person_columns(records, "topSimReviewers", f"Similar {role}", num_similar, True),
+        ],
+        axis=1,
+    )
+    for column, label in CONFLICT_COLUMNS.items():
+        frame[column] = ["; ".join(rec["conflicts"][label]) for rec in records]
+    return frame
+
+
+def start_upload_lines(records: list[dict]) -> list[str]:
+    """START upload lines ``sid:user1:user2:user3``."""
+    return [":".join([rec["submission_id"], *(p["id"] for p in rec["assignedReviewers"])]) for rec in records]
+
+
+def write_start_upload(records: list[dict], path: PathLike) -> int:
+    """Write the START upload file; returns the number of lines."""
+    return write_lines(start_upload_lines(records), path)
+
+
+def write_track_csvs(
+    records: list[dict],
+    out_dir: PathLike,
+    reviews_per_paper: int,
+    num_similar: int = 6,
+    role: str = "reviewer",
+) -> dict[str, str]:
+    """Write ``<slug>.csv`` and ``<slug>.txt`` (START upload) per track into ``out_dir``.
+
+    Papers whose track's senior area chairs all have a COI go to ``COI.csv`` (with an
+    ``Original track`` column) instead. The directory is replaced as a whole. Returns
+    {track: slug}.
+    """
+    groups: dict[str, list[dict]] = {}
+    for rec in records:
+        groups.setdefault(COI_TRACK if rec["allTrackSacsConflicted"] else rec["track"], []).append(rec)
+    slugs: dict[str, str] = {}
+    taken: set[str] = set()
+    for track in groups:
+        slug = track_slug(track)
+        base, n = slug, 1
+        while slug.lower() in taken:
+            n += 1
+            slug = f"{base}-{n}"
+        if slug != base:
+            logger.warning("tracks %r and another share the file name %r; writing %r", track, base, slug)
+        taken.add(slug.lower())
+        slugs[track] = slug
+    with atomic_dir(out_dir) as tmp:
+        for track, group in groups.items():
+            frame = track_frame(group, reviews_per_paper, num_similar, role)
+            if track == COI_TRACK:
+                frame["Original track"] = [rec["track"] for rec in group]
+            write_csv(frame, tmp / f"{slugs[track]}.csv")
+            write_start_upload(group, tmp / f"{slugs[track]}.txt")
+    logger.info("wrote %d per-track spreadsheets to %s", len(groups), out_dir)
+    return slugs
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; on success it replaces ``path`` as a whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def format_text_report(records: list[dict]) -> str:
+    """The reference tool's readable report.
+
+    Per submission: title, abstract, similar corpus papers (when the records carry
+    ``similarPapers``), best matched reviewers and assigned reviewers with their scores.
+    """
+    lines = []
+    for rec in records:
+        lines += [SEPARATOR, "*** Paper Title", str(rec.get("title") or ""), "*** Paper Abstract"]
+        lines.append(str(rec.get("paperAbstract") or rec.get("abstract") or ""))
+        if rec.get("similarPapers"):
+            lines += ["", "*** Similar Papers"]
+            for paper in rec["similarPapers"]:
+                lines.append(f"# {paper.get('title', '')} (Score {paper['score']:.4f})")
+                lines.append(str(paper.get("paperAbstract") or ""))
+        lines += ["", "*** Best Matched Reviewers"]
+        lines += [f"# {p['name']} (Score {p['score']:.4f})" for p in rec["topSimReviewers"]]
+        lines += ["", "*** Assigned Reviewers"]
+        lines += [f"# {p['name']} (Score {p['score']:.4f})" for p in rec["assignedReviewers"]]
+        lines.append("")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def export_assignments_file(
+    assignment_file: PathLike,
+    submissions_jsonl: PathLike,
+    reviewers_jsonl: PathLike,
+    aggregate_npy: PathLike,
+    coi_npy: PathLike,
+    out_jsonl: PathLike,
+    out_csv: PathLike,
+    out_tracks_dir: PathLike,
+    out_start_txt: PathLike,
+    out_text: PathLike,
+    reviews_per_paper: int,
+    num_similar: int = 6,
+    role: str = "reviewer",
+) -> list[dict]:
+    """Write every export of an assignment table (CSV or Parquet); returns the records."""
+    assignment = read_assignment(assignment_file)
+    submissions = read_jsonl(submissions_jsonl)
+    reviewers = read_jsonl(reviewers_jsonl)
+    scores = np.load(aggregate_npy)
+    coi = np.load(coi_npy)
+    expected = (len(submissions), len(reviewers))
+    for path, array in ((aggregate_npy, scores), (coi_npy, coi)):
+        if array.shape != expected:
+            raise InputError(path, f"shape {array.shape} does not match {expected} (submissions x reviewers)")
+    locate_ids(assignment, submissions, reviewers, path=assignment_file)
+    records = assignment_records(assignment, submissions, reviewers, scores, coi, num_similar)
+    unassigned = sum(1 for rec in records if len(rec["assignedReviewers"]) < reviews_per_paper)
+    if unassigned:
+        logger.warning(
+            "%d submission(s) have fewer than %d assigned reviewers", unassigned, reviews_per_paper
+        )
+    coi_track = sum(rec["allTrackSacsConflicted"] for rec in records)
+    if coi_track:
+        logger.warning(
+            "%d submission(s) conflict with every senior area chair of their track (COI track)", coi_track
+        )
+    write_assignments_jsonl(records, out_jsonl)
+    write_assignments_csv(records, out_csv, reviews_per_paper, role)
+    write_track_csvs(records, out_tracks_dir, reviews_per_paper, num_similar, role)
+    write_start_upload(records, out_start_txt)
+    write_text(format_text_report(records), out_text)
+    logger.info("exported the assignment of %d submissions", len(records))
+    return records

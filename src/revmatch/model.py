@@ -1,0 +1,636 @@
+"""The averaging paraphrastic similarity model (Wieting et al., ACL 2019) in torch.
+
+A text is the mean of its sentencepiece pieces' embeddings; similarity is the cosine of
+two such vectors. The model is trained on abstracts alone: each abstract's pieces are cut
+into segments, shuffled and split into two halves that form a positive pair; negatives
+are the hardest non-partners in a mega-batch, and the loss is a margin ranking loss in
+both directions.
+
+Differences from the reference code (acl-org/reviewer-paper-matching), on purpose:
+dropout on the word embeddings and gradient-norm clipping take effect; every abstract is
+split into two random halves of its segments (the reference carries a cut index over from
+one abstract to the next); training resumes from per-epoch checkpoints; the model file
+holds the sentencepiece model, so it is self-contained; hardest negatives are chosen with
+dropout off; abstracts with fewer than two segments are skipped (counted) instead of
+giving an empty half.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from revmatch.io import InputError, PathLike, atomic_path, read_jsonl, read_lines, save_npy
+from revmatch.log import progress
+from revmatch.text import TEXT_FIELDS, paper_text, read_paper_texts, tokenize_text
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN = "UUUNKKK"
+MODEL_FORMAT = "revmatch-averaging-1"
+CHECKPOINT_FORMAT = "revmatch-averaging-checkpoint-1"
+_CHECKPOINT_NAME = re.compile(r"epoch-(\d+)\.pt")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainParams:
+    """Training settings; the defaults are the ACL setting of the reference tool."""
+
+    dim: int = 1024
+    epochs: int = 20
+    batch_size: int = 64
+    megabatch_size: int = 1
+    megabatch_anneal: int = 10
+    seg_length: int = 1
+    delta: float = 0.4
+    lr: float = 0.001
+    dropout: float = 0.3
+    grad_clip: float = 5.0
+    max_vocab: int = 200000
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        at_least = {"dim": 1, "epochs": 1, "batch_size": 2, "megabatch_size": 1, "megabatch_anneal": 1,
+                    "seg_length": 1, "max_vocab": 1}
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.lr <= 0 or self.grad_clip <= 0:
+            raise ValueError(f"lr and grad_clip must be positive, got {self.lr} and {self.grad_clip}")
+
+    @classmethod
+    def from_dict(cls, params: Mapping[str, object]) -> TrainParams:
+        """Settings from a mapping of field names (missing ones default); unknown keys raise."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(params) - names)
+        if unknown:
+            raise ValueError(f"unknown training parameter(s) {unknown}; known: {sorted(names)}")
+        return cls(**params)
+
+
+class AveragingModel(nn.Module):
+    """Embedding table over the piece vocabulary; a sequence is the mean of its embeddings.
+
+    Sequences come packed: ``ids`` holds all of them end to end and ``lengths`` the length
+    of each (every length at least 1). In training mode dropout is applied to the word
+    embeddings before pooling.
+    """
+
+    def __init__(self, vocab_size: int, dim: int, dropout: float = 0.0,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.dropout = dropout
+        weight = torch.randn(vocab_size, dim, generator=generator)
+        self.embedding = nn.Embedding.from_pretrained(weight, freeze=False)
+
+    def pool(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Mean embedding of each packed sequence, without dropout."""
+        offsets = torch.cumsum(lengths, 0) - lengths
+        return F.embedding_bag(ids, self.embedding.weight, offsets, mode="mean")
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor,
+                rng: np.random.Generator | None = None) -> torch.Tensor:
+        """Mean embedding of each packed sequence, shape (n_sequences, dim).
+
+        In training mode with ``dropout > 0``, each coordinate of each word embedding is
+        zeroed with probability ``dropout`` (drawn from ``rng``) and the rest rescaled.
+        """
+        if not (self.training and self.dropout > 0):
+            return self.pool(ids, lengths)
+        if rng is None:
+            raise ValueError("dropout in training mode needs a random generator")
+        words = self.embedding(ids)
+        keep, keep_probability = _keep_mask(words.shape, self.dropout, rng, words.device)
+        sequence = torch.repeat_interleave(
+            torch.arange(len(lengths), device=ids.device), lengths, output_size=ids.numel()
+        )
+        sums = words.new_zeros(len(lengths), words.shape[1]).index_add_(0, sequence, words.mul_(keep))
+        return sums / (lengths.unsqueeze(1).to(sums.dtype) * keep_probability)
+
+    @staticmethod
+    def similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Row-wise cosine similarity."""
+        return F.cosine_similarity(a, b, dim=-1)
+
+
+def _keep_mask(shape: torch.Size, dropout: float, rng: np.random.Generator,
+               device: torch.device) -> tuple[torch.Tensor, float]:
+    """Dropout keep-mask (float32 zeros and ones) and the probability of keeping.
+
+    On CPU the mask comes from 16-bit uniform numbers drawn with numpy (several times
+    faster than torch's CPU generator), so ``dropout`` is rounded to a multiple of 1/65536.
+    On other devices a torch generator, seeded from ``rng``, draws it there.
+    """
+    if device.type == "cpu":
+        threshold = round(dropout * 65536)
+        uniform = rng.integers(0, 65536, size=tuple(shape), dtype=np.uint16)
+        keep = np.greater_equal(uniform, threshold, out=np.empty(uniform.shape, dtype=np.float32))
+        return torch.from_numpy(keep), 1.0 - threshold / 65536
+    generator = torch.Generator(device=device).manual_seed(int(rng.integers(0, 2**63)))
+    keep = torch.rand(shape, generator=generator, device=device) >= dropout
+    return keep.float(), 1.0 - dropout
+
+
+@dataclasses.dataclass
+class SimilarityModel:
+    """A trained model ready to embed texts: module, vocabulary, sentencepiece processor."""
+
+    module: AveragingModel
+    vocab: dict[str, int]
+    sentencepiece: spm.SentencePieceProcessor
+    params: TrainParams
+
+    @property
+    def device(self) -> torch.device:
+        return self.module.embedding.weight.device
+
+    @property
+    def dim(self) -> int:
+        return self.module.embedding.embedding_dim
+
+
+# ---------------------------------------------------------------- data
+
+
+def build_vocab(lines: list[list[str]], max_vocab: int) -> dict[str, int]:
+    """Pieces by decreasing frequency (ties by piece), at most ``max_vocab``, then ``UNKNOWN``."""
+    counts = Counter(piece for line in lines for piece in line)
+    counts.pop(UNKNOWN, None)
+    pieces = sorted(counts, key=lambda piece: (-counts[piece], piece))[:max_vocab]
+    vocab = {piece: index for index, piece in enumerate(pieces)}
+    vocab[UNKNOWN] = len(pieces)
+    return vocab
+
+
+def pieces_to_ids(lines: Sequence[Sequence[str]], vocab: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Packed ids of the lines' known pieces and each line's length (unknown pieces dropped)."""
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    ids = np.fromiter((vocab.get(piece, -1) for line in lines for piece in line), dtype=np.int64,
+                      count=int(lengths.sum()))
+    line_of_piece = np.repeat(np.arange(len(lines)), lengths)
+    known = ids >= 0
+    return ids[known], np.bincount(line_of_piece[known], minlength=len(lines))
+
+
+def make_pairs(token_ids: list[np.ndarray], seg_length: int,
+               rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Split every sequence into two random halves of its segments (a positive pair).
+
+    A sequence is cut into consecutive segments of ``seg_length`` tokens (the last may be
+    shorter); the segments are shuffled and the first ``n_segments // 2`` form the first
+    side, the others the second. Each side keeps its tokens in their original order. Every
+    sequence needs at least two segments.
+    """
+    first_sides, second_sides = [], []
+    for index, ids in enumerate(token_ids):
+        n_segments = -(-len(ids) // seg_length)
+        if n_segments < 2:
+            raise ValueError(f"sequence {index} has {len(ids)} tokens, fewer than two segments")
+        in_first = np.zeros(n_segments, dtype=bool)
+        in_first[rng.permutation(n_segments)[: n_segments // 2]] = True
+        mask = np.repeat(in_first, seg_length)[: len(ids)]
+        first_sides.append(ids[mask])
+        second_sides.append(ids[~mask])
+    return first_sides, second_sides
+
+
+def _training_sequences(piece_lines: list[list[str]],
+                        params: TrainParams) -> tuple[list[np.ndarray], dict[str, int]]:
+    """Token-id sequences to train on (distinct, non-empty, at least two segments) and the vocabulary."""
+    seen: set[tuple[str, ...]] = set()
+    unique = []
+    for line in piece_lines:
+        key = tuple(line)
+        if key and key not in seen:
+            seen.add(key)
+            unique.append(line)
+    n_empty = sum(not line for line in piece_lines)
+    vocab = build_vocab(unique, params.max_vocab)
+    ids, lengths = pieces_to_ids(unique, vocab)
+    sequences = np.split(ids, np.cumsum(lengths)[:-1])
+    long_enough = lengths > params.seg_length
+    logger.info(
+        "training lines: %d; skipped %d empty, %d duplicate, %d with fewer than two segments; "
+        "%d pieces outside the vocabulary of %d dropped",
+        int(long_enough.sum()), n_empty, len(piece_lines) - n_empty - len(unique),
+        int((~long_enough).sum()), sum(map(len, unique)) - len(ids), len(vocab),
+    )
+    if long_enough.sum() < 2:
+        raise ValueError("fewer than two usable training lines")
+    return [seq for seq, keep in zip(sequences, long_enough, strict=True) if keep], vocab
+
+
+def _pack(sequences: Sequence[np.ndarray], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    ids = np.concatenate(sequences)
+    return torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device)
+
+
+def _fingerprint(sequences: list[np.ndarray], vocab: dict[str, int], params: TrainParams) -> str:
+    """Identity of a training run apart from its number of epochs (checkpoints must match it)."""
+    digest = hashlib.sha256()
+    settings = {k: v for k, v in dataclasses.asdict(params).items() if k != "epochs"}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    digest.update("\n".join(vocab).encode())
+    digest.update(np.fromiter(map(len, sequences), dtype=np.int64).tobytes())
+    digest.update(np.concatenate(sequences).tobytes())
+    return digest.hexdigest()
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"``: CUDA when available, else CPU; anything else as torch reads it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# ---------------------------------------------------------------- training
+
+
+@dataclasses.dataclass
+class _TrainingState:
+    module: AveragingModel
+    optimizer: torch.optim.Optimizer
+    rng: np.random.Generator
+    epoch: int = 0
+    batches_done: int = 0
+    megabatch: int = 1
+    history: list[dict] = dataclasses.field(default_factory=list)
+
+    def checkpoint(self, fingerprint: str) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "fingerprint": fingerprint,
+            "epoch": self.epoch,
+            "batches_done": self.batches_done,
+            "megabatch": self.megabatch,
+            "history": self.history,
+            "weights": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "numpy_rng": self.rng.bit_generator.state,
+        }
+
+    def restore(self, checkpoint: dict) -> None:
+        self.module.load_state_dict(checkpoint["weights"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.rng.bit_generator.state = checkpoint["numpy_rng"]
+        self.epoch = checkpoint["epoch"]
+        self.batches_done = checkpoint["batches_done"]
+        self.megabatch = checkpoint["megabatch"]
+        self.history = list(checkpoint["history"])
+
+
+def _new_state(vocab_size: int, params: TrainParams, device: torch.device) -> _TrainingState:
+    rng = np.random.default_rng(params.seed)
+    init_seed = int(rng.integers(0, 2**63))
+    module = AveragingModel(vocab_size, params.dim, params.dropout,
+                            generator=torch.Generator().manual_seed(init_seed)).to(device)
+    optimizer = torch.optim.Adam(module.parameters(), lr=params.lr, fused=device.type in ("cpu", "cuda"))
+    return _TrainingState(module, optimizer, rng)
+
+
+def _latest_checkpoint(checkpoint_dir: Path, fingerprint: str, max_epoch: int) -> dict | None:
+    """The newest checkpoint of this run with at most ``max_epoch`` epochs, if any."""
+    found = sorted(
+        (int(match.group(1)), path)
+        for path in checkpoint_dir.glob("epoch-*.pt")
+        if (match := _CHECKPOINT_NAME.fullmatch(path.name))
+    )
+    for epoch, path in reversed(found):
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a damaged file: train from an older state instead
+            logger.warning("ignoring unreadable checkpoint %s (%s)", path, exc)
+            continue
+        if (not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT
+                or checkpoint.get("fingerprint") != fingerprint):
+            logger.warning("ignoring checkpoint %s: made from other data or settings", path)
+        elif epoch > max_epoch:
+            logger.warning("ignoring checkpoint %s: %d epochs, more than the %d asked for",
+                           path, epoch, max_epoch)
+        else:
+            return checkpoint
+    return None
+
+
+def _save_checkpoint(checkpoint: dict, checkpoint_dir: Path) -> None:
+    """Write this epoch's checkpoint atomically, then remove older ones."""
+    path = checkpoint_dir / f"epoch-{checkpoint['epoch']:04d}.pt"
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+    for old in checkpoint_dir.glob("epoch-*.pt"):
+        if old != path and _CHECKPOINT_NAME.fullmatch(old.name):
+            old.unlink()
+
+
+def _hardest_negatives(module: AveragingModel, first: Sequence[np.ndarray], second: Sequence[np.ndarray],
+                       device: torch.device, autocast: torch.autocast) -> tuple[np.ndarray, np.ndarray]:
+    """For each pair i, the most similar second side j != i to first side i, and vice versa."""
+    with torch.no_grad(), autocast:
+        a = F.normalize(module.pool(*_pack(first, device)).float(), dim=1)
+        b = F.normalize(module.pool(*_pack(second, device)).float(), dim=1)
+        similarity = a @ b.T
+    similarity.fill_diagonal_(-2.0)
+    return similarity.argmax(1).cpu().numpy(), similarity.argmax(0).cpu().numpy()
+
+
+def _batch_loss(state: _TrainingState, first: np.ndarray, second: np.ndarray, mega: np.ndarray,
+                start: int, size: int, neg_first: np.ndarray, neg_second: np.ndarray, delta: float,
+                device: torch.device, autocast: torch.autocast) -> torch.Tensor:
+    """Margin loss of the mini-batch ``mega[start:start + size]`` with its hardest negatives.
+
+    ``neg_first``/``neg_second`` give, for each pair of the mega-batch, the mega-batch
+    position of its negative second/first side. A negative that is a side of this
+    mini-batch reuses that side's encoding (the reference re-encodes it, which gives the
+    same vector without dropout); only negatives from other mini-batches are encoded anew.
+    """
+    stop = start + size
+    batch = mega[start:stop]
+    negatives_2, negatives_1 = neg_first[start:stop], neg_second[start:stop]
+    outside_2 = np.unique(negatives_2[(negatives_2 < start) | (negatives_2 >= stop)])
+    outside_1 = np.unique(negatives_1[(negatives_1 < start) | (negatives_1 >= stop)])
+    packed = _pack([*first[batch], *second[batch], *second[mega[outside_2]], *first[mega[outside_1]]], device)
+    rows_2 = _encoded_rows(negatives_2, start, stop, outside_2)
+    rows_1 = _encoded_rows(negatives_1, start, stop, outside_1)
+    with autocast:
+        vectors = state.module(*packed, rng=state.rng).float()
+        g1, g2 = vectors[:size], vectors[size:2 * size]
+        e2 = vectors[2 * size:2 * size + len(outside_2)]
+        e1 = vectors[2 * size + len(outside_2):]
+        p1 = torch.cat([g2, e2])[torch.from_numpy(rows_2).to(device)]
+        p2 = torch.cat([g1, e1])[torch.from_numpy(rows_1).to(device)]
+        positive = AveragingModel.similarity(g1, g2)
+        return (F.relu(delta - positive + AveragingModel.similarity(g1, p1)).mean()
+                + F.relu(delta - positive + AveragingModel.similarity(g2, p2)).mean())
+
+
+def _encoded_rows(positions: np.ndarray, start: int, stop: int, outside: np.ndarray) -> np.ndarray:
+    """Rows of mega-batch ``positions`` in [this mini-batch's sides, then the sorted ``outside`` ones]."""
+    inside = (positions >= start) & (positions < stop)
+    return np.where(inside, positions - start, (stop - start) + np.searchsorted(outside, positions))
+
+
+def _train_epoch(state: _TrainingState, sequences: list[np.ndarray], params: TrainParams,
+                 device: torch.device, log_every: int) -> dict:
+    """One pass over freshly made pairs; return the epoch's loss, tokens and time."""
+    started = time.perf_counter()
+    first, second = (np.fromiter(side, dtype=object, count=len(sequences))
+                     for side in make_pairs(sequences, params.seg_length, state.rng))
+    order = state.rng.permutation(len(sequences))
+    minibatches = [order[start:start + params.batch_size]
+                   for start in range(0, len(order), params.batch_size)]
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    state.module.train()
+
+    loss_sum = torch.zeros((), device=device)
+    n_tokens = n_batches = n_skipped = 0
+    group_start = group_end = 0
+    for b in progress(range(len(minibatches)), desc=f"epoch {state.epoch + 1}", unit="batch"):
+        if b == group_end:
+            group_start, group_end = b, min(b + state.megabatch, len(minibatches))
+            mega = np.concatenate(minibatches[group_start:group_end])
+            if len(mega) > 1:
+                neg_first, neg_second = _hardest_negatives(state.module, first[mega], second[mega],
+                                                           device, autocast)
+        batch = minibatches[b]
+        if len(mega) < 2:
+            n_skipped += 1
+        else:
+            start = (b - group_start) * params.batch_size
+            loss = _batch_loss(state, first, second, mega, start, len(batch), neg_first, neg_second,
+                               params.delta, device, autocast)
+            state.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(state.module.parameters(), params.grad_clip)
+            state.optimizer.step()
+            loss_sum += loss.detach()
+            n_batches += 1
+            n_tokens += sum(map(len, first[batch])) + sum(map(len, second[batch]))
+            if log_every and n_batches % log_every == 0:
+                logger.info("epoch %d batch %d/%d: mean loss %.4f", state.epoch + 1, b + 1,
+                            len(minibatches), loss_sum.item() / n_batches)
+        state.batches_done += 1
+        if state.batches_done % params.megabatch_anneal == 0 and state.megabatch < params.megabatch_size:
+            state.megabatch += 1
+    if n_skipped:
+        logger.warning("epoch %d: skipped %d mini-batch(es) of a single pair (no negative)",
+                       state.epoch + 1, n_skipped)
+    loss = loss_sum.item() / max(n_batches, 1)
+    seconds = time.perf_counter() - started
+    return {"epoch": state.epoch + 1, "loss": loss, "tokens": n_tokens, "seconds": seconds,
+            "tokens_per_second": n_tokens / seconds, "megabatch": state.megabatch}
+
+
+def train_model(
+    piece_lines: list[list[str]],
+    params: TrainParams,
+    out_path: PathLike,
+    sp_model_path: PathLike,
+    device: str = "auto",
+    checkpoint_dir: PathLike | None = None,
+    log_every: int = 50,
+) -> dict:
+    """Train the averaging model on sentencepiece-encoded abstracts and save it to ``out_path``.
+
+    With ``checkpoint_dir``, a checkpoint (weights, optimiser, epoch, random states) is
+    written after every epoch, and a later call with the same data and settings resumes
+    from the newest one (a run of more epochs continues a shorter one); on CPU the result
+    is bit-identical to an uninterrupted run. Mixed precision (bf16) is used on CUDA only.
+    Returns the training statistics.
+    """
+    device = resolve_device(device)
+    sp_bytes = Path(sp_model_path).read_bytes()
+    sequences, vocab = _training_sequences(piece_lines, params)
+    fingerprint = _fingerprint(sequences, vocab, params)
+    state = _new_state(len(vocab), params, device)
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(checkpoint_dir)
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint = _latest_checkpoint(checkpoint_dir, fingerprint, params.epochs)
+        if checkpoint is not None:
+            state.restore(checkpoint)
+            logger.info("resuming from the checkpoint after epoch %d in %s", state.epoch, checkpoint_dir)
+    resumed_from = state.epoch
+    logger.info("training on %s: %d sequences, vocabulary %d, %s", device, len(sequences), len(vocab), params)
+
+    while state.epoch < params.epochs:
+        record = _train_epoch(state, sequences, params, device, log_every)
+        state.epoch += 1
+        state.history.append(record)
+        logger.info("epoch %d/%d: loss %.4f, %.0f tokens/s, %.1f s, mega-batch %d",
+                    state.epoch, params.epochs,
+                    record["loss"], record["tokens_per_second"], record["seconds"], record["megabatch"])
+        if checkpoint_dir is not None:
+            _save_checkpoint(state.checkpoint(fingerprint), checkpoint_dir)
+
+    seconds = sum(record["seconds"] for record in state.history)
+    stats = {
+        "epochs": state.epoch,
+        "resumed_from_epoch": resumed_from,
+        "final_loss": state.history[-1]["loss"],
+        "loss_history": [record["loss"] for record in state.history],
+        "tokens_per_second": sum(record["tokens"] for record in state.history) / seconds,
+        "seconds": seconds,
+        "sequences": len(sequences),
+        "vocab_size": len(vocab),
+        "device": str(device),
+    }
+    saved = {
+        "format": MODEL_FORMAT,
+        "weights": state.module.embedding.weight.detach().cpu().contiguous(),
+        "vocab": list(vocab),
+        "params": dataclasses.asdict(params),
+        "sentencepiece": sp_bytes,
+        "history": state.history,
+    }
+    with atomic_path(out_path) as tmp:
+        torch.save(saved, tmp)
+    logger.info("saved model to %s: %s", out_path, stats)
+    return stats
+
+
+# ---------------------------------------------------------------- embedding
+
+
+def load_model(path: PathLike, device: str = "cpu") -> SimilarityModel:
+    """Load a model file written by ``train_model`` (no other file needed)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for foreign or corrupt files
+        raise InputError(path, f"not a readable model file ({exc})") from exc
+    if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
+        raise InputError(path, f"not a {MODEL_FORMAT} model file")
+    weights = saved["weights"]
+    params = TrainParams.from_dict(saved["params"])
+    vocab = {piece: index for index, piece in enumerate(saved["vocab"])}
+    if len(vocab) != weights.shape[0] or vocab.get(UNKNOWN) != len(vocab) - 1:
+        raise InputError(path, "vocabulary and weights disagree")
+    module = AveragingModel(weights.shape[0], weights.shape[1], params.dropout)
+    module.load_state_dict({"embedding.weight": weights})
+    module.to(resolve_device(device)).eval()
+    sp = spm.SentencePieceProcessor(model_proto=saved["sentencepiece"])
+    return SimilarityModel(module, vocab, sp, params)
+
+
+def _texts_to_ids(model: SimilarityModel, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Packed piece ids and lengths of raw texts: tokenise, sentencepiece, look up.
+
+    Unknown pieces are dropped; a text left with no piece becomes ``[UNKNOWN]``. Also
+    returns the number of such texts.
+    """
+    tokens = [tokenize_text(text) for text in texts]
+    pieces = model.sentencepiece.encode(tokens, out_type=str)
+    ids, lengths = pieces_to_ids(pieces, model.vocab)
+    empty = np.flatnonzero(lengths == 0)
+    if len(empty):
+        text_of_id = np.repeat(np.arange(len(texts)), lengths)
+        order = np.argsort(np.concatenate([text_of_id, empty]), kind="stable")
+        ids = np.concatenate([ids, np.full(len(empty), model.vocab[UNKNOWN])])[order]
+        lengths[empty] = 1
+    return ids, lengths, len(empty)
+
+
+def embed_texts(model: SimilarityModel, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+    """L2-normalised float32 embeddings of raw texts, shape (n, dim), in input order.
+
+    Texts go through Moses tokenisation, sentencepiece and the vocabulary ``batch_size`` at
+    a time (so memory does not grow with the number of texts); a batch is packed without
+    padding and mean-pooled in one call, so no length bucketing is needed.
+    """
+    out = np.empty((len(texts), model.dim), dtype=np.float32)
+    n_without_piece = 0
+    model.module.eval()
+    with torch.inference_mode():
+        for start in progress(range(0, len(texts), batch_size), desc="embed",
+                              total=-(-len(texts) // batch_size), unit="batch"):
+            stop = min(start + batch_size, len(texts))
+            ids, lengths, n_empty = _texts_to_ids(model, texts[start:stop])
+            vectors = model.module.pool(torch.from_numpy(ids).to(model.device),
+                                        torch.from_numpy(lengths).to(model.device))
+            out[start:stop] = F.normalize(vectors.float(), dim=1).cpu().numpy()
+            n_without_piece += n_empty
+    if n_without_piece:
+        logger.info("%d of %d texts have no known piece; they get the unknown-token vector",
+                    n_without_piece, len(texts))
+    return out
+
+
+# ---------------------------------------------------------------- files
+
+
+def train_model_file(
+    pieces_txt: PathLike,
+    sp_model_path: PathLike,
+    out_path: PathLike,
+    params: dict,
+    device: str = "auto",
+    checkpoint_dir: PathLike | None = None,
+) -> dict:
+    """Train on a pieces file (one abstract a line, pieces joined by spaces); save the model."""
+    train_params = TrainParams.from_dict(params)
+    piece_lines = [line.split() for line in read_lines(pieces_txt)]
+    return train_model(piece_lines, train_params, out_path, sp_model_path, device=device,
+                       checkpoint_dir=checkpoint_dir)
+
+
+def embed_papers_file(
+    model_path: PathLike,
+    papers_parquet: PathLike,
+    out_npy: PathLike,
+    fields: Sequence[str] = TEXT_FIELDS,
+    batch_size: int = 512,
+    device: str = "cpu",
+) -> None:
+    """Embed every corpus paper (rows of ``papers_parquet``) into an (n, dim) float32 ``.npy``."""
+    texts = read_paper_texts(papers_parquet, fields)
+    _embed_and_save(model_path, texts, out_npy, batch_size, device)
+
+
+def embed_submissions_file(
+    model_path: PathLike,
+    submissions_jsonl: PathLike,
+    out_npy: PathLike,
+    fields: Sequence[str] = TEXT_FIELDS,
+    batch_size: int = 512,
+    device: str = "cpu",
+) -> None:
+    """Embed every submission (lines of ``submissions.jsonl``) into an (n, dim) float32 ``.npy``."""
+    fields = tuple(fields)
+    if not fields or set(fields) - set(TEXT_FIELDS):
+        raise ValueError(f"text fields must be a non-empty subset of {TEXT_FIELDS}, got {fields}")
+    texts = []
+    for row, record in enumerate(read_jsonl(submissions_jsonl), start=1):
+        title = record.get("title") if "title" in fields else None
+        abstract = record.get("paperAbstract") if "abstract" in fields else None
+        try:
+            texts.append(paper_text(title, abstract))
+        except TypeError as exc:
+            raise InputError(submissions_jsonl, str(exc), row=row) from exc
+    _embed_and_save(model_path, texts, out_npy, batch_size, device)
+
+
+def _embed_and_save(model_path: PathLike, texts: list[str], out_npy: PathLike, batch_size: int,
+                    device: str) -> None:
+    n_empty = sum(not text for text in texts)
+    if n_empty:
+        logger.warning("%d of %d texts are empty; they get the unknown-token vector", n_empty, len(texts))
+    model = load_model(model_path, device=device)
+    started = time.perf_counter()
+    embeddings = embed_texts(model, texts, batch_size=batch_size)
+    logger.info("embedded %d texts in %.1f s", len(texts), time.perf_counter() - started)
+    save_npy(embeddings, out_npy)

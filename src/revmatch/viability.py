@@ -1,0 +1,251 @@
+"""Reviewer and area-chair capacity per track, before any matching is attempted.
+
+For each track: papers, reviewers, ACs and SACs; the reviewer-paper assignments needed
+(papers x reviews per paper) against those available (sum over the track's reviewers of
+min(quota, max papers per reviewer)); the same for ACs. ACs and SACs are not reviewers;
+emergency reviewers are reported apart and not counted as available. A reviewer in
+several tracks counts in each, so with tracks the report also solves the transport
+problem over all tracks at once (a max flow) to tell whether the shared reviewers can
+serve every track together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import maximum_flow
+
+from revmatch.io import PathLike, read_jsonl, write_text
+from revmatch.softconf import read_quotas
+
+logger = logging.getLogger(__name__)
+
+ALL_TRACKS = "all"
+ACROSS_TRACKS = "(all tracks together)"
+REVIEWER_SHORTFALL = "reviewer assignments needed exceed those available"
+AC_SHORTFALL = "AC assignments needed exceed those available"
+
+
+def reviewer_capacities(
+    reviewers: list[dict], quotas: dict[str, int], max_papers_per_reviewer: int
+) -> np.ndarray:
+    """Papers each reviewer can take: min(quota, max); no quota means the max."""
+    return np.array(
+        [min(int(quotas.get(r["id"], max_papers_per_reviewer)), max_papers_per_reviewer) for r in reviewers],
+        dtype=np.int64,
+    )
+
+
+def _membership(people: list[dict], key: str, tracks: list[str]) -> np.ndarray:
+    """Bool people x tracks: whether ``track`` is in the person's ``key`` list."""
+    position = {t: k for k, t in enumerate(tracks)}
+    member = np.zeros((len(people), len(tracks)), dtype=bool)
+    for i, person in enumerate(people):
+        for track in person.get(key) or []:
+            member[i, position[track]] = True
+    return member
+
+
+def _track_names(reviewers: list[dict], submissions: list[dict]) -> list[str]:
+    names = {s["track"] for s in submissions}
+    for person in reviewers:
+        for key in ("tracks", "ac_tracks", "sac_tracks"):
+            names.update(person.get(key) or [])
+    return sorted(names)
+
+
+def _shared_capacity(needed: np.ndarray, usable: np.ndarray, capacity: np.ndarray) -> int:
+    """Max flow source -> tracks (needed) -> reviewers (usable) -> sink (capacity)."""
+    n_tracks, n_reviewers = len(needed), len(capacity)
+    source, sink = 0, 1 + n_tracks + n_reviewers
+    t_index = 1 + np.arange(n_tracks)
+    r_index = 1 + n_tracks + np.arange(n_reviewers)
+    tr, rr = np.nonzero(usable)
+    rows = np.concatenate([np.full(n_tracks, source), t_index[tr], r_index])
+    cols = np.concatenate([t_index, r_index[rr], np.full(n_reviewers, sink)])
+    caps = np.concatenate([needed, usable[tr, rr], capacity]).astype(np.int32)
+    graph = sp.csr_matrix((caps, (rows, cols)), shape=(sink + 1, sink + 1))
+    return int(maximum_flow(graph, source, sink).flow_value)
+
+
+def check_viability(
+    reviewers: list[dict],
+    submissions: list[dict],
+    quotas: dict[str, int],
+    reviews_per_paper: int,
+    max_papers_per_reviewer: int,
+    ac_papers_per_ac: int = 1,
+    ac_max_papers: int = 15,
+    by_track: bool = True,
+) -> tuple[str, list[dict]]:
+    """Capacity report per track (or one pool ``all``) and the list of problems found.
+
+    A problem is a dict ``{track, kind ('reviewer' | 'ac'), needed, available, shortfall,
+    message}``: reviewer assignments needed above those available; fewer usable
+    assignments than needed because a reviewer reviews a paper at most once (each paper
+    needs ``reviews_per_paper`` distinct reviewers, so a reviewer gives a track at most
+    one assignment per paper); AC assignments needed (papers x ``ac_papers_per_ac``) above
+    ACs x ``ac_max_papers`` (not checked when the conference has no AC at all); and, with
+    tracks, shared reviewers unable to serve all tracks together.
+    """
+    is_ac = np.array([bool(r.get("areaChair")) for r in reviewers], dtype=bool)
+    is_sac = np.array([bool(r.get("seniorAreaChair")) for r in reviewers], dtype=bool)
+    is_emergency = np.array([bool(r.get("emergency")) for r in reviewers], dtype=bool)
+    is_reviewer = ~is_ac & ~is_sac
+    capacity = reviewer_capacities(reviewers, quotas, max_papers_per_reviewer)
+    if by_track:
+        tracks = _track_names(reviewers, submissions)
+        member = _membership(reviewers, "tracks", tracks)
+        ac_member = _membership(reviewers, "ac_tracks", tracks) & is_ac[:, None]
+        sac_member = _membership(reviewers, "sac_tracks", tracks) & is_sac[:, None]
+        position = {t: k for k, t in enumerate(tracks)}
+        papers = np.bincount([position[s["track"]] for s in submissions], minlength=len(tracks))
+    else:
+        tracks = [ALL_TRACKS]
+        member = np.ones((len(reviewers), 1), dtype=bool)
+        ac_member, sac_member = is_ac[:, None], is_sac[:, None]
+        papers = np.array([len(submissions)])
+    papers = papers.astype(np.int64)
+    regular = member & (is_reviewer & ~is_emergency)[:, None]
+    emergency = member & (is_reviewer & is_emergency)[:, None]
+    only_track = member.sum(axis=1) == 1
+    needed = papers * reviews_per_paper
+    available = capacity @ regular
+    dedicated = capacity @ (regular & only_track[:, None])
+    usable_pairs = np.minimum(capacity[:, None], papers[None, :]) * regular
+    usable = usable_pairs.sum(axis=0)
+    n_reviewers = regular.sum(axis=0)
+    n_acs = ac_member.sum(axis=0)
+    ac_needed = papers * ac_papers_per_ac
+    ac_available = n_acs * ac_max_papers
+
+    problems: list[dict] = []
+    lines = [
+        f"Viability: {len(submissions)} submissions, {reviews_per_paper} reviews per paper, "
+        f"at most {max_papers_per_reviewer} papers per reviewer (or the quota), {len(quotas)} quotas given",
+        f"reviewers: {int((is_reviewer & ~is_emergency).sum())} "
+        f"(+ {int((is_reviewer & is_emergency).sum())} emergency), "
+        f"area chairs: {int(is_ac.sum())}, senior area chairs: {int(is_sac.sum())}",
+    ]
+    if not is_ac.any():
+        lines.append("no area chairs in this conference: AC capacity not checked")
+    if by_track:
+        no_track = is_reviewer & ~member.any(axis=1)
+        if no_track.any():
+            lines.append(
+                f"reviewers without a track (in no track's pool): {int(no_track.sum())}, "
+                f"capacity {int(capacity[no_track].sum())}"
+            )
+    for k, track in enumerate(tracks):
+        block = [
+            "",
+            f"Track: {track}",
+            f"  papers: {papers[k]}",
+            f"  reviewers: {n_reviewers[k]} ({int((regular[:, k] & only_track).sum())} only in this track)",
+            f"  emergency reviewers: {int(emergency[:, k].sum())} "
+            f"(capacity {int(capacity @ emergency[:, k])}, not counted below)",
+            f"  area chairs: {n_acs[k]}",
+            f"  senior area chairs: {int(sac_member[:, k].sum())}",
+            f"  reviewer assignments needed: {needed[k]}",
+            f"  reviewer assignments available: {available[k]} (dedicated to this track: {dedicated[k]})",
+        ]
+        if n_reviewers[k]:
+            block.append(f"  reviews needed per reviewer: {needed[k] / n_reviewers[k]:.2f}")
+        block.append(
+            f"  AC assignments needed: {ac_needed[k]}, available: {ac_available[k]} ({ac_max_papers} per AC)"
+        )
+        if needed[k] > available[k]:
+            problems.append(
+                _problem(track, "reviewer", needed[k], available[k], REVIEWER_SHORTFALL)
+            )
+        elif needed[k] > usable[k]:
+            problems.append(
+                _problem(
+                    track,
+                    "reviewer",
+                    needed[k],
+                    usable[k],
+                    f"too few reviewers: each paper needs {reviews_per_paper} distinct reviewers",
+                )
+            )
+        elif needed[k] > dedicated[k]:
+            shared = needed[k] - dedicated[k]
+            block.append(f"  note: needs reviewers shared with other tracks ({shared} assignments)")
+        if is_ac.any() and ac_needed[k] > ac_available[k]:
+            problems.append(
+                _problem(track, "ac", ac_needed[k], ac_available[k], AC_SHORTFALL)
+            )
+        block.extend(f"  WARNING: {p['message']}" for p in problems if p["track"] == track)
+        lines.extend(block)
+
+    if by_track and len(tracks) > 1 and needed.sum():
+        served = _shared_capacity(needed, usable_pairs.T, capacity * regular.any(axis=1))
+        total = int(needed.sum())
+        lines += ["", f"All tracks together: {served} of {total} reviewer assignments can be served"]
+        if served < needed.sum() and not any(p["kind"] == "reviewer" for p in problems):
+            problems.append(
+                _problem(
+                    ACROSS_TRACKS,
+                    "reviewer",
+                    needed.sum(),
+                    served,
+                    "reviewers shared between tracks cannot serve every track at once",
+                )
+            )
+            lines.append(f"  WARNING: {problems[-1]['message']}")
+    lines += ["", f"{len(problems)} problem(s) found" if problems else "no capacity problem found"]
+    for problem in problems:
+        logger.warning("viability: %s", problem["message"])
+    return "\n".join(lines) + "\n", problems
+
+
+def _problem(track: str, kind: str, needed: int, available: int, what: str) -> dict:
+    needed, available = int(needed), int(available)
+    shortfall = needed - available
+    return {
+        "track": track,
+        "kind": kind,
+        "needed": needed,
+        "available": available,
+        "shortfall": shortfall,
+        "message": f"{track}: {what} ({needed} needed, {available} available, short by {shortfall})",
+    }
+
+
+def viability_file(
+    reviewers_jsonl: PathLike,
+    submissions_jsonl: PathLike,
+    quotas_csv_or_None: PathLike | None,
+    out_txt: PathLike | None,
+    reviews_per_paper: int,
+    max_papers_per_reviewer: int,
+    by_track: bool = True,
+) -> list[dict]:
+    """Write the capacity report for ``reviewers.jsonl`` and ``submissions.jsonl``; return the problems.
+
+    With ``out_txt`` ``None`` (or the null device, which an atomic rename would replace)
+    the report only goes to the log.
+    """
+    reviewers = read_jsonl(reviewers_jsonl)
+    submissions = read_jsonl(submissions_jsonl)
+    quota_note = "no quotas file: every reviewer can take the maximum"
+    quotas: dict[str, int] = {}
+    if quotas_csv_or_None is not None:
+        quotas, stats = read_quotas(quotas_csv_or_None, [r["id"] for r in reviewers])
+        quota_note = (
+            f"quotas: {stats['quotas']} from {quotas_csv_or_None} ({stats['none']} 'None' = 0, "
+            f"{stats['empty']} empty), {len(stats['unknown_usernames'])} rows of unknown usernames ignored"
+        )
+    text, problems = check_viability(
+        reviewers, submissions, quotas, reviews_per_paper, max_papers_per_reviewer, by_track=by_track
+    )
+    report = quota_note + "\n" + text
+    if out_txt is None or os.path.realpath(out_txt) == os.path.realpath(os.devnull):
+        for line in report.splitlines():
+            logger.info(line)
+    else:
+        write_text(report, out_txt)
+    return problems

@@ -1,0 +1,340 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from revmatch import affinity, corpus
+from revmatch.io import InputError, write_jsonl
+
+DIM = 16
+LEGACY_META_KEYS = [
+    "no_profile", "no_profile_submission", "no_publications", "no_publications_count", "submission_count"
+]
+
+
+def unit(rng, n):
+    x = rng.normal(size=(n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def reviewer(rid, ids, *, ac=False, sac=False, tracks=(), ac_tracks=(), sac_tracks=()):
+    return {
+        "id": rid, "name": rid.title(), "email": f"{rid}@uni.edu", "ids": list(ids), "startUsername": rid,
+        "tracks": list(tracks), "areaChair": ac, "ac_tracks": list(ac_tracks),
+        "seniorAreaChair": sac, "sac_tracks": list(sac_tracks), "emergency": False,
+    }
+
+
+@pytest.fixture
+def conference():
+    """12 corpus papers, 6 people (one without papers), 5 submissions, random unit embeddings."""
+    rng = np.random.default_rng(7)
+    authorship = {  # corpus row -> (year, author ids)
+        0: (2015, ["1"]), 1: (2018, ["1", "2"]), 2: (2021, ["1"]), 3: (2019, ["2"]),
+        4: (2020, ["3"]), 5: (2022, ["3", "4"]), 6: (None, ["4"]), 7: (2017, ["5"]),
+        8: (2019, ["5", "1"]), 9: (2020, ["99"]), 10: (2021, ["6"]), 11: (2016, [""]),
+    }
+    papers = corpus.papers_frame(
+        [
+            {
+                "paper_id": f"p{row:02d}", "title": f"T{row}", "abstract": "A.", "year": year, "venue": "ACL",
+                "authors": [{"id": a, "name": f"N{a}"} for a in ids], "acl_id": None,
+            }
+            for row, (year, ids) in authorship.items()
+        ]
+    )
+    reviewers = [
+        reviewer("rev1", ["1"], tracks=["MT"]),
+        reviewer("rev2", ["2"], tracks=["Dialogue"]),
+        reviewer("rev3", ["42"], tracks=["MT"]),  # no corpus papers
+        reviewer("ac1", ["3"], ac=True, ac_tracks=["MT"]),
+        reviewer("ac2", ["4", "5"], ac=True, ac_tracks=["Dialogue"]),
+        reviewer("sac1", ["6"], sac=True, sac_tracks=["MT", "Dialogue"]),
+    ]
+    submissions = [{"id": f"s{i}", "title": f"S{i}", "track": "MT"} for i in range(1, 6)]
+    return {
+        "papers": papers, "reviewers": reviewers, "submissions": submissions,
+        "corpus_embeddings": unit(rng, len(papers)), "submission_embeddings": unit(rng, len(submissions)),
+    }
+
+
+def naive_max(sub_emb, corpus_emb, member_rows):
+    """Max cosine over each member's papers, one submission and member at a time."""
+    out = np.full((len(member_rows), len(sub_emb)), np.nan)
+    for m, rows in enumerate(member_rows):
+        for s, vec in enumerate(sub_emb):
+            if rows:
+                out[m, s] = max(float(vec @ corpus_emb[r]) for r in rows)
+    return out
+
+
+def run(conference, **job):
+    c = conference
+    return affinity.run_affinity_job(
+        job, c["reviewers"], c["submissions"], c["papers"], c["corpus_embeddings"], c["submission_embeddings"]
+    )
+
+
+def scores_by_pair(document, a_key, b_key):
+    return {(e[a_key], e[b_key]): e["score"] for e in document["results"]}
+
+
+# ---------------------------------------------------------------- publications
+
+
+def test_member_publications(conference):
+    members = conference["reviewers"]
+    incidence, no_pubs = affinity.member_publications(members, conference["papers"])
+    rows = [incidence[i].indices.tolist() for i in range(len(members))]
+    assert rows == [[0, 1, 2, 8], [1, 3], [], [4, 5], [5, 6, 7, 8], [10]]
+    assert no_pubs == ["rev3"]
+    recent, _ = affinity.member_publications(members, conference["papers"], max_papers=2)
+    recent_rows = [recent[i].indices.tolist() for i in range(len(members))]
+    assert recent_rows == [[2, 8], [1, 3], [], [4, 5], [5, 8], [10]]
+    since, no_pubs = affinity.member_publications(members, conference["papers"], since_year=2020)
+    assert [since[i].indices.tolist() for i in range(len(members))] == [[2], [], [], [4, 5], [5], [10]]
+    assert no_pubs == ["rev2", "rev3"]
+
+
+# ---------------------------------------------------------------- reductions
+
+
+def test_group_submission_scores_match_naive_reductions():
+    rng = np.random.default_rng(0)
+    pub_scores = rng.uniform(-1, 1, size=(7, 30)).astype(np.float32)
+    member_rows = [[0, 3, 9], [], [4], list(range(10, 30)), [1, 2], []]
+    indptr = np.cumsum([0] + [len(r) for r in member_rows])
+    columns = np.concatenate([r for r in member_rows if r])
+    incidence = sp.csr_matrix((np.ones(indptr[-1]), columns, indptr), shape=(6, 30))
+    def weighted_top3(v):
+        best = np.sort(v)[::-1][:3]
+        return float(np.sum(best / np.arange(1, len(best) + 1)))
+
+    checks = {
+        "max": np.max, "mean": np.mean, "weighted_top3": weighted_top3,
+        "min": np.min, "p75": lambda v: np.percentile(v, 75), "median": np.median,
+    }
+    for reduce, fn in checks.items():
+        got = affinity.group_submission_scores(pub_scores, incidence, reduce)
+        assert got.shape == (7, 6)
+        for m, rows in enumerate(member_rows):
+            for s in range(7):
+                if rows:
+                    expected = float(fn(pub_scores[s, rows].astype(np.float64)))
+                    assert got[s, m] == pytest.approx(expected, abs=1e-6), (reduce, s, m)
+                else:
+                    assert np.isnan(got[s, m])
+    with pytest.raises(ValueError, match="unknown reduce"):
+        affinity.group_submission_scores(pub_scores, incidence, "top3")
+
+
+def test_group_group_scores_max_over_pairs(conference):
+    emb = conference["corpus_embeddings"]
+    inc, _ = affinity.member_publications(conference["reviewers"], conference["papers"])
+    got = affinity.group_group_scores(emb, inc[:3], emb, inc[3:], "max", block_rows=2)
+    rows_a = [inc[i].indices.tolist() for i in range(3)]
+    rows_b = [inc[i].indices.tolist() for i in range(3, 6)]
+    for a, ra in enumerate(rows_a):
+        for b, rb in enumerate(rows_b):
+            if ra and rb:
+                best = max(float(emb[i] @ emb[j]) for i in ra for j in rb)
+                assert got[a, b] == pytest.approx(best, abs=1e-6)
+            else:
+                assert np.isnan(got[a, b])
+    mean = affinity.group_group_scores(emb, inc[:1], emb, inc[3:4], "mean")
+    assert mean[0, 0] == pytest.approx(float(np.mean(emb[rows_a[0]] @ emb[rows_b[0]].T)), abs=1e-6)
+
+
+def test_normalise_scores():
+    scores = np.array([[0.2, np.nan], [-0.4, 0.8]])
+    got = affinity.normalise_scores(scores)
+    np.testing.assert_allclose(got, [[0.5, np.nan], [0.0, 1.0]])
+    constant = np.array([[0.3, 0.3], [np.nan, 0.3]])
+    np.testing.assert_array_equal(affinity.normalise_scores(constant), [[0, 0], [np.nan, 0]])
+    assert affinity.normalise_scores(np.empty((0, 3))).shape == (0, 3)
+    np.testing.assert_allclose(affinity.cosine_to_unit(np.array([-1.0, 0.0, 1.0])), [0.0, 0.5, 1.0])
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def test_group_submissions_legacy_schema(conference):
+    doc = run(conference, mode="group_submissions", group={"role": "reviewer"}, normalize=False)
+    assert list(doc) == ["metadata", "results"]
+    assert list(doc["metadata"]) == LEGACY_META_KEYS
+    assert doc["metadata"] == {
+        "no_profile": [], "no_profile_submission": [], "no_publications": ["rev3"],
+        "no_publications_count": 1, "submission_count": 5,
+    }
+    assert all(list(e) == ["submission", "user", "score"] for e in doc["results"])
+    assert len(doc["results"]) == 2 * 5  # rev3 has no papers: no entries
+    got = scores_by_pair(doc, "user", "submission")
+    inc, _ = affinity.member_publications(conference["reviewers"][:2], conference["papers"])
+    expected = naive_max(conference["submission_embeddings"], conference["corpus_embeddings"],
+                         [inc[i].indices.tolist() for i in range(2)])
+    for m, member in enumerate(["rev1", "rev2"]):
+        for s in range(5):
+            assert got[(member, f"s{s + 1}")] == pytest.approx((expected[m, s] + 1) / 2, abs=1e-6)
+
+
+def test_group_submissions_normalised_with_track(conference):
+    doc = run(conference, mode="group_submissions", group={"role": "area_chair", "track": "MT"})
+    assert {e["user"] for e in doc["results"]} == {"ac1"}
+    scores = np.array([e["score"] for e in doc["results"]])
+    assert scores.min() == 0.0 and scores.max() == 1.0
+    doc = run(conference, mode="group_submissions", group={"role": "all", "track": "Dialogue"})
+    assert {e["user"] for e in doc["results"]} == {"rev2", "ac2", "sac1"}
+
+
+def test_paper_subset_reports_unknown_submissions(conference):
+    wanted = ["s2", "s9", "s4", "s2"]
+    doc = run(conference, mode="paper_subset", group={"role": "area_chair"}, submissions=wanted)
+    assert doc["metadata"]["no_profile_submission"] == ["s9"]
+    assert doc["metadata"]["submission_count"] == 2
+    pairs = [(e["submission"], e["user"]) for e in doc["results"]]
+    assert pairs == [("s2", "ac1"), ("s4", "ac1"), ("s2", "ac2"), ("s4", "ac2")]
+    assert all(0.0 <= e["score"] <= 1.0 for e in doc["results"])
+
+
+def test_user_subset_reports_unknown_members(conference):
+    doc = run(conference, mode="user_subset", members=["rev2", "ghost", "AC1@UNI.EDU", "rev3"], max_papers=1)
+    meta = doc["metadata"]
+    assert meta["no_profile"] == ["ghost"]
+    assert meta["no_publications"] == ["rev3"] and meta["no_publications_count"] == 1
+    assert {e["user"] for e in doc["results"]} == {"rev2", "ac1"}
+    assert len(doc["results"]) == 2 * 5
+    assert all(0.0 <= e["score"] <= 1.0 for e in doc["results"])
+
+
+def test_group_group_legacy_and_current(conference):
+    job = {"mode": "group_group", "group": {"role": "reviewer"}, "alternate_group": {"role": "area_chair"}}
+    doc = run(conference, **job, normalize=False)
+    assert all(list(e) == ["match_member", "submission_member", "score"] for e in doc["results"])
+    assert doc["metadata"]["no_publications"] == ["rev3"]
+    assert doc["metadata"]["submission_count"] == 2
+    got = scores_by_pair(doc, "match_member", "submission_member")
+    assert set(got) == {(a, b) for a in ("rev1", "rev2") for b in ("ac1", "ac2")}
+    emb = conference["corpus_embeddings"]
+    best = max(float(emb[i] @ emb[j]) for i in (1, 3) for j in (4, 5))
+    assert got[("rev2", "ac1")] == pytest.approx((best + 1) / 2, abs=1e-6)
+    current = run(conference, **job, schema="current")
+    assert list(current["metadata"]) == [*LEGACY_META_KEYS, "archives_count"]
+    assert current["metadata"]["archives_count"] == {"rev1": 4, "rev2": 2, "rev3": 0, "ac1": 2, "ac2": 4}
+    assert all(list(e) == ["entityA", "entityB", "score"] for e in current["results"])
+    assert all(0.0 <= e["score"] <= 1.0 for e in current["results"])
+
+
+def test_current_schema_for_submissions(conference):
+    group = {"members": ["ac1", "sac1"]}
+    doc = run(conference, mode="group_submissions", group=group, schema="current", reduce="mean")
+    assert list(doc["metadata"]) == [*LEGACY_META_KEYS, "archives_count"]
+    assert all(list(e) == ["entityA", "entityB", "score"] for e in doc["results"])
+    assert {e["entityA"] for e in doc["results"]} == {"ac1", "sac1"}
+    assert {e["entityB"] for e in doc["results"]} == {f"s{i}" for i in range(1, 6)}
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        ({"mode": "everything"}, "mode"),
+        ({"mode": "paper_subset", "group": {"role": "reviewer"}}, "submissions"),
+        ({"mode": "group_group", "group": {"role": "reviewer"}}, "alternate_group"),
+        ({"mode": "user_subset"}, "members"),
+        ({"mode": "group_submissions", "group": {"role": "chair"}}, "role"),
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "submission_status": "withdrawn"},
+         "active"),
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "v3"}, "schema"),
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "colour": 1}, "unknown"),
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "reduce": "weighted_top3",
+          "normalize": False}, "normalize"),
+    ],
+)
+def test_bad_jobs_raise(conference, job, message):
+    with pytest.raises(ValueError, match=message):
+        run(conference, **job)
+
+
+# ---------------------------------------------------------------- files
+
+
+def write_inputs(tmp_path, conference):
+    paths = {
+        "reviewers_jsonl": tmp_path / "reviewers.jsonl",
+        "submissions_jsonl": tmp_path / "submissions.jsonl",
+        "papers_parquet": tmp_path / "papers.parquet",
+        "corpus_embeddings_npy": tmp_path / "corpus_embeddings.npy",
+        "submission_embeddings_npy": tmp_path / "submission_embeddings.npy",
+    }
+    write_jsonl(conference["reviewers"], paths["reviewers_jsonl"])
+    write_jsonl(conference["submissions"], paths["submissions_jsonl"])
+    corpus.write_papers(conference["papers"], paths["papers_parquet"])
+    np.save(paths["corpus_embeddings_npy"], conference["corpus_embeddings"])
+    np.save(paths["submission_embeddings_npy"], conference["submission_embeddings"])
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("job", "header"),
+    [
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}}, ["submission", "user", "score"]),
+        ({"mode": "group_group", "group": {"role": "reviewer"}, "alternate_group": {"role": "area_chair"}},
+         ["match_member", "submission_member", "score"]),
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "current"},
+         ["entityA", "entityB", "score"]),
+    ],
+)
+def test_affinity_job_file_writes_json_and_csv(tmp_path, conference, job, header):
+    paths = write_inputs(tmp_path, conference)
+    out_json, out_csv = tmp_path / "job" / "results.json", tmp_path / "job" / "results.csv"
+    metadata = affinity.affinity_job_file(job, **paths, out_json=out_json, out_csv=out_csv)
+    expected = run(conference, **job)
+    written = json.loads(out_json.read_text())
+    assert written == expected
+    assert metadata == expected["metadata"]
+    with open(out_csv, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == header
+    assert rows[1:] == [[str(e[k]) for k in header[:2]] + [repr(e["score"])] for e in expected["results"]]
+    assert len(rows) > 1
+    assert sorted(p.name for p in out_json.parent.iterdir()) == ["results.csv", "results.json"]
+
+
+def test_write_results_escapes_ids_and_skips_missing_scores(tmp_path):
+    scores = np.array([[0.25, np.nan, 1.0], [np.nan, np.nan, np.nan], [1e-7, 0.5, 0.0]])
+    rows, cols = ['quote"d', "plain", "comma,user"], ["s1", "new\nline", "ü"]
+    metadata = {
+        "no_profile": [], "no_profile_submission": ["s9"], "no_publications": ["plain"], "submission_count": 3
+    }
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    n = affinity.write_results(
+        scores, rows, cols, "paper_subset", metadata, "legacy", out_json, out_csv, block_entries=5
+    )
+    expected = affinity.results_document(scores, rows, cols, "paper_subset", metadata, "legacy")
+    assert n == len(expected["results"]) == 5
+    assert json.loads(out_json.read_text(encoding="utf-8")) == expected
+    with open(out_csv, newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert [(r["submission"], r["user"], float(r["score"])) for r in table] == [
+        (e["submission"], e["user"], e["score"]) for e in expected["results"]
+    ]
+    metadata["archives_count"] = {}
+    empty = affinity.write_results(
+        np.full((2, 2), np.nan), rows[:2], cols[:2], "group_group", metadata, "current",
+        tmp_path / "e.json", tmp_path / "e.csv",
+    )
+    assert empty == 0
+    assert json.loads((tmp_path / "e.json").read_text())["results"] == []
+    assert (tmp_path / "e.csv").read_text() == "entityA,entityB,score\n"
+
+
+def test_affinity_job_file_checks_embedding_rows(tmp_path, conference):
+    paths = write_inputs(tmp_path, conference)
+    np.save(paths["corpus_embeddings_npy"], conference["corpus_embeddings"][:-1])
+    with pytest.raises(InputError, match="corpus_embeddings.npy"):
+        affinity.affinity_job_file(
+            {"mode": "group_submissions", "group": {"role": "reviewer"}}, **paths,
+            out_json=tmp_path / "r.json", out_csv=tmp_path / "r.csv",
+        )
+    assert not (tmp_path / "r.json").exists()

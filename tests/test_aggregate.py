@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from revmatch.aggregate import AGGREGATORS, aggregate_scores, aggregate_scores_file
+from revmatch.similarity import save_authorship
+
+
+def naive_score(similarities, n_papers, method, k):
+    """One reviewer, one submission, written out the long way."""
+    if not similarities:
+        return 0.0
+    best = sorted((float(s) for s in similarities), reverse=True)
+    if method == "max":
+        return best[0]
+    if method == "mean":
+        return sum(best) / len(best)
+    if method == "weighted_top3":
+        k = 3
+    if method in ("weighted_top3", "weighted_topk"):
+        total = 0.0
+        for i, s in enumerate(best[:k]):
+            total += s / (i + 1)
+        return total
+    if method == "topk_mean":
+        return sum(best[:k]) / len(best[:k])
+    if method == "reference_weighted_top3":
+        column = sorted(best + [0.0] * (n_papers - len(best)))  # ascending, as the reference sorts
+        last = column[-3:]  # t3, t2, t1
+        weights = [1.0, 1.0 / 2, 1.0 / 3][: len(last)]
+        return sum(w * s for w, s in zip(weights, last))
+    raise AssertionError(method)
+
+
+def naive_aggregate(paper_scores, authorship, method, k):
+    dense = authorship.toarray()
+    out = np.zeros((paper_scores.shape[0], dense.shape[0]), dtype=np.float32)
+    for p in range(paper_scores.shape[0]):
+        for r in range(dense.shape[0]):
+            mine = [paper_scores[p, d] for d in np.flatnonzero(dense[r])]
+            out[p, r] = naive_score(mine, paper_scores.shape[1], method, k)
+    return out
+
+
+@pytest.fixture(scope="module")
+def random_instance():
+    rng = np.random.default_rng(7)
+    n_submissions, n_papers = 13, 40
+    counts = [0, 1, 2, 5, 0, 3, 9, 1, 2, 40, 4, 6]
+    rows = np.zeros((len(counts), n_papers), dtype=bool)
+    for r, c in enumerate(counts):
+        rows[r, rng.choice(n_papers, size=c, replace=False)] = True
+    paper_scores = rng.uniform(-1, 1, size=(n_submissions, n_papers)).astype(np.float32)
+    paper_scores[:, ::3] = np.round(paper_scores[:, ::3], 1)  # ties
+    paper_scores[2] = -np.abs(paper_scores[2])  # a submission that every paper dislikes
+    return paper_scores, sp.csr_matrix(rows)
+
+
+@pytest.mark.parametrize("method", list(AGGREGATORS))
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_methods_equal_naive_loops(random_instance, method, k):
+    paper_scores, authorship = random_instance
+    expected = naive_aggregate(paper_scores, authorship, method, k)
+    got = aggregate_scores(paper_scores, authorship, method=method, k=k, block_rows=4)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    assert (got[:, [0, 4]] == 0).all()  # reviewers without papers
+
+
+def test_reference_variant_documented_example():
+    scores = np.array([[0.9, 0.5, 0.3, 0.1, 0.7]], dtype=np.float32)
+    authorship = sp.csr_matrix(np.array([[1, 1, 1, 1, 0]], dtype=bool))
+    ref = aggregate_scores(scores, authorship, method="reference_weighted_top3")
+    assert ref[0, 0] == pytest.approx(0.85, abs=1e-6)
+    documented = aggregate_scores(scores, authorship, method="weighted_top3")
+    assert documented[0, 0] == pytest.approx(0.9 + 0.5 / 2 + 0.3 / 3, abs=1e-6)
+
+
+def test_reference_variant_clamps_negative_similarities_with_zero_fill():
+    scores = np.array([[-0.2, -0.4, 0.6, 0.1]], dtype=np.float32)
+    few = sp.csr_matrix(np.array([[1, 1, 0, 0]], dtype=bool))  # two non-authored papers give two zeros
+    reference = aggregate_scores(scores, few, method="reference_weighted_top3")[0, 0]
+    assert reference == pytest.approx(-0.2, abs=1e-6)
+    every = sp.csr_matrix(np.array([[1, 1, 1, 1]], dtype=bool))  # no zero fill: all own papers count
+    reference = aggregate_scores(scores, every, method="reference_weighted_top3")[0, 0]
+    assert reference == pytest.approx(-0.2 * 1 + 0.1 / 2 + 0.6 / 3, abs=1e-6)
+    documented = aggregate_scores(scores, few, method="weighted_top3")[0, 0]
+    assert documented == pytest.approx(-0.2 - 0.4 / 2, abs=1e-6)
+
+
+def test_unknown_method_lists_the_choices():
+    with pytest.raises(ValueError, match="weighted_top3.*reference_weighted_top3"):
+        aggregate_scores(np.zeros((1, 2)), sp.csr_matrix((1, 2), dtype=bool), method="median")
+
+
+def test_bad_inputs_are_rejected():
+    authorship = sp.csr_matrix(np.ones((2, 3), dtype=bool))
+    with pytest.raises(ValueError, match="paper columns"):
+        aggregate_scores(np.zeros((1, 4)), authorship)
+    with pytest.raises(ValueError, match="k must be"):
+        aggregate_scores(np.zeros((1, 3)), authorship, method="topk_mean", k=0)
+    with pytest.raises(ValueError, match="row 1"):
+        aggregate_scores(np.array([[0.1, 0.2, 0.3], [0.1, np.nan, 0.3]]), authorship)
+
+
+def test_reviewers_without_papers_are_logged(caplog):
+    authorship = sp.csr_matrix(np.array([[0, 0], [1, 0], [0, 0]], dtype=bool))
+    with caplog.at_level("WARNING"):
+        out = aggregate_scores(np.array([[0.5, 0.2]], dtype=np.float32), authorship)
+    np.testing.assert_array_equal(out, [[0.0, 0.5, 0.0]])
+    assert "2 of 3 reviewers have no corpus paper" in caplog.text
+
+
+def test_aggregate_scores_file_round_trip(tmp_path, random_instance):
+    paper_scores, authorship = random_instance
+    np.save(tmp_path / "paper_matrix.npy", paper_scores)
+    save_authorship(authorship, tmp_path / "authorship.npz")
+    out = aggregate_scores_file(
+        tmp_path / "paper_matrix.npy", tmp_path / "authorship.npz", tmp_path / "agg.npy", method="max"
+    )
+    on_disk = np.load(tmp_path / "agg.npy")
+    assert on_disk.dtype == np.float32
+    np.testing.assert_array_equal(on_disk, out)
+    np.testing.assert_array_equal(on_disk, naive_aggregate(paper_scores, authorship, "max", 1))

@@ -1,0 +1,351 @@
+"""The SIGKDD'09 review calibration model: simulation, reading exports, fitting, summaries, files."""
+
+import json
+import logging
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from revmatch.calibration import (
+    DEFAULT_HYPER,
+    calibrate_reviews_file,
+    calibration_diagnostics,
+    check_convergence,
+    fit_calibration,
+    nominal_thresholds,
+    plot_calibration,
+    plot_calibration_files,
+    read_reviews,
+    simulate_reviews,
+    summarise_calibration,
+)
+from revmatch.io import InputError
+
+N_SUBMISSIONS, N_REVIEWERS = 80, 40
+START_COLUMNS = {
+    "submission_id": "Submission ID",
+    "reviewer_id": "Reviewer Username",
+    "score": "Overall Recommendation",
+    "expertise": "Reviewer Expertise",
+}
+
+
+# Reviewers less accurate than the default (mean accuracy 2, not 5): leniency differences
+# large enough for calibration to matter.
+SIMULATION = {"seed": 3, "accuracy_shape": 4.0, "accuracy_rate": 2.0}
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    return simulate_reviews(N_SUBMISSIONS, N_REVIEWERS, **SIMULATION)
+
+
+@pytest.fixture(scope="module")
+def fitted(simulated):
+    reviews, _ = simulated
+    idata = fit_calibration(reviews, 5, 3, method="nuts", draws=200, tune=200, chains=2, seed=1, cores=2)
+    return idata, summarise_calibration(idata, reviews)
+
+
+def start_export(reviews: pd.DataFrame) -> pd.DataFrame:
+    """The START review export of simulated reviews (scores 1..5)."""
+    return pd.DataFrame({
+        "Submission ID": reviews["submission_id"],
+        "Reviewer Username": reviews["reviewer_id"],
+        "Overall Recommendation": reviews["score"] + 1,
+        "Reviewer Expertise": reviews["expertise"],
+        "Comments": "fine",
+    })
+
+
+def no_temp_files(folder) -> bool:
+    return not [p for p in folder.rglob("*") if ".tmp" in p.name]
+
+
+# ------------------------------------------------------------------ simulation
+
+
+def test_simulation_is_deterministic_and_uses_every_level(simulated):
+    reviews, truth = simulated
+    again, truth_again = simulate_reviews(N_SUBMISSIONS, N_REVIEWERS, **SIMULATION)
+    pd.testing.assert_frame_equal(reviews, again)
+    pd.testing.assert_frame_equal(truth["reviewers"], truth_again["reviewers"])
+    assert list(reviews.columns) == ["submission_id", "reviewer_id", "score", "expertise"]
+    assert set(reviews["score"]) == {0, 1, 2, 3, 4}
+    assert set(reviews["expertise"]) == {1, 2, 3}
+    counts = reviews["score"].value_counts(normalize=True)
+    assert counts[2] > counts[0] and counts[2] > counts[4]  # peaked in the middle, like real reviews
+    different, _ = simulate_reviews(N_SUBMISSIONS, N_REVIEWERS, **{**SIMULATION, "seed": 4})
+    assert not different["score"].equals(reviews["score"])
+
+
+def test_simulated_design_is_balanced(simulated):
+    reviews, _ = simulated
+    per_submission = reviews.groupby("submission_id")["reviewer_id"].agg(["size", "nunique"])
+    assert (per_submission["size"] == 3).all() and (per_submission["nunique"] == 3).all()
+    loads = reviews["reviewer_id"].value_counts()
+    assert len(loads) == N_REVIEWERS and loads.max() - loads.min() <= 1
+
+
+def test_simulated_truth_frames(simulated):
+    _, truth = simulated
+    assert list(truth["expertise"]["precision"]) == [1.3, 1.5, 1.6]
+    reviewers = truth["reviewers"]
+    thresholds = reviewers[["t0", "t1", "t2", "t3"]].to_numpy()
+    assert (np.diff(thresholds, axis=1) >= 0).all()
+    shift = (thresholds - nominal_thresholds(5)).mean(axis=1)
+    np.testing.assert_allclose(reviewers["threshold_shift"], shift)
+    assert len(truth["submissions"]) == N_SUBMISSIONS and truth["submissions"]["quality"].std() > 0.5
+
+
+def test_simulation_follows_given_pairs_and_ids():
+    pairs = np.array([[0, 0], [0, 1], [1, 1], [2, 0], [2, 2]])
+    reviews, truth = simulate_reviews(
+        3, 3, seed=0, submission_ids=["10", "11", "12"], reviewer_ids=["ann", "bob", "cy"], pairs=pairs
+    )
+    assert list(zip(reviews["submission_id"], reviews["reviewer_id"], strict=True)) == [
+        ("10", "ann"), ("10", "bob"), ("11", "bob"), ("12", "ann"), ("12", "cy"),
+    ]
+    assert list(truth["reviewers"]["reviewer_id"]) == ["ann", "bob", "cy"]
+    with pytest.raises(ValueError, match="repeat"):
+        simulate_reviews(3, 3, pairs=np.array([[0, 0], [0, 0]]))
+    with pytest.raises(ValueError, match="outside"):
+        simulate_reviews(3, 3, pairs=np.array([[3, 0]]))
+
+
+# ------------------------------------------------------------------ reading
+
+
+def write_reviews_csv(path, rows: list[list[str]]) -> None:
+    header = ["Submission ID", "Reviewer Username", "Overall Recommendation", "Reviewer Expertise"]
+    pd.DataFrame(rows, columns=header).to_csv(path, index=False)
+
+
+def test_read_reviews_shifts_start_scores_and_keeps_line_numbers(tmp_path):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(path, [["1", "ann", "5", "3"], ["1", "bob", "1", "1"], ["2", "ann", "3.0", "2"]])
+    reviews = read_reviews(path, START_COLUMNS, n_levels=5)
+    assert list(reviews["score"]) == [4, 0, 2]
+    assert list(reviews["expertise"]) == [3, 1, 2]
+    assert list(reviews["submission_id"]) == ["1", "1", "2"]
+    assert list(reviews.index) == [2, 3, 4]
+    assert reviews.attrs["n_skipped"] == 0
+
+
+def test_read_reviews_with_maps(tmp_path):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(
+        path,
+        [["7", "ann", "5: Strong accept", "Expert"], ["7", "bob", "1: Strong reject", "Informed outsider"]],
+    )
+    score_map = {f"{k + 1}: {label}": k for k, label in enumerate(
+        ["Strong reject", "Reject", "Borderline", "Accept", "Strong accept"])}
+    expertise_map = {"Informed outsider": 1, "Knowledgeable": 2, "Expert": 3}
+    reviews = read_reviews(path, START_COLUMNS, score_map=score_map, expertise_map=expertise_map, n_levels=5)
+    assert list(reviews["score"]) == [4, 0]
+    assert list(reviews["expertise"]) == [3, 1]
+
+
+def test_read_reviews_skips_counts_and_logs_empty_scores(tmp_path, caplog):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(
+        path, [["1", "ann", "4", "2"], ["1", "bob", "", "2"], ["2", "cy", "2", "1"], ["2", "ann", " ", "3"]]
+    )
+    with caplog.at_level(logging.WARNING, logger="revmatch.calibration"):
+        reviews = read_reviews(path, START_COLUMNS, n_levels=5)
+    assert len(reviews) == 2 and list(reviews.index) == [2, 4]
+    assert reviews.attrs["n_skipped"] == 2
+    assert "skipped 2 review(s) with an empty score" in caplog.text
+
+
+def test_read_reviews_score_outside_scale_names_file_row_and_column(tmp_path):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "bob", "", "2"], ["2", "cy", "6", "1"]])
+    with pytest.raises(InputError) as err:
+        read_reviews(path, START_COLUMNS, n_levels=5)
+    assert err.value.path == str(path)
+    assert err.value.row == 4 and err.value.column == "Overall Recommendation"
+    assert "outside the scale" in str(err.value)
+    write_reviews_csv(path, [["1", "ann", "0", "2"]])
+    with pytest.raises(InputError, match="outside the scale") as err:
+        read_reviews(path, START_COLUMNS, n_levels=5)
+    assert err.value.row == 2
+
+
+def test_read_reviews_non_numeric_score(tmp_path):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "bob", "accept", "2"]])
+    with pytest.raises(InputError, match="not an integer") as err:
+        read_reviews(path, START_COLUMNS, n_levels=5)
+    assert (err.value.row, err.value.column) == (3, "Overall Recommendation")
+    write_reviews_csv(path, [["1", "ann", "3.5", "2"]])
+    with pytest.raises(InputError, match="not an integer"):
+        read_reviews(path, START_COLUMNS, n_levels=5)
+
+
+def test_read_reviews_unknown_expertise(tmp_path):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(path, [["1", "ann", "4", "Expert"], ["1", "bob", "3", "Guru"]])
+    with pytest.raises(InputError, match="'Guru' is not in the expertise map") as err:
+        read_reviews(path, START_COLUMNS, expertise_map={"Expert": 3, "Knowledgeable": 2}, n_levels=5)
+    assert (err.value.row, err.value.column) == (3, "Reviewer Expertise")
+    write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "bob", "3", "0"]])
+    with pytest.raises(InputError, match="unknown expertise level") as err:
+        read_reviews(path, START_COLUMNS, n_levels=5)
+    assert (err.value.row, err.value.column) == (3, "Reviewer Expertise")
+
+
+def test_read_reviews_missing_column(tmp_path):
+    path = tmp_path / "reviews.csv"
+    frame = pd.DataFrame(
+        {"Submission ID": ["1"], "Reviewer Username": ["ann"], "Overall Recommendation": ["3"]}
+    )
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match="missing column 'Reviewer Expertise'") as err:
+        read_reviews(path, START_COLUMNS)
+    assert err.value.column == "Reviewer Expertise" and err.value.path == str(path)
+
+
+def test_expertise_above_the_configured_levels_is_an_input_error(tmp_path):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "bob", "3", "4"]])
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="unknown expertise level 4") as err:
+        calibrate_reviews_file(
+            path, out / "s.csv", out / "r.csv", out / "e.csv", out / "p.nc", out / "d.json",
+            columns=START_COLUMNS, n_levels=5, n_expertise=3,
+        )
+    assert (err.value.row, err.value.column) == (3, "Reviewer Expertise")
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ fitting
+
+
+def test_calibrated_ranks_track_true_quality_at_least_as_well_as_raw_means(simulated, fitted):
+    _, truth = simulated
+    _, (submissions, _, _) = fitted
+    merged = submissions.merge(truth["submissions"], on="submission_id", validate="one_to_one")
+    calibrated = spearmanr(merged["quality_mean"], merged["quality"]).statistic
+    raw = spearmanr(merged["raw_mean"], merged["quality"]).statistic
+    assert calibrated > 0.75
+    assert calibrated >= raw - 0.02
+
+
+def test_leniency_and_expertise_are_recovered(simulated, fitted):
+    _, truth = simulated
+    _, (_, reviewers, expertise) = fitted
+    merged = reviewers.merge(truth["reviewers"], on="reviewer_id", validate="one_to_one")
+    assert np.corrcoef(merged["threshold_shift_mean"], merged["threshold_shift"])[0, 1] > 0.5
+    assert (expertise["precision_mean"].between(0.5, 3.0)).all()
+
+
+def test_summaries_have_the_documented_columns(simulated, fitted):
+    reviews, _ = simulated
+    _, (submissions, reviewers, expertise) = fitted
+    assert list(submissions.columns) == [
+        "submission_id", "quality_mean", "quality_sd", "quality_q05", "quality_q95", "raw_mean", "n_reviews",
+        "rank_calibrated", "rank_raw", "rank_change",
+    ]
+    assert {"reviewer_id", "accuracy_mean", "threshold_shift_mean", "n_reviews"} <= set(reviewers.columns)
+    assert list(expertise.columns) == ["expertise", "precision_mean", "precision_sd", "n_reviews"]
+    assert list(submissions["rank_calibrated"]) == list(range(1, N_SUBMISSIONS + 1))
+    assert (submissions["rank_change"] == submissions["rank_raw"] - submissions["rank_calibrated"]).all()
+    assert (submissions["quality_q05"] <= submissions["quality_mean"]).all()
+    assert (submissions["quality_mean"] <= submissions["quality_q95"]).all()
+    for frame in (submissions, reviewers, expertise):
+        assert frame["n_reviews"].sum() == len(reviews)
+    raw = reviews.groupby("submission_id")["score"].mean()
+    np.testing.assert_allclose(submissions["raw_mean"], raw.loc[submissions["submission_id"]].to_numpy())
+
+
+def test_nuts_diagnostics(fitted):
+    idata, _ = fitted
+    diag = calibration_diagnostics(idata)
+    assert diag["method"] == "nuts" and diag["chains"] == 2 and diag["draws"] == 200
+    assert 0.99 < diag["max_rhat"] < 1.2
+    assert diag["min_ess_bulk"] > 20
+    assert isinstance(diag["divergences"], int)
+    thresholds = idata.posterior["thresholds"].to_numpy()
+    assert (np.diff(thresholds, axis=-1) > 0).all()
+
+
+def test_check_convergence_reports_each_problem():
+    fine = {"max_rhat": 1.01, "min_ess_bulk": 400.0, "min_ess_tail": 300.0, "divergences": 0}
+    assert check_convergence(fine) == []
+    bad = {"max_rhat": 1.2, "worst_rhat_variable": "accuracy", "min_ess_bulk": 50.0, "min_ess_tail": 300.0,
+           "divergences": 3}
+    problems = check_convergence(bad)
+    assert len(problems) == 3
+    assert any("R-hat" in p and "accuracy" in p for p in problems)
+    assert any("bulk ESS" in p for p in problems) and any("3 divergent" in p for p in problems)
+    assert check_convergence({"max_rhat": None, "min_ess_bulk": None, "divergences": None}) == []
+
+
+def test_advi_fits_and_ranks(simulated):
+    reviews, truth = simulated
+    idata = fit_calibration(reviews, 5, 3, method="advi", draws=300, seed=2, advi_iterations=3000)
+    assert idata.posterior.sizes["chain"] == 1 and idata.posterior.sizes["draw"] == 300
+    diag = calibration_diagnostics(idata)
+    assert diag["method"] == "advi" and diag["max_rhat"] is None and np.isfinite(diag["advi_final_loss"])
+    assert check_convergence(diag) == []
+    submissions, _, _ = summarise_calibration(idata, reviews)
+    merged = submissions.merge(truth["submissions"], on="submission_id")
+    assert spearmanr(merged["quality_mean"], merged["quality"]).statistic > 0.75
+
+
+def test_bad_hyperparameters_are_rejected(simulated):
+    reviews, _ = simulated
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        fit_calibration(reviews, 5, 3, hyper={"quality_sd": 1.0})
+    with pytest.raises(ValueError, match="must be positive"):
+        fit_calibration(reviews, 5, 3, hyper={"accuracy_rate": 0.0})
+    assert set(DEFAULT_HYPER) >= {"quality_precision", "expertise_shape", "accuracy_shape"}
+
+
+# ------------------------------------------------------------------ files
+
+
+def test_calibrate_reviews_file_writes_every_output(tmp_path, simulated):
+    reviews, _ = simulated
+    export = start_export(reviews)
+    export["Overall Recommendation"] = export["Overall Recommendation"].astype(str)
+    export.loc[[5, 17], "Overall Recommendation"] = ""
+    src = tmp_path / "reviews.csv"
+    export.to_csv(src, index=False)
+    out = tmp_path / "calibration"
+    outputs = [out / "submissions.csv", out / "reviewers.csv", out / "expertise.csv", out / "posterior.nc",
+               out / "diagnostics.json"]
+    returned = calibrate_reviews_file(
+        src, *outputs, columns=START_COLUMNS, n_levels=5, n_expertise=3, method="nuts",
+        draws=40, tune=40, chains=2, seed=0, cores=2,
+    )
+    assert all(p.stat().st_size > 0 for p in outputs)
+    assert no_temp_files(tmp_path)
+    diagnostics = json.loads(outputs[4].read_text())
+    assert diagnostics == json.loads(json.dumps(returned))
+    assert diagnostics["skipped_empty_scores"] == 2 and diagnostics["reviews"] == len(reviews) - 2
+    assert diagnostics["problems"]  # 80 draws cannot reach an ESS of 100
+    submissions = pd.read_csv(outputs[0], dtype={"submission_id": str})
+    assert len(submissions) == N_SUBMISSIONS and submissions["n_reviews"].sum() == len(reviews) - 2
+    posterior = az.from_netcdf(outputs[3])
+    assert set(posterior.posterior.data_vars) == {
+        "quality", "expertise_precision", "accuracy", "threshold_shift", "thresholds"
+    }
+    assert posterior.posterior.sizes["draw"] == 40
+
+    plots = [out / "plots" / "quality.png", out / "plots" / "leniency.png", out / "plots" / "expertise.png"]
+    plot_calibration_files(*outputs[:3], *plots)
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
+    assert no_temp_files(tmp_path)
+
+
+def test_plot_calibration_from_frames(tmp_path, fitted):
+    _, (submissions, reviewers, expertise) = fitted
+    plots = [tmp_path / "q.png", tmp_path / "l.png", tmp_path / "e.png"]
+    plot_calibration(submissions, reviewers, expertise, *plots)
+    assert all(p.stat().st_size > 1000 for p in plots)
+    assert no_temp_files(tmp_path)

@@ -1,0 +1,341 @@
+import gzip
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from revmatch import corpus
+from revmatch.io import InputError, read_json
+
+
+def legacy(
+    pid, *, abstract="An abstract.", year=2019, pdf_urls=(), venue="ACL", doi=None, authors=None, **extra
+):
+    record = {
+        "id": pid,
+        "title": f"Title {pid}",
+        "paperAbstract": abstract,
+        "authors": authors if authors is not None else [{"name": "Ann Author", "ids": ["11"]}],
+        "year": year,
+        "venue": venue,
+        "journalName": "",
+        "pdfUrls": list(pdf_urls),
+        "s2Url": f"https://semanticscholar.org/paper/{pid}",
+        "doi": doi,
+        "inCitations": [],
+        "outCitations": [],
+        "fieldsOfStudy": ["Computer Science"],
+        "sources": ["DBLP"],
+    }
+    record.update(extra)
+    return record
+
+
+def datasets(corpusid, *, acl=None, abstract="An abstract.", year=2022, url=None, venue="ACL", authors=None):
+    record = {
+        "corpusid": corpusid,
+        "externalids": {"ACL": acl, "DOI": None, "DBLP": None, "CorpusId": str(corpusid)},
+        "url": url or f"https://www.semanticscholar.org/paper/{corpusid:040d}",
+        "title": f"Paper {corpusid}",
+        "authors": authors if authors is not None else [{"authorId": "21", "name": "Bo Author"}],
+        "venue": venue,
+        "publicationvenueid": None,
+        "year": year,
+        "citationcount": 3,
+    }
+    if abstract is not None:
+        record["abstract"] = abstract
+    return record
+
+
+def write_shard(path, lines):
+    """Lines are dicts (JSON-encoded) or raw strings (written as they are)."""
+    text = "".join((json.dumps(x) if isinstance(x, dict) else x) + "\n" for x in lines)
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+LEGACY_LINES = [
+    legacy("a1", pdf_urls=["https://www.aclweb.org/anthology/P19-1001.pdf"]),  # kept
+    legacy("a2", pdf_urls=["https://arxiv.org/pdf/1901.00001.pdf"], venue="ArXiv"),  # not_acl
+    legacy("a3", abstract="", pdf_urls=["https://www.aclweb.org/anthology/P19-1002.pdf"]),  # no_abstract
+    legacy("a4", abstract="Data at https://www.aclweb.org/portal/ only.", venue="ICML"),  # not_acl
+    '{"id": "a5", "pdfUrls": ["https://www.aclweb.org/anthology/P19-1003.pdf"], "title": ',  # bad line
+    "",  # blank line: not a record
+    legacy("a6", year=2010, pdf_urls=["https://www.aclweb.org/anthology/P10-1001.pdf"]),  # year
+    legacy("a7", doi="10.18653/v1/d19-1001", pdf_urls=[]),  # kept via ACL DOI
+    legacy("a8", pdf_urls=["https://aclanthology.org/2021.acl-long.7.pdf"], year=None),  # year (no year)
+]
+
+DATASETS_LINES = [
+    datasets(1, acl="2022.acl-long.1"),  # kept
+    datasets(2, url="https://aclanthology.org/2021.naacl-main.5/"),  # kept (URL)
+    datasets(3, venue="NeurIPS"),  # not_acl
+    datasets(4, acl="2022.findings-acl.9", abstract=None),  # no_abstract (abstracts not joined)
+]
+
+
+@pytest.fixture
+def legacy_shard(tmp_path):
+    return write_shard(tmp_path / "s2-corpus-000.gz", LEGACY_LINES)
+
+
+@pytest.fixture
+def datasets_shard(tmp_path):
+    return write_shard(tmp_path / "papers-part0.jsonl.gz", DATASETS_LINES)
+
+
+SPEC = corpus.FilterSpec(min_year=2015)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def test_iter_records_gzip_and_plain_give_line_numbers(tmp_path):
+    records = [{"id": "x"}, {"id": "y"}]
+    gz = write_shard(tmp_path / "a.gz", [records[0], "   ", records[1]])
+    plain = tmp_path / "b.jsonl"
+    plain.write_text(json.dumps(records[0]) + "\n\n" + json.dumps(records[1]) + "\n")
+    assert list(corpus.iter_records(gz)) == [(1, records[0]), (3, records[1])]
+    assert list(corpus.iter_records(plain)) == [(1, records[0]), (3, records[1])]
+
+
+def test_iter_records_malformed_line_names_file_and_line(legacy_shard):
+    with pytest.raises(InputError) as err:
+        list(corpus.iter_records(legacy_shard))
+    assert err.value.row == 5
+    assert err.value.path == str(legacy_shard)
+    assert "s2-corpus-000.gz, row 5" in str(err.value)
+
+
+def test_iter_records_skip_bad_counts_lines(tmp_path):
+    path = write_shard(tmp_path / "x.gz", [{"id": "a"}, "[1, 2]", "{nope", {"id": "b"}])
+    bad = []
+    got = list(corpus.iter_records(path, skip_bad=True, bad_lines=bad))
+    assert [n for n, _ in got] == [1, 4]
+    assert bad == [2, 3]
+
+
+def test_truncated_gzip_raises_input_error(tmp_path, legacy_shard):
+    data = legacy_shard.read_bytes()
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="cut.gz"):
+        list(corpus.iter_records(cut, skip_bad=True))
+
+
+# ---------------------------------------------------------------- normalising
+
+
+def test_normalise_legacy_record():
+    record = legacy(
+        "abc",
+        pdf_urls=[
+            "https://www.aclweb.org/anthology/P/P19/P19-1001.pdf",
+            "https://www.aclweb.org/anthology/P19-1001.pdf",
+        ],
+        authors=[{"name": " Ann Author ", "ids": ["11", "12"]}, {"name": "No Id", "ids": []}],
+        year="2019",
+        venue="",
+        journalName="ACL",
+    )
+    paper = corpus.normalise_record(record)
+    assert paper == {
+        "paper_id": "abc",
+        "title": "Title abc",
+        "abstract": "An abstract.",
+        "year": 2019,
+        "venue": "ACL",
+        "authors": [{"id": "11", "name": "Ann Author"}, {"id": "", "name": "No Id"}],
+        "acl_id": "P19-1001",
+        "urls": [
+            "https://www.aclweb.org/anthology/P/P19/P19-1001.pdf",
+            "https://www.aclweb.org/anthology/P19-1001.pdf",
+            "https://semanticscholar.org/paper/abc",
+        ],
+    }
+
+
+def test_normalise_datasets_record():
+    record = datasets(
+        42, acl=None, url="https://aclanthology.org/2022.acl-long.12.pdf",
+        authors=[{"authorId": "7", "name": "Bo"}, {"authorId": None, "name": "Cy"}],
+    )
+    paper = corpus.normalise_record(record)
+    assert paper["paper_id"] == "42"
+    assert paper["acl_id"] == "2022.acl-long.12"
+    assert paper["authors"] == [{"id": "7", "name": "Bo"}, {"id": "", "name": "Cy"}]
+    assert paper["urls"] == ["https://aclanthology.org/2022.acl-long.12.pdf"]
+    assert corpus.normalise_record(datasets(43, acl="P19-1001"))["acl_id"] == "P19-1001"
+    assert corpus.normalise_record(datasets(44, abstract=None))["abstract"] == ""
+
+
+def test_normalise_rejects_record_without_id():
+    with pytest.raises(ValueError, match="corpusid"):
+        corpus.normalise_record({"title": "x"})
+    with pytest.raises(ValueError, match="year"):
+        corpus.normalise_record({"id": "a", "year": "spring"})
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("https://www.aclweb.org/anthology/P19-1001.pdf", "P19-1001"),
+        ("https://www.aclweb.org/anthology/W/W19/W19-5301.pdf", "W19-5301"),
+        ("https://aclanthology.org/2020.acl-main.1v2.pdf", "2020.acl-main.1"),
+        ("https://aclanthology.org/2022.lrec-1.12/", "2022.lrec-1.12"),
+        ("www.aclweb.org/anthology/D19-1001", "D19-1001"),
+        ("10.18653/v1/p19-1001", "P19-1001"),
+        ("https://doi.org/10.18653/v1/2020.acl-main.447", "2020.acl-main.447"),
+        ("https://aclanthology.org/volumes/2022.acl-long/", None),
+        ("https://arxiv.org/abs/1901.00001", None),
+        ("https://example.com/aclweb.org/anthology/P19-1001.pdf", None),
+    ],
+)
+def test_acl_id_from_link(link, expected):
+    assert corpus.acl_id_from_link(link) == expected
+
+
+# ---------------------------------------------------------------- filtering
+
+
+def test_filter_spec_from_config():
+    spec = corpus.FilterSpec.from_config({"acl": False, "venues": ["EMNLP"], "min_year": 2016})
+    assert spec == corpus.FilterSpec(acl=False, venues=["EMNLP"], min_year=2016)
+    assert corpus.FilterSpec.from_config({}) == corpus.FilterSpec()
+    with pytest.raises(ValueError, match="venue_list"):
+        corpus.FilterSpec.from_config({"venue_list": []})
+    with pytest.raises(ValueError, match="after max_year"):
+        corpus.FilterSpec(min_year=2020, max_year=2019)
+
+
+def test_filter_reason_order_and_venues():
+    old_url = "https://aclweb.org/anthology/P01-1001"
+    acl_old = corpus.normalise_record(legacy("x", year=2001, abstract="", pdf_urls=[old_url]))
+    assert corpus.filter_reason(acl_old, corpus.FilterSpec(min_year=2010)) == "year"
+    assert corpus.filter_reason(acl_old, corpus.FilterSpec()) == "no_abstract"
+    assert corpus.filter_reason(acl_old, corpus.FilterSpec(require_abstract=False)) is None
+    neurips = corpus.normalise_record(datasets(3, venue="NeurIPS"))
+    assert corpus.filter_reason(neurips, corpus.FilterSpec()) == "not_acl"
+    assert corpus.filter_reason(neurips, corpus.FilterSpec(venues=["neurips"])) is None
+    assert corpus.filter_reason(neurips, corpus.FilterSpec(acl=False, venues=["ICML"])) == "venue"
+    assert corpus.filter_reason(neurips, corpus.FilterSpec(acl=False)) is None
+
+
+def test_filter_shard_legacy_counts_by_reason(legacy_shard):
+    frame, summary = corpus.filter_shard(legacy_shard, SPEC)
+    assert summary == {
+        "shard": "s2-corpus-000.gz",
+        "records": 8,
+        "kept": 2,
+        "dropped": {"not_acl": 2, "venue": 0, "year": 2, "no_abstract": 1},
+        "bad_lines": 1,
+        "bad_line_numbers": [5],
+    }
+    assert list(frame.columns) == list(corpus.CORPUS_COLUMNS)
+    assert frame["paper_id"].tolist() == ["a1", "a7"]
+    assert frame["acl_id"].tolist() == ["P19-1001", "D19-1001"]
+    assert str(frame["year"].dtype) == "Int64"
+    assert frame["authors"].iloc[0] == [{"id": "11", "name": "Ann Author"}]
+
+
+def test_filter_shard_strict_raises_on_bad_line(legacy_shard):
+    with pytest.raises(InputError) as err:
+        corpus.filter_shard(legacy_shard, SPEC, skip_bad=False)
+    assert err.value.row == 5
+
+
+def test_prefilter_gives_same_result_as_full_parse(legacy_shard, datasets_shard):
+    for shard in (legacy_shard, datasets_shard):
+        fast, fast_summary = corpus.filter_shard(shard, SPEC, prefilter=True)
+        full, full_summary = corpus.filter_shard(shard, SPEC, prefilter=False)
+        pd.testing.assert_frame_equal(fast, full)
+        assert fast_summary == full_summary
+
+
+def test_filter_shard_datasets_records_and_extra_venues(datasets_shard):
+    frame, summary = corpus.filter_shard(datasets_shard, SPEC)
+    assert frame["paper_id"].tolist() == ["1", "2"]
+    assert frame["acl_id"].tolist() == ["2022.acl-long.1", "2021.naacl-main.5"]
+    assert summary["dropped"] == {"not_acl": 1, "venue": 0, "year": 0, "no_abstract": 1}
+    frame, summary = corpus.filter_shard(datasets_shard, corpus.FilterSpec(venues=["neurips"]))
+    assert frame["paper_id"].tolist() == ["1", "2", "3"]
+    assert pd.isna(frame["acl_id"].iloc[2])
+
+
+# ---------------------------------------------------------------- merging and files
+
+
+def test_merge_shards_dedups_and_sorts():
+    a = corpus.papers_frame([corpus.normalise_record(datasets(i, acl=f"2022.acl-long.{i}")) for i in (5, 1)])
+    b = corpus.papers_frame([corpus.normalise_record(r) for r in (datasets(1, acl="other"), datasets(3))])
+    merged, summary = corpus.merge_shards([a, b])
+    assert summary == {"duplicates": 1, "papers": 3}
+    assert merged["paper_id"].tolist() == ["1", "3", "5"]
+    assert merged.loc[0, "acl_id"] == "2022.acl-long.1"  # first occurrence kept
+    assert str(merged["year"].dtype) == "Int64"
+
+
+def test_shard_files_and_merge_file(tmp_path, legacy_shard, datasets_shard):
+    second = write_shard(
+        tmp_path / "papers-part1.jsonl.gz", [datasets(1, acl="2022.acl-long.1"), datasets(9, acl="P19-1009")]
+    )
+    parts, summaries = [], []
+    for shard in (legacy_shard, datasets_shard, second):
+        parts.append(tmp_path / "out" / f"{shard.name}.parquet")
+        summaries.append(tmp_path / "out" / f"{shard.name}.summary.json")
+        corpus.filter_shard_file(shard, parts[-1], summaries[-1], {"min_year": 2015})
+    assert read_json(summaries[0])["filter"]["min_year"] == 2015
+    out = tmp_path / "corpus" / "papers.parquet"
+    summary = corpus.merge_shards_file(parts, summaries, out, tmp_path / "corpus" / "summary.json")
+    assert summary == {
+        "shards": 3,
+        "records": 8 + 4 + 2,
+        "kept": 2 + 2 + 2,
+        "dropped": {"not_acl": 3, "venue": 0, "year": 2, "no_abstract": 2},
+        "bad_lines": 1,
+        "duplicates": 1,
+        "papers": 5,
+    }
+    assert read_json(tmp_path / "corpus" / "summary.json") == summary
+    assert pq.read_schema(out).remove_metadata().equals(corpus.PAPERS_SCHEMA)
+    papers = corpus.read_papers(out)
+    assert papers["paper_id"].tolist() == ["1", "2", "9", "a1", "a7"]
+    assert papers["year"].tolist() == [2022, 2022, 2022, 2019, 2019]
+    assert [list(a) for a in papers["authors"]][0] == [{"id": "21", "name": "Bo Author"}]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["papers.parquet", "summary.json"]
+
+
+def test_empty_shard_keeps_the_schema(tmp_path, datasets_shard):
+    empty = write_shard(tmp_path / "empty.gz", [])
+    only_dropped = write_shard(tmp_path / "dropped.gz", [datasets(3, venue="NeurIPS")])
+    for shard in (empty, only_dropped):
+        part = tmp_path / f"{shard.stem}.parquet"
+        summary = corpus.filter_shard_file(shard, part, tmp_path / f"{shard.stem}.json", None)
+        assert summary["kept"] == 0
+        assert pq.read_schema(part).remove_metadata().equals(corpus.PAPERS_SCHEMA)
+        frame = corpus.read_papers(part)
+        assert list(frame.columns) == list(corpus.CORPUS_COLUMNS) and len(frame) == 0
+        assert str(frame["year"].dtype) == "Int64"
+    full = tmp_path / "full.parquet"
+    corpus.filter_shard_file(datasets_shard, full, tmp_path / "full.json", None)
+    merged = tmp_path / "merged.parquet"
+    corpus.merge_shards_file(
+        [tmp_path / "empty.parquet", full], [tmp_path / "empty.json", tmp_path / "full.json"],
+        merged, tmp_path / "merged.json",
+    )
+    assert corpus.read_papers(merged)["paper_id"].tolist() == ["1", "2"]
+    empty_merge = tmp_path / "empty-merge.parquet"
+    corpus.merge_shards_file(
+        [tmp_path / "empty.parquet"], [tmp_path / "empty.json"], empty_merge, tmp_path / "em.json"
+    )
+    assert pq.read_schema(empty_merge).remove_metadata().equals(corpus.PAPERS_SCHEMA)
+
+
+def test_read_papers_names_missing_columns(tmp_path):
+    path = tmp_path / "bad.parquet"
+    pd.DataFrame({"paper_id": ["1"]}).to_parquet(path)
+    with pytest.raises(InputError, match="missing corpus columns"):
+        corpus.read_papers(path)

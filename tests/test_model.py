@@ -1,0 +1,283 @@
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from revmatch.io import InputError, read_lines
+from revmatch.model import (
+    UNKNOWN,
+    AveragingModel,
+    _batch_loss,
+    _hardest_negatives,
+    _new_state,
+    _pack,
+    TrainParams,
+    build_vocab,
+    embed_papers_file,
+    embed_submissions_file,
+    embed_texts,
+    load_model,
+    make_pairs,
+    train_model,
+    train_model_file,
+)
+from revmatch.text import encode_file, paper_text, tokenize, train_sentencepiece
+
+TOPICS = {
+    "parsing": "syntax tree parser grammar dependency constituency treebank arc label projective "
+               "transition chart span head",
+    "translation": "translation bilingual source target alignment decoder beam bleu phrase reordering "
+                   "lexicon parallel multilingual",
+    "speech": "audio acoustic phoneme speaker recognition waveform prosody spectrogram utterance pitch "
+              "noise microphone transcript",
+    "sentiment": "sentiment opinion review polarity emotion positive negative aspect rating sarcasm "
+                 "subjective stance customer",
+}
+COMMON = "the we a of model method results show propose our this paper in and to".split()
+TERMS = ["".join(np.random.default_rng(i).choice(list("bcdfgklmnprstvz"), size=5)) for i in range(60)]
+
+# Small but real settings: the whole suite trains in a few seconds.
+FAST = TrainParams(dim=32, epochs=6, batch_size=16, lr=0.02, dropout=0.1, seed=5)
+
+
+def synthetic_abstracts(n: int, seed: int) -> list[str]:
+    """Abstracts on four topics: topic words, common words and a few terms of their own."""
+    rng = np.random.default_rng(seed)
+    names = list(TOPICS)
+    texts = []
+    for i in range(n):
+        words = TOPICS[names[i % len(names)]].split()
+        own_terms = list(rng.choice(TERMS, size=3, replace=False))
+        body = list(rng.choice(words, size=24)) + list(rng.choice(COMMON, size=10)) + own_terms * 3
+        rng.shuffle(body)
+        texts.append(" ".join(body).capitalize() + ".")
+    return texts
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Tokenised abstracts, a sentencepiece model and the pieces file, made by revmatch.text."""
+    root = tmp_path_factory.mktemp("corpus")
+    abstracts = synthetic_abstracts(200, seed=1)
+    tokens = root / "tok.txt"
+    tokens.write_text("\n".join(tokenize(abstracts)) + "\n")
+    sp_model = root / "sp.model"
+    train_sentencepiece(tokens, sp_model, vocab_size=300)
+    pieces = root / "pieces.txt"
+    encode_file(sp_model, tokens, pieces)
+    return {"root": root, "sp_model": sp_model, "pieces": pieces,
+            "piece_lines": [line.split() for line in read_lines(pieces)]}
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "similarity.pt"
+    stats = train_model(corpus["piece_lines"], FAST, out, corpus["sp_model"], device="cpu")
+    return out, stats
+
+
+def test_train_params_defaults_are_the_acl_setting():
+    params = TrainParams()
+    assert (params.dim, params.epochs, params.batch_size, params.megabatch_size, params.megabatch_anneal,
+            params.seg_length, params.delta, params.lr, params.dropout, params.grad_clip,
+            params.max_vocab, params.seed) == (1024, 20, 64, 1, 10, 1, 0.4, 0.001, 0.3, 5.0, 200000, 1)
+    assert TrainParams.from_dict({"dim": 8}).dim == 8
+    with pytest.raises(ValueError, match="dimension"):
+        TrainParams.from_dict({"dimension": 8})
+    with pytest.raises(ValueError, match="dropout"):
+        TrainParams(dropout=1.0)
+
+
+def test_build_vocab_orders_by_frequency_and_caps():
+    lines = [["b", "a", "b"], ["c", "b", "a"], ["d"]]
+    assert build_vocab(lines, max_vocab=10) == {"b": 0, "a": 1, "c": 2, "d": 3, UNKNOWN: 4}
+    assert build_vocab(lines, max_vocab=2) == {"b": 0, "a": 1, UNKNOWN: 2}
+
+
+@pytest.mark.parametrize("seg_length", [1, 3])
+def test_make_pairs_gives_disjoint_halves_covering_the_pieces(seg_length):
+    rng = np.random.default_rng(0)
+    lengths = [seg_length + 1, 5, 7, 40, 41]
+    sequences = [np.arange(n) + 1000 * i for i, n in enumerate(lengths)]
+    first, second = make_pairs(sequences, seg_length, rng)
+    for ids, a, b in zip(sequences, first, second, strict=True):
+        n_segments = -(-len(ids) // seg_length)
+        assert len(a) and len(b)
+        assert not set(a) & set(b)
+        assert np.array_equal(np.sort(np.concatenate([a, b])), ids)
+        segments_a = {int(x - ids[0]) // seg_length for x in a}
+        segments_b = {int(x - ids[0]) // seg_length for x in b}
+        assert not segments_a & segments_b, "a segment was split between the halves"
+        assert len(segments_a) == n_segments // 2
+    again = make_pairs(sequences, seg_length, np.random.default_rng(0))
+    assert all(np.array_equal(x, y) for x, y in zip(first, again[0], strict=True))
+    other = make_pairs(sequences, seg_length, np.random.default_rng(1))
+    assert not all(np.array_equal(x, y) for x, y in zip(first, other[0], strict=True))
+    with pytest.raises(ValueError, match="two segments"):
+        make_pairs([np.arange(seg_length)], seg_length, rng)
+
+
+def test_averaging_model_pools_means_and_drops_out():
+    module = AveragingModel(10, 6, dropout=0.5, generator=torch.Generator().manual_seed(0))
+    ids = torch.tensor([1, 2, 3, 4, 4])
+    lengths = torch.tensor([3, 1, 1])
+    weight = module.embedding.weight.detach()
+    expected = torch.stack([weight[[1, 2, 3]].mean(0), weight[4], weight[4]])
+    module.eval()
+    assert torch.allclose(module(ids, lengths), expected)
+    module.train()
+    dropped = module(ids, lengths, rng=np.random.default_rng(0))
+    assert not torch.allclose(dropped, expected)
+    assert torch.equal(dropped, module(ids, lengths, rng=np.random.default_rng(0)))
+    single = module(torch.tensor([4]), torch.tensor([1]), rng=np.random.default_rng(1))
+    zeroed = single == 0
+    assert zeroed.any() and torch.allclose(single[~zeroed], 2 * weight[4][~zeroed[0]])
+    with pytest.raises(ValueError, match="random generator"):
+        module(ids, lengths)
+
+
+def test_megabatch_negatives_are_the_hardest_non_partners():
+    rng = np.random.default_rng(0)
+    sequences = [rng.integers(0, 50, size=rng.integers(3, 20)) for _ in range(40)]
+    params = TrainParams(dim=8, dropout=0.0, batch_size=8)
+    state = _new_state(50, params, torch.device("cpu"))
+    first, second = (np.fromiter(side, dtype=object, count=40) for side in make_pairs(sequences, 1, rng))
+    mega = rng.permutation(40)[:24]  # a mega-batch of three mini-batches
+    no_autocast = torch.autocast("cpu", enabled=False)
+    neg_first, neg_second = _hardest_negatives(state.module, first[mega], second[mega], torch.device("cpu"),
+                                               no_autocast)
+
+    def encode(sides):
+        return state.module.pool(*_pack(list(sides), torch.device("cpu"))).detach()
+
+    g1, g2 = encode(first[mega]), encode(second[mega])
+    cosine = torch.nn.functional.normalize(g1, dim=1) @ torch.nn.functional.normalize(g2, dim=1).T
+    cosine.fill_diagonal_(-2.0)
+    assert np.array_equal(cosine.argmax(1).numpy(), neg_first)
+    assert np.array_equal(cosine.argmax(0).numpy(), neg_second)
+    for start in (0, 8, 16):
+        rows = slice(start, start + 8)
+        loss = _batch_loss(state, first, second, mega, start, 8, neg_first, neg_second, 0.4,
+                           torch.device("cpu"), no_autocast)
+        positive = AveragingModel.similarity(g1[rows], g2[rows])
+        p1, p2 = g2[neg_first[rows]], g1[neg_second[rows]]
+        expected = (torch.relu(0.4 - positive + AveragingModel.similarity(g1[rows], p1)).mean()
+                    + torch.relu(0.4 - positive + AveragingModel.similarity(g2[rows], p2)).mean())
+        assert torch.allclose(loss.detach(), expected, atol=1e-6)
+
+
+def test_training_lowers_the_loss(trained):
+    _, stats = trained
+    losses = stats["loss_history"]
+    assert stats["epochs"] == FAST.epochs and len(losses) == FAST.epochs
+    assert losses[-1] < 0.8 * losses[0]
+    assert stats["tokens_per_second"] > 0 and stats["sequences"] == 200
+
+
+def test_resume_after_interruption_is_bit_identical(corpus, tmp_path):
+    params = dataclasses.replace(FAST, epochs=4, megabatch_size=3, megabatch_anneal=5)
+    uninterrupted = tmp_path / "full.pt"
+    train_model(corpus["piece_lines"], params, uninterrupted, corpus["sp_model"], device="cpu")
+
+    checkpoints = tmp_path / "checkpoints"
+    resumed = tmp_path / "resumed.pt"
+    two_epochs = dataclasses.replace(params, epochs=2)
+    train_model(corpus["piece_lines"], two_epochs, tmp_path / "two.pt", corpus["sp_model"], device="cpu",
+                checkpoint_dir=checkpoints)
+    assert [p.name for p in checkpoints.iterdir()] == ["epoch-0002.pt"]
+    (checkpoints / "epoch-0003.pt").write_bytes(b"damaged")  # skipped with a warning
+    stats = train_model(corpus["piece_lines"], params, resumed, corpus["sp_model"], device="cpu",
+                        checkpoint_dir=checkpoints)
+    assert stats["resumed_from_epoch"] == 2
+    assert [p.name for p in checkpoints.iterdir()] == ["epoch-0004.pt"]
+
+    a = torch.load(uninterrupted, weights_only=True)
+    b = torch.load(resumed, weights_only=True)
+    assert torch.equal(a["weights"], b["weights"])
+    assert [r["loss"] for r in a["history"]] == [r["loss"] for r in b["history"]]
+
+    # A checkpoint of other settings is not resumed from.
+    other = dataclasses.replace(params, lr=2 * params.lr)
+    stats = train_model(corpus["piece_lines"], other, tmp_path / "other.pt", corpus["sp_model"],
+                        device="cpu", checkpoint_dir=checkpoints)
+    assert stats["resumed_from_epoch"] == 0
+
+
+def test_embed_texts_normalised_ordered_and_similar(trained):
+    path, _ = trained
+    model = load_model(path)
+    texts = synthetic_abstracts(8, seed=99) + ["", "  "]
+    embeddings = embed_texts(model, texts, batch_size=3)
+    assert embeddings.shape == (10, FAST.dim) and embeddings.dtype == np.float32
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    order = np.random.default_rng(0).permutation(len(texts))
+    assert np.allclose(embed_texts(model, [texts[i] for i in order]), embeddings[order], atol=1e-6)
+    # Texts without a piece get the unknown token's vector.
+    assert np.allclose(embeddings[8], embeddings[9])
+    unknown = model.module.embedding.weight[model.vocab[UNKNOWN]].detach().numpy()
+    assert np.allclose(embeddings[8], unknown / np.linalg.norm(unknown), atol=1e-6)
+
+    # Texts i and j share a topic iff i % 4 == j % 4: each text is closer, on average, to
+    # texts of its own topic than to those of any other.
+    topical = embed_texts(model, synthetic_abstracts(24, seed=98))
+    similarity = topical @ topical.T
+    np.fill_diagonal(similarity, np.nan)
+    topic = np.arange(24) % 4
+    mean_by_topic = np.stack([np.nanmean(similarity[:, topic == t], axis=1) for t in range(4)], axis=1)
+    assert np.array_equal(mean_by_topic.argmax(axis=1), topic)
+
+
+def test_model_file_is_self_contained(corpus, tmp_path):
+    sp_copy = tmp_path / "sp.model"
+    sp_copy.write_bytes(corpus["sp_model"].read_bytes())
+    out = tmp_path / "model.pt"
+    train_model(corpus["piece_lines"], dataclasses.replace(FAST, epochs=1), out, sp_copy, device="cpu")
+    texts = synthetic_abstracts(4, seed=7)
+    before = embed_texts(load_model(out), texts)
+    sp_copy.unlink()
+    saved = torch.load(out, weights_only=True)
+    assert set(saved) >= {"weights", "vocab", "params", "sentencepiece"}
+    assert saved["params"] == dataclasses.asdict(dataclasses.replace(FAST, epochs=1))
+    assert np.array_equal(embed_texts(load_model(out), texts), before)
+    assert not list(tmp_path.glob(".*tmp*")), "temporary files left behind"
+
+
+def test_load_model_rejects_other_files(tmp_path):
+    path = tmp_path / "not-a-model.pt"
+    torch.save({"weights": torch.zeros(2, 2)}, path)
+    with pytest.raises(InputError, match="not-a-model.pt"):
+        load_model(path)
+    path.write_text("text")
+    with pytest.raises(InputError):
+        load_model(path)
+
+
+def test_file_level_training_and_embedding(corpus, trained, tmp_path):
+    with pytest.raises(ValueError, match="epoch"):
+        train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt", {"epoch": 2})
+    stats = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt",
+                             {"dim": 8, "epochs": 1, "batch_size": 32}, device="cpu")
+    assert stats["epochs"] == 1 and load_model(tmp_path / "m.pt").dim == 8
+
+    model_path, _ = trained
+    abstracts = synthetic_abstracts(5, seed=3)
+    titles = ["Parsing trees", None, "Speech", "", "Opinions"]
+    papers = pd.DataFrame({"paper_id": [f"p{i}" for i in range(5)], "title": titles, "abstract": abstracts})
+    papers.loc[3, "abstract"] = None
+    parquet = tmp_path / "papers.parquet"
+    papers.to_parquet(parquet, index=False)
+    out = tmp_path / "corpus_embeddings.npy"
+    embed_papers_file(model_path, parquet, out, batch_size=2)
+    expected = embed_texts(load_model(model_path), [paper_text(t, a) for t, a in
+                                                    zip(papers["title"], papers["abstract"], strict=True)])
+    assert np.allclose(np.load(out), expected, atol=1e-6)
+
+    submissions = tmp_path / "submissions.jsonl"
+    submissions.write_text("".join(json.dumps({"id": str(i), "title": t, "paperAbstract": a}) + "\n"
+                                   for i, (t, a) in enumerate(zip(titles, abstracts, strict=True))))
+    out = tmp_path / "submission_embeddings.npy"
+    embed_submissions_file(model_path, submissions, out, fields=("abstract",))
+    assert np.allclose(np.load(out), embed_texts(load_model(model_path), abstracts), atol=1e-6)

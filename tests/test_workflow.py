@@ -1,0 +1,155 @@
+"""End-to-end: the demo DAG through Snakemake, staleness, lint and config errors."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from revmatch.io import read_jsonl
+from tests.conftest import copy_workflow, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+CONTRACT = [
+    "reviewers.jsonl",
+    "submissions.jsonl",
+    "assignments.jsonl",
+    "assignments.csv",
+    "viability.txt",
+    "evaluation.txt",
+    "calibration/submissions.csv",
+]
+
+
+def test_demo_outputs_exist(demo_run):
+    conf = demo_run / "results" / "demo"
+    for name in CONTRACT:
+        assert (conf / name).stat().st_size > 0, name
+    assert (demo_run / "results" / "model" / "similarity.pt").exists()
+    assert (demo_run / "results" / "corpus" / "papers.parquet").exists()
+    calib = pd.read_csv(conf / "calibration" / "submissions.csv")
+    assert {"submission_id", "quality_mean", "quality_sd", "raw_mean"} <= set(calib.columns)
+    result = json.loads((conf / "affinity" / "area_chairs_vs_submissions" / "results.json").read_text())
+    assert set(result) == {"metadata", "results"}
+    assert all(0.0 <= r["score"] <= 1.0 for r in result["results"])
+
+
+def test_demo_assignment_satisfies_every_constraint_and_is_optimal(demo_run):
+    conf = demo_run / "results" / "demo"
+    cfg_k, cfg_max = 3, 6
+    submissions = read_jsonl(conf / "submissions.jsonl")
+    reviewers = read_jsonl(conf / "reviewers.jsonl")
+    lines = read_jsonl(conf / "assignments.jsonl")
+    coi = np.load(conf / "coi.npy")
+    scores = np.load(conf / "matrices" / "aggregate.npy")
+    quotas = pd.read_csv(demo_run / "resources/demo/start/quotas.csv", dtype=str)
+    quota = dict(zip(quotas["Username"], quotas["Quota for Review"].astype(int)))
+
+    sub_index = {s["id"]: i for i, s in enumerate(submissions)}
+    rev_index = {r["id"]: j for j, r in enumerate(reviewers)}
+    assert [line["submission_id"] for line in lines] == [s["id"] for s in submissions]
+    load = np.zeros(len(reviewers), dtype=int)
+    total = 0.0
+    for line in lines:
+        i = sub_index[line["submission_id"]]
+        ids = [r["id"] for r in line["reviewers"]]
+        assert len(ids) == len(set(ids)) == cfg_k
+        for rid in ids:
+            j = rev_index[rid]
+            rev = reviewers[j]
+            assert not coi[i, j], (line["submission_id"], rid)
+            assert submissions[i]["track"] in rev["tracks"]
+            assert not rev["areaChair"] and not rev["seniorAreaChair"]
+            load[j] += 1
+            total += scores[i, j]
+    for j, rev in enumerate(reviewers):
+        assert load[j] <= quota.get(rev["id"], cfg_max), rev["id"]
+
+    # An independent optimum (scipy's MILP) of the same problem, emergency penalty included.
+    allowed = ~coi & np.array(
+        [[s["track"] in r["tracks"] and not r["areaChair"] and not r["seniorAreaChair"]
+          and bool(r["tracks"]) for r in reviewers] for s in submissions]
+    )
+    emergency = np.array([r["emergency"] for r in reviewers])
+    penalised = scores - 0.5 * emergency[None, :]
+    p_idx, r_idx = np.nonzero(allowed)
+    n = len(p_idx)
+    rows_p = coo_matrix((np.ones(n), (p_idx, np.arange(n))), shape=(len(submissions), n))
+    rows_r = coo_matrix((np.ones(n), (r_idx, np.arange(n))), shape=(len(reviewers), n))
+    upper = np.array([quota.get(r["id"], cfg_max) for r in reviewers])
+    res = milp(
+        -penalised[p_idx, r_idx],
+        constraints=[LinearConstraint(rows_p, cfg_k, cfg_k), LinearConstraint(rows_r, 0, upper)],
+        integrality=np.ones(n),
+        bounds=(0, 1),
+    )
+    assert res.status == 0
+    ours = sum(penalised[sub_index[l["submission_id"]], rev_index[r["id"]]] for l in lines for r in l["reviewers"])
+    assert ours == pytest.approx(-res.fun, abs=1e-4)
+
+
+def test_finished_run_has_nothing_to_do(demo_run):
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def _planned_rules(proc) -> set[str]:
+    text = proc.stdout + proc.stderr
+    table = text.split("Job stats:")[1] if "Job stats:" in text else ""
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, flags=re.M)} - {"total"}
+
+
+def test_changing_max_papers_reruns_only_the_assignment(demo_run):
+    override = demo_run / "max5.yaml"
+    override.write_text("matching:\n  max_papers_per_reviewer: 5\n")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "max5.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert _planned_rules(proc) == {
+        "solve_assignment", "check_viability", "export_assignments", "evaluate_assignment", "all"
+    }
+
+
+def test_changing_a_quota_reruns_only_the_assignment(demo_run, tmp_path):
+    quotas = demo_run / "resources/demo/start/quotas.csv"
+    original = quotas.read_bytes()
+    try:
+        text = original.decode().splitlines()
+        name, value = text[1].rsplit(",", 1)
+        text[1] = f"{name},{int(value) - 1}"
+        quotas.write_text("\n".join(text) + "\n")
+        proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml")
+    finally:
+        quotas.write_bytes(original)
+    assert proc.returncode == 0, proc.stderr
+    assert _planned_rules(proc) == {
+        "solve_assignment", "check_viability", "export_assignments", "evaluate_assignment", "all"
+    }
+
+
+def test_lint_is_clean(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    proc = run_snakemake(workdir, "--lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("matching:\n  max_papers_per_reviwer: 5\n", "max_papers_per_reviwer"),
+        ("matching:\n  max_papers_per_reviewer: many\n", "max_papers_per_reviewer"),
+        ("softconf:\n  profiles: nowhere/Profile_Information.csv\n"
+         "  submissions: resources/demo/start/Submission_Information.csv\n", "nowhere/Profile_Information.csv"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, override, expected):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "bad.yaml").write_text(override)
+    proc = run_snakemake(workdir, "--configfile", "config/config.yaml", "bad.yaml")
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()
