@@ -48,7 +48,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 def _cmd_viability(args: argparse.Namespace) -> int:
     from revmatch.viability import viability_file
 
-    out = args.out or os.devnull
+    out = args.out
     viability_file(
         args.reviewers,
         args.submissions,

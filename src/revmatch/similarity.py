@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from revmatch.io import PathLike, atomic_path, read_jsonl
+from revmatch.io import PathLike, atomic_path, read_jsonl, save_npy, write_lines
 from revmatch.log import progress
 
 logger = logging.getLogger(__name__)
@@ -135,3 +135,41 @@ def reviewer_papers_file(
         )
     save_authorship(authorship, out_npz)
     return authorship
+
+
+def paper_matrix_file(
+    submission_embeddings_npy: PathLike,
+    corpus_embeddings_npy: PathLike,
+    papers_parquet: PathLike,
+    reviewers_jsonl: PathLike,
+    out_matrix: PathLike,
+    out_papers: PathLike,
+    out_authorship: PathLike,
+    block_rows: int = 2048,
+) -> None:
+    """Submissions x reviewers' corpus papers similarity, with its column index and authorship.
+
+    Only corpus papers written by at least one reviewer become columns (the others can
+    never count towards a reviewer's score). ``out_papers`` lists their ``paper_id`` one
+    a line, in column order; ``out_authorship`` is the (R, columns) authorship matrix.
+    """
+    reviewers = read_jsonl(reviewers_jsonl)
+    papers = pd.read_parquet(papers_parquet, columns=["paper_id", "authors"])
+    corpus = np.load(corpus_embeddings_npy, mmap_mode="r")
+    if corpus.shape[0] != len(papers):
+        raise ValueError(
+            f"{corpus_embeddings_npy}: {corpus.shape[0]} embeddings for {len(papers)} corpus papers "
+            f"in {papers_parquet}; re-run the embedding step"
+        )
+    authorship = authorship_matrix(reviewer_paper_ids(reviewers), corpus_author_ids(papers))
+    columns = authored_papers(authorship)
+    without = int(np.count_nonzero(papers_per_reviewer(authorship) == 0))
+    logger.info(
+        "%d reviewers, %d of %d corpus papers have a reviewer author; %d reviewers have no paper (score 0)",
+        len(reviewers), len(columns), len(papers), without,
+    )
+    queries = np.load(submission_embeddings_npy)
+    matrix = paper_matrix(queries, np.asarray(corpus[columns]), block_rows=block_rows)
+    save_npy(matrix, out_matrix)
+    write_lines(papers["paper_id"].to_numpy()[columns].astype(str).tolist(), out_papers)
+    save_authorship(authorship[:, columns].tocsr(), out_authorship)

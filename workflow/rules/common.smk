@@ -11,12 +11,6 @@ from snakemake.utils import validate
 
 validate(config, schema="../../config/schema.yaml")
 
-# The library lives in src/revmatch; jobs import it from the checkout, so that the
-# per-rule conda environments (envs/) only carry third-party packages.
-_SRC = os.path.join(workflow.basedir, "src")
-if _SRC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
-
 CONF = config["conference"]
 
 
