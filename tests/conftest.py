@@ -12,7 +12,7 @@ DEMO = REPO / "resources" / "demo"
 
 def copy_workflow(dest: Path) -> Path:
     """A runnable copy of the workflow (rules, config, demo inputs) in ``dest``."""
-    for name in ("Snakefile", "config", "workflow", "profiles", "src"):
+    for name in ("Snakefile", "config", "workflow", "envs", "profiles", "src"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))

@@ -18,9 +18,9 @@ def papers(track, n):
     return [{"id": f"{track}{i}", "track": track} for i in range(n)]
 
 
-def test_reviewer_capacities_quota_capped_by_max():
+def test_reviewer_capacities_quota_replaces_max():
     people = [reviewer("a"), reviewer("b"), reviewer("c")]
-    assert reviewer_capacities(people, {"a": 2, "b": 10}, 6).tolist() == [2, 6, 6]
+    assert reviewer_capacities(people, {"a": 2, "b": 10}, 6).tolist() == [2, 10, 6]
 
 
 def test_feasible_tracks_report_counts_and_no_problem():
@@ -46,9 +46,10 @@ def test_infeasible_track_is_flagged_with_shortfall():
     people += [reviewer("em", ["MT"], emergency=True), reviewer("ac", ac=["MT"])]
     quotas = {"r0": 2, "r1": 2, "r2": 10}
     text, problems = check_viability(people, papers("MT", 5), quotas, 3, 6, ac_max_papers=4)
-    # needed 15; available 2 + 2 + 6 = 10 (the emergency reviewer and the AC do not count)
+    # needed 15; available 2 + 2 + 10 = 14: a quota replaces the maximum, as in the
+    # assignment (the emergency reviewer and the AC do not count)
     assert {(p["track"], p["kind"], p["needed"], p["available"], p["shortfall"]) for p in problems} == {
-        ("MT", "reviewer", 15, 10, 5),
+        ("MT", "reviewer", 15, 14, 1),
         ("MT", "ac", 5, 4, 1),
     }
     assert text.count("WARNING") == 2

@@ -32,9 +32,13 @@ AC_SHORTFALL = "AC assignments needed exceed those available"
 def reviewer_capacities(
     reviewers: list[dict], quotas: dict[str, int], max_papers_per_reviewer: int
 ) -> np.ndarray:
-    """Papers each reviewer can take: min(quota, max); no quota means the max."""
+    """Papers each reviewer can take: their quota, else the maximum.
+
+    A quota replaces the maximum, also upwards, as in the assignment step
+    (``revmatch.assignment``) and the reference tool, so both report the same capacity.
+    """
     return np.array(
-        [min(int(quotas.get(r["id"], max_papers_per_reviewer)), max_papers_per_reviewer) for r in reviewers],
+        [int(quotas.get(r["id"], max_papers_per_reviewer)) for r in reviewers],
         dtype=np.int64,
     )
 

@@ -17,6 +17,7 @@ rule export_assignments:
     params:
         reviews_per_paper=config["matching"]["reviews_per_paper"],
         num_similar=config["matching"]["num_similar"],
+        role="AC" if config["matching"]["area_chairs"] else "reviewer",
     log:
         conf_log("export_assignments"),
     resources:

@@ -17,4 +17,5 @@ export_assignments_file(
     out_text=snakemake.output.text,
     reviews_per_paper=snakemake.params.reviews_per_paper,
     num_similar=snakemake.params.num_similar,
+    role=snakemake.params.role,
 )
