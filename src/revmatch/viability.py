@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
+from revmatch.assignment import reviewer_load_bounds
 from revmatch.io import PathLike, read_jsonl, write_text
 from revmatch.softconf import read_quotas
 
@@ -34,13 +35,11 @@ def reviewer_capacities(
 ) -> np.ndarray:
     """Papers each reviewer can take: their quota, else the maximum.
 
-    A quota replaces the maximum, also upwards, as in the assignment step
-    (``revmatch.assignment``) and the reference tool, so both report the same capacity.
+    The same rule as the assignment step (``revmatch.assignment.reviewer_load_bounds``,
+    a quota replaces the maximum, also upwards), so both report the same capacity.
     """
-    return np.array(
-        [int(quotas.get(r["id"], max_papers_per_reviewer)) for r in reviewers],
-        dtype=np.int64,
-    )
+    max_load, _ = reviewer_load_bounds(reviewers, max_papers_per_reviewer, 0, quotas)
+    return max_load
 
 
 def _membership(people: list[dict], key: str, tracks: list[str]) -> np.ndarray:
