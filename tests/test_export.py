@@ -11,8 +11,10 @@ from revmatch.export import (
     export_assignments_file,
     format_text_report,
     top_reviewers,
+    sheet_names,
     track_slug,
     write_assignments_csv,
+    write_assignments_xlsx,
     write_start_upload,
     write_track_csvs,
 )
@@ -218,7 +220,9 @@ def test_export_assignments_file(solved, tmp_path):
         out_text=out / "assignments.txt",
         reviews_per_paper=2,
         num_similar=4,
+        out_xlsx=out / "assignments.xlsx",
     )
+    assert "All tracks" in pd.read_excel(out / "assignments.xlsx", sheet_name=None)
     lines = (out / "assignments.jsonl").read_text().splitlines()
     assert len(lines) == 5
     first = json.loads(lines[0])
@@ -236,3 +240,31 @@ def test_unknown_ids_in_the_assignment_are_errors(solved, tmp_path):
     bad.loc[0, "reviewer_id"] = "nobody"
     with pytest.raises(ValueError, match="assignment row 0: unknown reviewer id 'nobody'"):
         assignment_records(bad, submissions, reviewers, scores, coi)
+
+
+def test_xlsx_workbook_has_global_and_track_sheets(solved, tmp_path):
+    table, submissions, reviewers, scores, coi = solved
+    records = assignment_records(table, submissions, reviewers, scores, coi, num_similar=4)
+    path = tmp_path / "assignments.xlsx"
+    write_assignments_xlsx(records, path, reviews_per_paper=2, num_similar=4)
+    sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+    tracks = sorted({rec["track"] for rec in records})
+    assert list(sheets) == ["All tracks", *sheet_names(tracks)]
+    assert sheets["All tracks"]["ID"].tolist() == [rec["submission_id"] for rec in records]
+    pd.testing.assert_frame_equal(
+        sheets["All tracks"].fillna(""),
+        pd.read_csv(_csv_of(records, tmp_path), dtype=str).fillna(""),
+    )
+    assert sum(len(sheets[name]) for name in sheet_names(tracks)) == len(records)
+
+
+def _csv_of(records, tmp_path):
+    path = tmp_path / "global.csv"
+    write_assignments_csv(records, path, reviews_per_paper=2)
+    return path
+
+
+def test_sheet_names_are_valid_and_unique():
+    names = sheet_names(["A/B: Tagging", "A/B: Tagging?", "x" * 40, "x" * 40])
+    assert all(len(n) <= 31 and not set("[]:*?/\\") & set(n) for n in names)
+    assert len({n.lower() for n in names}) == 4

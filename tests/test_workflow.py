@@ -19,6 +19,7 @@ CONTRACT = [
     "submissions.jsonl",
     "assignments.jsonl",
     "assignments.csv",
+    "assignments.xlsx",
     "viability.txt",
     "evaluation.txt",
     "calibration/submissions.csv",

@@ -27,7 +27,16 @@ from revmatch.assignment import (
     submission_ids,
     track_membership,
 )
-from revmatch.io import InputError, PathLike, read_jsonl, write_csv, write_jsonl, write_lines, write_text
+from revmatch.io import (
+    InputError,
+    PathLike,
+    atomic_path,
+    read_jsonl,
+    write_csv,
+    write_jsonl,
+    write_lines,
+    write_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +283,46 @@ def write_track_csvs(
     return slugs
 
 
+def sheet_names(tracks: list[str]) -> list[str]:
+    """Excel sheet names for ``tracks``: at most 31 characters, no ``[]:*?/\\``, unique."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for track in tracks:
+        base = re.sub(r"[\[\]:*?/\\]+", "-", track).strip("'") or "no-track"
+        name, n = base[:31], 1
+        while name.lower() in taken:
+            n += 1
+            suffix = f" ({n})"
+            name = base[: 31 - len(suffix)] + suffix
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def write_assignments_xlsx(
+    records: list[dict],
+    path: PathLike,
+    reviews_per_paper: int,
+    num_similar: int = 6,
+    role: str = "reviewer",
+) -> None:
+    """One workbook for chairs: an ``All tracks`` sheet (the global spreadsheet) and one sheet
+    per track (assigned and similar persons, COIs), frozen header row."""
+    groups: dict[str, list[dict]] = {}
+    for rec in records:
+        groups.setdefault(rec["track"], []).append(rec)
+    tracks = sorted(groups)
+    sheets = {"All tracks": assignments_frame(records, reviews_per_paper, role)}
+    for track, name in zip(tracks, sheet_names(tracks)):
+        if name.lower() == "all tracks":
+            name = f"{name} (track)"
+        sheets[name] = track_frame(groups[track], reviews_per_paper, num_similar, role)
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False, freeze_panes=(1, 0))
+    logger.info("wrote %s with %d track sheets", path, len(tracks))
+
+
 @contextlib.contextmanager
 def atomic_dir(path: PathLike) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; on success it replaces ``path`` as a whole."""
@@ -330,6 +379,7 @@ def export_assignments_file(
     reviews_per_paper: int,
     num_similar: int = 6,
     role: str = "reviewer",
+    out_xlsx: PathLike | None = None,
 ) -> list[dict]:
     """Write every export of an assignment table (CSV or Parquet); returns the records."""
     assignment = read_assignment(assignment_file)
@@ -358,5 +408,7 @@ def export_assignments_file(
     write_track_csvs(records, out_tracks_dir, reviews_per_paper, num_similar, role)
     write_start_upload(records, out_start_txt)
     write_text(format_text_report(records), out_text)
+    if out_xlsx is not None:
+        write_assignments_xlsx(records, out_xlsx, reviews_per_paper, num_similar, role)
     logger.info("exported the assignment of %d submissions", len(records))
     return records

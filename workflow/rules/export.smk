@@ -14,6 +14,7 @@ rule export_assignments:
         tracks=directory(conf_path("tracks")),
         start=conf_path("start_upload.txt"),
         text=conf_path("assignments.txt"),
+        xlsx=conf_path("assignments.xlsx"),
     params:
         reviews_per_paper=config["matching"]["reviews_per_paper"],
         num_similar=config["matching"]["num_similar"],

@@ -18,4 +18,5 @@ export_assignments_file(
     reviews_per_paper=snakemake.params.reviews_per_paper,
     num_similar=snakemake.params.num_similar,
     role=snakemake.params.role,
+    out_xlsx=snakemake.output.xlsx,
 )
