@@ -14,6 +14,7 @@ from revmatch.assignment import (
     read_assignment,
     solve_assignment,
     solve_assignment_file,
+    solve_assignment_pruned,
 )
 from revmatch.io import write_jsonl
 
@@ -300,3 +301,111 @@ def test_bad_quota_is_located(tmp_path):
             reviews_per_paper=3,
             max_papers_per_reviewer=5,
         )
+
+
+def pruning_instance(seed, n_papers=120, n_people=200):
+    rng = np.random.default_rng(seed)
+    scores = rng.uniform(-0.5, 1.5, size=(n_papers, n_people))
+    allowed = rng.random((n_papers, n_people)) < 0.8
+    max_load = rng.integers(0, 5, size=n_people)
+    return scores, allowed, max_load
+
+
+def assert_feasible(result, allowed, k, max_load, min_load):
+    papers, people = result.pairs[:, 0], result.pairs[:, 1]
+    n_papers = allowed.shape[0]
+    np.testing.assert_array_equal(np.bincount(papers, minlength=n_papers), np.full(n_papers, k))
+    loads = result.loads(allowed.shape[1])
+    assert (loads <= max_load).all() and (loads >= min_load).all()
+    assert allowed[papers, people].all()
+    assert len(np.unique(result.pairs, axis=0)) == len(result.pairs)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("candidates", [5, 10])
+def test_pruned_solve_matches_the_full_lp_and_proves_it(seed, candidates):
+    scores, allowed, max_load = pruning_instance(seed)
+    min_load = np.minimum(np.random.default_rng(seed).integers(0, 2, size=len(max_load)), max_load)
+    full = solve_assignment(scores, allowed, 3, max_load, min_load)
+    pruned = solve_assignment_pruned(scores, allowed, 3, max_load, min_load, candidates_per_paper=candidates)
+
+    assert pruned.objective == pytest.approx(full.objective, abs=1e-6)
+    assert_feasible(pruned, allowed, 3, max_load, min_load)
+    np.testing.assert_array_equal(pruned.scores, scores[pruned.pairs[:, 0], pruned.pairs[:, 1]])
+    certificate = pruned.certificate
+    assert certificate["proven_optimal"] and certificate["improving_pairs"] == 0
+    assert certificate["max_reduced_cost"] <= 1e-9
+    assert certificate["pairs_in_lp"] + certificate["pairs_priced"] == allowed.sum()
+    assert certificate["pairs_in_lp"] < allowed.sum() / 2
+    assert full.certificate is None
+
+
+def test_aggressive_pruning_needs_pricing_rounds():
+    # Every paper's top reviewers by score are the same few people with load 1, so the LP over the
+    # top 3 per paper is infeasible (widened) and then misses better pairs that pricing must add.
+    rng = np.random.default_rng(7)
+    n_papers, n_people = 60, 100
+    scores = rng.uniform(0, 1, size=(n_papers, n_people))
+    scores[:, :8] += 2.0
+    allowed = rng.random((n_papers, n_people)) < 0.8
+    max_load = np.where(np.arange(n_people) < 8, 1, 3)
+    full = solve_assignment(scores, allowed, 3, max_load)
+    pruned = solve_assignment_pruned(scores, allowed, 3, max_load, candidates_per_paper=3)
+
+    assert pruned.certificate["rounds"] >= 2
+    assert pruned.certificate["proven_optimal"]
+    assert pruned.objective == pytest.approx(full.objective, abs=1e-6)
+    assert_feasible(pruned, allowed, 3, max_load, np.zeros(n_people, dtype=np.int64))
+
+
+def test_pruned_solve_stops_after_max_rounds_without_proof():
+    rng = np.random.default_rng(7)
+    scores = rng.uniform(0, 1, size=(60, 100))
+    scores[:, :8] += 2.0
+    allowed = rng.random((60, 100)) < 0.8
+    max_load = np.where(np.arange(100) < 8, 1, 3)
+    full = solve_assignment(scores, allowed, 3, max_load)
+    pruned = solve_assignment_pruned(scores, allowed, 3, max_load, candidates_per_paper=3, max_rounds=1)
+    assert pruned.certificate["rounds"] == 1
+    assert not pruned.certificate["proven_optimal"] and pruned.certificate["improving_pairs"] > 0
+    assert pruned.certificate["max_reduced_cost"] > 1e-9
+    assert pruned.objective <= full.objective + 1e-6
+    assert_feasible(pruned, allowed, 3, max_load, np.zeros(100, dtype=np.int64))
+
+
+def test_pruned_solve_reports_infeasibility_like_the_full_one():
+    scores, allowed, max_load = pruning_instance(0, n_papers=20, n_people=10)
+    with pytest.raises(InfeasibleAssignment, match="reviewers can take at most"):
+        solve_assignment_pruned(scores, allowed, 3, np.ones(10, dtype=np.int64), candidates_per_paper=3)
+
+
+def test_conference_above_the_pruning_threshold_is_certified(tmp_path):
+    scores, coi, submissions, reviewers = conference()
+    full = assign_conference(scores, coi, submissions, reviewers, 3, 4)
+    pruned = assign_conference(
+        scores, coi, submissions, reviewers, 3, 4, prune_above_pairs=0, candidates_per_paper=3
+    )
+    assert pruned["score"].sum() == pytest.approx(full["score"].sum(), abs=1e-6)
+
+    np.save(tmp_path / "aggregate.npy", scores)
+    np.save(tmp_path / "coi.npy", coi)
+    write_jsonl(submissions, tmp_path / "submissions.jsonl")
+    write_jsonl(reviewers, tmp_path / "reviewers.jsonl")
+    paths = [tmp_path / n for n in ("aggregate.npy", "coi.npy", "submissions.jsonl", "reviewers.jsonl")]
+    for threshold, name in ((0, "pruned.json"), (2_000_000, "full.json")):
+        solve_assignment_file(
+            *paths,
+            None,
+            tmp_path / "assignment.csv",
+            tmp_path / name,
+            reviews_per_paper=3,
+            max_papers_per_reviewer=4,
+            prune_above_pairs=threshold,
+            candidates_per_paper=3,
+        )
+    certified = json.loads((tmp_path / "pruned.json").read_text())
+    assert certified["certificate"]["proven_optimal"] is True
+    assert certified["certificate"]["rounds"] >= 1
+    uncertified = json.loads((tmp_path / "full.json").read_text())
+    assert uncertified["certificate"] is None
+    assert certified["objective"] == pytest.approx(uncertified["objective"], abs=1e-6)

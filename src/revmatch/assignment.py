@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 ASSIGNMENT_COLUMNS = ["submission_id", "track", "reviewer_id", "score", "rank"]
 INTEGRALITY_TOLERANCE = 1e-6
+PRICING_TOLERANCE = 1e-9
+BLOCK_ENTRIES = 1 << 24
 MAX_NAMED = 20
 
 
@@ -48,13 +50,18 @@ class InfeasibleAssignment(RuntimeError):
 
 @dataclass(frozen=True)
 class Assignment:
-    """An optimal assignment: ``pairs`` (n, 2) of (paper index, reviewer index) and their scores."""
+    """An optimal assignment: ``pairs`` (n, 2) of (paper index, reviewer index) and their scores.
+
+    ``certificate`` is set by ``solve_assignment_pruned``: how optimality over all allowed pairs
+    was shown by pricing the pairs left out of the LP.
+    """
 
     pairs: np.ndarray
     scores: np.ndarray
     objective: float
     status: str
     solve_seconds: float
+    certificate: dict | None = None
 
     def loads(self, n_reviewers: int) -> np.ndarray:
         """Number of papers assigned to each reviewer, (R,) int."""
@@ -119,6 +126,25 @@ def _as_counts(value: int | np.ndarray, size: int, what: str) -> np.ndarray:
     return counts
 
 
+def _checked_problem(
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    reviews_per_paper: int | np.ndarray,
+    max_load: np.ndarray,
+    min_load: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(scores float64, allowed bool, demand, max_load, min_load) with shapes and counts checked."""
+    scores = np.asarray(scores, dtype=np.float64)
+    allowed = np.asarray(allowed, dtype=bool)
+    if scores.ndim != 2 or scores.shape != allowed.shape:
+        raise ValueError(f"scores {scores.shape} and allowed {allowed.shape} must be the same 2-d shape")
+    n_papers, n_reviewers = scores.shape
+    demand = _as_counts(reviews_per_paper, n_papers, "reviews_per_paper")
+    upper = _as_counts(max_load, n_reviewers, "max_load")
+    lower = _as_counts(0 if min_load is None else min_load, n_reviewers, "min_load")
+    return scores, allowed, demand, upper, lower
+
+
 def solve_assignment(
     scores: np.ndarray,
     allowed: np.ndarray,
@@ -132,14 +158,9 @@ def solve_assignment(
     within [``min_load``, ``max_load``]. Raises ``InfeasibleAssignment`` when the counts cannot
     work out (checked before solving) or the solver proves infeasibility.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    allowed = np.asarray(allowed, dtype=bool)
-    if scores.ndim != 2 or scores.shape != allowed.shape:
-        raise ValueError(f"scores {scores.shape} and allowed {allowed.shape} must be the same 2-d shape")
-    n_papers, n_reviewers = scores.shape
-    demand = _as_counts(reviews_per_paper, n_papers, "reviews_per_paper")
-    upper = _as_counts(max_load, n_reviewers, "max_load")
-    lower = _as_counts(0 if min_load is None else min_load, n_reviewers, "min_load")
+    scores, allowed, demand, upper, lower = _checked_problem(
+        scores, allowed, reviews_per_paper, max_load, min_load
+    )
     paper_of, reviewer_of = np.nonzero(allowed)
     pair_scores = scores[paper_of, reviewer_of]
     if not np.isfinite(pair_scores).all():
@@ -148,12 +169,41 @@ def solve_assignment(
     if problems:
         raise InfeasibleAssignment("; ".join(problems))
 
+    lp = _solve_lp(paper_of, reviewer_of, pair_scores, demand, lower, upper)
+    return _assignment_from_lp(lp, paper_of, reviewer_of, scores, demand, lower, upper)
+
+
+@dataclass(frozen=True)
+class _LpSolution:
+    """Column values, row duals (papers first, then reviewers), status text and seconds of one solve."""
+
+    values: np.ndarray
+    row_dual: np.ndarray
+    status: str
+    seconds: float
+
+
+def _solve_lp(
+    paper_of: np.ndarray,
+    reviewer_of: np.ndarray,
+    pair_scores: np.ndarray,
+    demand: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> _LpSolution:
+    """Solve the assignment LP over the given (paper, reviewer) pairs with HiGHS.
+
+    Rows are the papers (``= demand``) and then the reviewers (``lower`` .. ``upper``). Row duals
+    follow HiGHS's convention, which for this maximisation is: reduced cost of a pair
+    ``score - dual[paper] - dual[n_papers + reviewer]``, non-positive at optimality for pairs at 0.
+    """
+    n_papers, n_reviewers = len(demand), len(upper)
     n_pairs = len(paper_of)
     lp = highspy.HighsLp()
     lp.num_col_ = n_pairs
     lp.num_row_ = n_papers + n_reviewers
     lp.sense_ = highspy.ObjSense.kMaximize
-    lp.col_cost_ = pair_scores
+    lp.col_cost_ = np.asarray(pair_scores, dtype=np.float64)
     lp.col_lower_ = np.zeros(n_pairs)
     lp.col_upper_ = np.ones(n_pairs)
     lp.row_lower_ = np.concatenate([demand, lower]).astype(np.float64)
@@ -169,7 +219,7 @@ def solve_assignment(
     highs.setOptionValue("log_to_console", False)
     highs.setCallback(_log_highs, None)
     highs.startCallback(highspy.cb.HighsCallbackType.kCallbackLogging)
-    logger.info("assignment LP: %d papers, %d reviewers, %d allowed pairs", n_papers, n_reviewers, n_pairs)
+    logger.info("assignment LP: %d papers, %d reviewers, %d pairs", n_papers, n_reviewers, n_pairs)
     started = time.perf_counter()
     highs.passModel(lp)
     highs.run()
@@ -185,21 +235,236 @@ def solve_assignment(
         )
     if model_status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"HiGHS stopped without an optimal assignment: {status}")
+    solution = highs.getSolution()
+    return _LpSolution(
+        values=np.asarray(solution.col_value),
+        row_dual=np.asarray(solution.row_dual),
+        status=status,
+        seconds=seconds,
+    )
 
-    values = np.asarray(highs.getSolution().col_value)
-    deviation = float(np.abs(values - np.round(values)).max(initial=0.0))
+
+def _assignment_from_lp(
+    lp: _LpSolution,
+    paper_of: np.ndarray,
+    reviewer_of: np.ndarray,
+    scores: np.ndarray,
+    demand: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    certificate: dict | None = None,
+) -> Assignment:
+    """The chosen pairs of an integral LP solution, checked against every constraint."""
+    deviation = float(np.abs(lp.values - np.round(lp.values)).max(initial=0.0))
     if deviation > INTEGRALITY_TOLERANCE:
         raise RuntimeError(
             f"the LP solution is not integral (largest deviation {deviation:.3g}); refusing to round"
         )
-    chosen = values > 0.5
+    chosen = lp.values > 0.5
     pairs = np.column_stack([paper_of[chosen], reviewer_of[chosen]]).astype(np.int64)
-    _check_solution(pairs, demand, lower, upper, n_reviewers)
+    _check_solution(pairs, demand, lower, upper, len(upper))
     chosen_scores = scores[pairs[:, 0], pairs[:, 1]]
     objective = float(chosen_scores.sum())
-    logger.info("assignment LP solved in %.2f s: %s, objective %.6g", seconds, status, objective)
+    logger.info("assignment LP solved in %.2f s: %s, objective %.6g", lp.seconds, lp.status, objective)
     return Assignment(
-        pairs=pairs, scores=chosen_scores, objective=objective, status=status, solve_seconds=seconds
+        pairs=pairs,
+        scores=chosen_scores,
+        objective=objective,
+        status=lp.status,
+        solve_seconds=lp.seconds,
+        certificate=certificate,
+    )
+
+
+# --------------------------------------------------------------------------- pruned LP with pricing
+
+
+def _paper_blocks(n_papers: int, n_reviewers: int, block_entries: int = BLOCK_ENTRIES) -> list[slice]:
+    """Consecutive paper ranges whose (papers x reviewers) blocks hold about ``block_entries`` entries."""
+    rows = max(1, block_entries // max(n_reviewers, 1))
+    return [slice(start, min(start + rows, n_papers)) for start in range(0, n_papers, rows)]
+
+
+def _top_per_row(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of the ``k`` largest entries of each row, leaving out entries that are -inf."""
+    k = min(int(k), values.shape[1])
+    if k <= 0 or values.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    columns = np.argpartition(-values, k - 1, axis=1)[:, :k]
+    rows = np.broadcast_to(np.arange(values.shape[0])[:, None], columns.shape)
+    keep = values[rows, columns] > -np.inf
+    return rows[keep].astype(np.int64), columns[keep].astype(np.int64)
+
+
+def candidate_pairs(
+    scores: np.ndarray, allowed: np.ndarray, candidates_per_paper: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(paper index, reviewer index) of each paper's top ``candidates_per_paper`` allowed reviewers by score.
+
+    Computed block-wise over papers; raises ``ValueError`` when an allowed pair has no finite score.
+    """
+    papers, reviewers = [], []
+    for block in _paper_blocks(*scores.shape):
+        block_allowed = allowed[block]
+        block_scores = scores[block]
+        if not np.isfinite(block_scores[block_allowed]).all():
+            raise ValueError("scores of allowed pairs must be finite")
+        rows, columns = _top_per_row(np.where(block_allowed, block_scores, -np.inf), candidates_per_paper)
+        papers.append(rows + block.start)
+        reviewers.append(columns)
+    return np.concatenate(papers), np.concatenate(reviewers)
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    """Improving pruned pairs (the best per paper), how many pairs were priced, the largest reduced cost."""
+
+    paper_of: np.ndarray
+    reviewer_of: np.ndarray
+    improving: int
+    priced: int
+    max_reduced_cost: float | None
+
+
+def _price_pruned_pairs(
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    in_lp: np.ndarray,
+    paper_dual: np.ndarray,
+    reviewer_dual: np.ndarray,
+    add_per_paper: int,
+    tolerance: float = PRICING_TOLERANCE,
+) -> _Pricing:
+    """Reduced costs ``score - paper_dual - reviewer_dual`` of every allowed pair not in the LP, block-wise.
+
+    Returns up to ``add_per_paper`` pairs per paper whose reduced cost exceeds ``tolerance``, best first.
+    """
+    papers, reviewers = [], []
+    improving, priced, largest = 0, 0, -np.inf
+    for block in _paper_blocks(*scores.shape):
+        pruned = allowed[block] & ~in_lp[block]
+        reduced = np.where(
+            pruned, scores[block] - paper_dual[block, None] - reviewer_dual[None, :], -np.inf
+        )
+        priced += int(pruned.sum())
+        largest = max(largest, float(reduced.max(initial=-np.inf)))
+        better = reduced > tolerance
+        improving += int(better.sum())
+        active = np.flatnonzero(better.any(axis=1))
+        if len(active):
+            rows, columns = _top_per_row(np.where(better[active], reduced[active], -np.inf), add_per_paper)
+            papers.append(active[rows] + block.start)
+            reviewers.append(columns)
+    empty = np.zeros(0, dtype=np.int64)
+    return _Pricing(
+        paper_of=np.concatenate(papers) if papers else empty,
+        reviewer_of=np.concatenate(reviewers) if reviewers else empty,
+        improving=improving,
+        priced=priced,
+        max_reduced_cost=float(largest) if priced else None,
+    )
+
+
+def solve_assignment_pruned(
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    reviews_per_paper: int | np.ndarray,
+    max_load: np.ndarray,
+    min_load: np.ndarray | None = None,
+    candidates_per_paper: int = 50,
+    max_rounds: int = 10,
+) -> Assignment:
+    """``solve_assignment`` over each paper's top ``candidates_per_paper`` allowed reviewers, certified.
+
+    The LP over the candidate pairs is solved, then every left-out allowed pair is priced with the
+    row duals (reduced cost ``score - u_paper - v_reviewer``). When none exceeds ``PRICING_TOLERANCE``
+    the duals are feasible for the full LP, so the pruned optimum is optimal over all allowed pairs;
+    otherwise the improving pairs (at most ``candidates_per_paper`` per paper) join the LP and it is
+    solved again, for at most ``max_rounds`` solves. When the first pruned LP is infeasible the
+    candidates are doubled until it is not (or every allowed pair is in). The result's
+    ``certificate`` holds ``rounds``, ``candidates_per_paper`` (after widening), ``pairs_in_lp``,
+    ``pairs_priced``, ``improving_pairs`` and ``max_reduced_cost`` (final pricing),
+    ``proven_optimal``, ``tolerance`` and ``lp_seconds``.
+    """
+    if candidates_per_paper < 1 or max_rounds < 1:
+        raise ValueError("candidates_per_paper and max_rounds must be at least 1")
+    started = time.perf_counter()
+    scores, allowed, demand, upper, lower = _checked_problem(
+        scores, allowed, reviews_per_paper, max_load, min_load
+    )
+    problems = capacity_problems(allowed, demand, upper, lower)
+    if problems:
+        raise InfeasibleAssignment("; ".join(problems))
+    n_papers, n_reviewers = scores.shape
+    candidates = min(max(int(candidates_per_paper), int(demand.max(initial=0))), max(n_reviewers, 1))
+    lp_seconds = 0.0
+    while True:
+        paper_of, reviewer_of = candidate_pairs(scores, allowed, candidates)
+        try:
+            lp = _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper)
+            lp_seconds += lp.seconds
+            break
+        except InfeasibleAssignment:
+            if candidates >= n_reviewers:
+                raise
+            logger.info(
+                "the LP over the top %d reviewers per paper is infeasible; widening to %d",
+                candidates,
+                min(2 * candidates, n_reviewers),
+            )
+            candidates = min(2 * candidates, n_reviewers)
+    in_lp = np.zeros(scores.shape, dtype=bool)
+    in_lp[paper_of, reviewer_of] = True
+    rounds = 1
+    while True:
+        pricing = _price_pruned_pairs(
+            scores, allowed, in_lp, lp.row_dual[:n_papers], lp.row_dual[n_papers:], candidates
+        )
+        logger.info(
+            "pricing round %d: %d pairs in the LP, %d pruned pairs priced, %d with positive reduced cost "
+            "(largest %s)",
+            rounds,
+            len(paper_of),
+            pricing.priced,
+            pricing.improving,
+            "n/a" if pricing.max_reduced_cost is None else f"{pricing.max_reduced_cost:.3g}",
+        )
+        if pricing.improving == 0 or rounds >= max_rounds:
+            break
+        paper_of = np.concatenate([paper_of, pricing.paper_of])
+        reviewer_of = np.concatenate([reviewer_of, pricing.reviewer_of])
+        in_lp[pricing.paper_of, pricing.reviewer_of] = True
+        lp = _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper)
+        lp_seconds += lp.seconds
+        rounds += 1
+    proven = pricing.improving == 0
+    if not proven:
+        logger.warning(
+            "after %d rounds %d pruned pairs still have positive reduced cost (largest %.3g); "
+            "the assignment is feasible but not proven optimal over all allowed pairs",
+            rounds,
+            pricing.improving,
+            pricing.max_reduced_cost,
+        )
+    certificate = {
+        "rounds": rounds,
+        "candidates_per_paper": int(candidates),
+        "pairs_in_lp": int(len(paper_of)),
+        "pairs_priced": pricing.priced,
+        "improving_pairs": pricing.improving,
+        "max_reduced_cost": pricing.max_reduced_cost,
+        "proven_optimal": bool(proven),
+        "tolerance": PRICING_TOLERANCE,
+        "lp_seconds": lp_seconds,
+    }
+    result = _assignment_from_lp(lp, paper_of, reviewer_of, scores, demand, lower, upper, certificate)
+    return Assignment(
+        pairs=result.pairs,
+        scores=result.scores,
+        objective=result.objective,
+        status=result.status,
+        solve_seconds=time.perf_counter() - started,
+        certificate=certificate,
     )
 
 
@@ -442,8 +707,15 @@ def solve_conference(
     by_track: bool = True,
     area_chairs: bool = False,
     emergency_penalty: float = 0.5,
+    prune_above_pairs: int = 2_000_000,
+    candidates_per_paper: int = 50,
 ) -> ConferenceAssignment:
-    """``assign_conference`` with the LP result and its constraints kept (for summaries)."""
+    """``assign_conference`` with the LP result and its constraints kept (for summaries).
+
+    With more than ``prune_above_pairs`` allowed pairs the LP is solved by
+    ``solve_assignment_pruned`` over each paper's ``candidates_per_paper`` best reviewers, and the
+    result carries its optimality certificate.
+    """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != (len(submissions), len(reviewers)):
         raise ValueError(f"scores have shape {scores.shape}, expected ({len(submissions)}, {len(reviewers)})")
@@ -486,7 +758,24 @@ def solve_conference(
     if problems:
         raise InfeasibleAssignment("; ".join(problems))
     try:
-        result = solve_assignment(objective_scores, allowed, reviews_per_paper, max_load, min_load)
+        n_allowed = int(allowed.sum())
+        if n_allowed > prune_above_pairs:
+            logger.info(
+                "%d allowed pairs exceed prune_above_pairs=%d: solving over the top %d per paper, priced",
+                n_allowed,
+                prune_above_pairs,
+                candidates_per_paper,
+            )
+            result = solve_assignment_pruned(
+                objective_scores,
+                allowed,
+                reviews_per_paper,
+                max_load,
+                min_load,
+                candidates_per_paper=candidates_per_paper,
+            )
+        else:
+            result = solve_assignment(objective_scores, allowed, reviews_per_paper, max_load, min_load)
     except InfeasibleAssignment as exc:
         capacity = capacity_by_track(allowed, paper_tracks(submissions), reviews_per_paper, max_load)
         capacity["ratio"] = capacity["available"] / capacity["needed"].where(capacity["needed"] > 0)
@@ -514,6 +803,8 @@ def assign_conference(
     by_track: bool = True,
     area_chairs: bool = False,
     emergency_penalty: float = 0.5,
+    prune_above_pairs: int = 2_000_000,
+    candidates_per_paper: int = 50,
 ) -> pd.DataFrame:
     """Assign ``reviews_per_paper`` reviewers (or area chairs) to every submission in one LP.
 
@@ -523,7 +814,9 @@ def assign_conference(
     lowered by ``emergency_penalty`` in the objective, so they are used when the others
     cannot cover the papers or fit much better. Returns (submission_id, track, reviewer_id,
     score, rank) sorted by submission (file order) then score, descending; ``score`` is the
-    unpenalised one. Raises ``InfeasibleAssignment`` naming the short tracks.
+    unpenalised one. Raises ``InfeasibleAssignment`` naming the short tracks. Above
+    ``prune_above_pairs`` allowed pairs the LP is pruned to ``candidates_per_paper`` reviewers per
+    paper and proven optimal by pricing (see ``solve_assignment_pruned``).
     """
     return solve_conference(
         scores,
@@ -537,6 +830,8 @@ def assign_conference(
         by_track,
         area_chairs,
         emergency_penalty,
+        prune_above_pairs,
+        candidates_per_paper,
     ).table
 
 
@@ -675,8 +970,14 @@ def solve_assignment_file(
     by_track: bool = True,
     area_chairs: bool = False,
     emergency_penalty: float = 0.5,
+    prune_above_pairs: int = 2_000_000,
+    candidates_per_paper: int = 50,
 ) -> pd.DataFrame:
-    """Solve the conference in the given files; write ``assignment.csv`` and a summary JSON."""
+    """Solve the conference in the given files; write ``assignment.csv`` and a summary JSON.
+
+    The summary's ``certificate`` is the pruned solve's optimality certificate, null when the
+    full LP was solved (no more than ``prune_above_pairs`` allowed pairs).
+    """
     scores = np.load(aggregate_npy)
     coi = np.load(coi_npy)
     submissions = read_jsonl(submissions_jsonl)
@@ -698,6 +999,8 @@ def solve_assignment_file(
         by_track=by_track,
         area_chairs=area_chairs,
         emergency_penalty=emergency_penalty,
+        prune_above_pairs=prune_above_pairs,
+        candidates_per_paper=candidates_per_paper,
     )
     summary = assignment_summary(solved, submissions, reviewers)
     summary["settings"] = {
@@ -708,7 +1011,10 @@ def solve_assignment_file(
         "area_chairs": area_chairs,
         "emergency_penalty": emergency_penalty,
         "quotas": len(quotas) if quotas else 0,
+        "prune_above_pairs": prune_above_pairs,
+        "candidates_per_paper": candidates_per_paper,
     }
+    summary["certificate"] = solved.result.certificate
     write_csv(solved.table, out_csv)
     write_json(summary, out_summary_json)
     return solved.table
