@@ -107,18 +107,13 @@ def load_authorship(path: PathLike) -> sp.csr_matrix:
     return matrix
 
 
-def reviewer_papers_file(
-    reviewers_jsonl: PathLike, papers_parquet: PathLike, out_npz: PathLike
-) -> sp.csr_matrix:
-    """Authorship matrix of the reviewers of ``reviewers_jsonl`` over the corpus; saved to ``out_npz``.
+def reviewer_authorship(reviewers: list[dict], papers: pd.DataFrame) -> sp.csr_matrix:
+    """Authorship matrix (R, D) of ``reviewers`` over the corpus ``papers``, with its counts logged.
 
-    Reviewers without any corpus paper are counted and logged (they will score 0).
+    Reviewers without any corpus paper are counted and named in the log (they will score 0).
     """
-    reviewers = read_jsonl(reviewers_jsonl)
-    papers = pd.read_parquet(papers_parquet, columns=["paper_id", "authors"])
     authorship = authorship_matrix(reviewer_paper_ids(reviewers), corpus_author_ids(papers))
-    counts = papers_per_reviewer(authorship)
-    without = np.flatnonzero(counts == 0)
+    without = np.flatnonzero(papers_per_reviewer(authorship) == 0)
     logger.info(
         "%d reviewers, %d corpus papers, %d reviewer-paper links; %d papers have a reviewer author",
         authorship.shape[0],
@@ -133,6 +128,15 @@ def reviewer_papers_file(
         logger.warning(
             "%d reviewers have no paper in the corpus and will score 0: %s%s", len(without), names, more
         )
+    return authorship
+
+
+def reviewer_papers_file(
+    reviewers_jsonl: PathLike, papers_parquet: PathLike, out_npz: PathLike
+) -> sp.csr_matrix:
+    """Authorship matrix of the reviewers of ``reviewers_jsonl`` over the corpus; saved to ``out_npz``."""
+    papers = pd.read_parquet(papers_parquet, columns=["paper_id", "authors"])
+    authorship = reviewer_authorship(read_jsonl(reviewers_jsonl), papers)
     save_authorship(authorship, out_npz)
     return authorship
 
@@ -161,13 +165,8 @@ def paper_matrix_file(
             f"{corpus_embeddings_npy}: {corpus.shape[0]} embeddings for {len(papers)} corpus papers "
             f"in {papers_parquet}; re-run the embedding step"
         )
-    authorship = authorship_matrix(reviewer_paper_ids(reviewers), corpus_author_ids(papers))
+    authorship = reviewer_authorship(reviewers, papers)
     columns = authored_papers(authorship)
-    without = int(np.count_nonzero(papers_per_reviewer(authorship) == 0))
-    logger.info(
-        "%d reviewers, %d of %d corpus papers have a reviewer author; %d reviewers have no paper (score 0)",
-        len(reviewers), len(columns), len(papers), without,
-    )
     queries = np.load(submission_embeddings_npy)
     matrix = paper_matrix(queries, np.asarray(corpus[columns]), block_rows=block_rows)
     save_npy(matrix, out_matrix)
