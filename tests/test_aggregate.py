@@ -1,9 +1,18 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from revmatch.aggregate import AGGREGATORS, aggregate_scores, aggregate_scores_file
-from revmatch.similarity import save_authorship
+from revmatch.aggregate import (
+    AGGREGATORS,
+    aggregate_scores,
+    aggregate_scores_file,
+    csr_top_values,
+    gather_rows_file,
+    segment_top_values,
+)
+from revmatch.similarity import cached_paper_matrix, save_authorship, write_manifest
 
 
 def naive_score(similarities, n_papers, method, k):
@@ -113,12 +122,51 @@ def test_reviewers_without_papers_are_logged(caplog):
 
 def test_aggregate_scores_file_round_trip(tmp_path, random_instance):
     paper_scores, authorship = random_instance
-    np.save(tmp_path / "paper_matrix.npy", paper_scores)
+    ids = [f"s{i}" for i in range(paper_scores.shape[0])]
+    # a cache whose blocks hold exactly these similarities (identity embeddings would lose them)
+    manifests = []
+    for part, rows in enumerate([slice(0, 5), slice(5, None)]):
+        manifest = cached_paper_matrix(
+            np.eye(paper_scores.shape[0], dtype=np.float32)[rows], ids[rows],
+            np.zeros((paper_scores.shape[1], paper_scores.shape[0]), dtype=np.float32),
+            [f"p{d}" for d in range(paper_scores.shape[1])], tmp_path / "cache", block_rows=3,
+        )
+        for name, group in manifest.groupby("file"):
+            block = np.load(Path(manifest.attrs["cache_dir"]) / name)
+            block[group["row"].to_numpy()] = paper_scores[rows][group.index.to_numpy()]
+            np.save(Path(manifest.attrs["cache_dir"]) / name, block)
+        write_manifest(manifest, tmp_path / f"part{part}.parquet")
+        manifests.append(tmp_path / f"part{part}.parquet")
+    (tmp_path / "papers.txt").write_text("".join(f"p{d}\n" for d in range(paper_scores.shape[1])))
     save_authorship(authorship, tmp_path / "authorship.npz")
     out = aggregate_scores_file(
-        tmp_path / "paper_matrix.npy", tmp_path / "authorship.npz", tmp_path / "agg.npy", method="max"
+        manifests, tmp_path / "papers.txt", tmp_path / "authorship.npz", tmp_path / "agg.npy", method="max"
     )
     on_disk = np.load(tmp_path / "agg.npy")
     assert on_disk.dtype == np.float32
     np.testing.assert_array_equal(on_disk, out)
     np.testing.assert_array_equal(on_disk, naive_aggregate(paper_scores, authorship, "max", 1))
+
+
+@pytest.mark.parametrize("depth", [1, 3, 7])
+def test_compiled_top_values_equal_numpy_partition(depth):
+    rng = np.random.default_rng(depth)
+    counts = rng.integers(1, 30, size=50)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    indices = rng.integers(0, 200, size=indptr[-1])
+    rows = rng.standard_normal((9, 200)).astype(np.float32)
+    rows[:, ::5] = np.round(rows[:, ::5], 1)  # ties
+    expected = segment_top_values(rows[:, indices], indptr[:-1], depth)
+    np.testing.assert_array_equal(csr_top_values(rows, indptr, indices, depth), expected)
+
+
+def test_gather_rows_file_stacks_parts(tmp_path):
+    parts = [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones((1, 3), dtype=np.float32)]
+    for i, block in enumerate(parts):
+        np.save(tmp_path / f"{i}.npy", block)
+    out = gather_rows_file([tmp_path / "0.npy", tmp_path / "1.npy"], tmp_path / "all.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "all.npy"), np.concatenate(parts))
+    assert out.shape == (3, 3)
+    np.save(tmp_path / "bad.npy", np.ones((1, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="differ in shape"):
+        gather_rows_file([tmp_path / "0.npy", tmp_path / "bad.npy"], tmp_path / "x.npy")

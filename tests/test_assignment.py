@@ -409,3 +409,70 @@ def test_conference_above_the_pruning_threshold_is_certified(tmp_path):
     uncertified = json.loads((tmp_path / "full.json").read_text())
     assert uncertified["certificate"] is None
     assert certified["objective"] == pytest.approx(uncertified["objective"], abs=1e-6)
+
+
+def milp_senior_optimum(scores, allowed, k, max_load, senior, need):
+    """Independent 0/1 optimum with at least need[p] senior reviewers per paper (scipy MILP)."""
+    papers, people = np.nonzero(allowed)
+    n = len(papers)
+    n_papers, n_people = allowed.shape
+    is_senior = senior[people]
+    rows = np.concatenate([papers, n_papers + people, n_papers + n_people + papers[is_senior]])
+    cols = np.concatenate([np.arange(n), np.arange(n), np.arange(n)[is_senior]])
+    matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(2 * n_papers + n_people, n))
+    lower = np.concatenate([np.full(n_papers, k), np.zeros(n_people), need])
+    upper = np.concatenate([np.full(n_papers, k), max_load, np.full(n_papers, np.inf)])
+    result = milp(-scores[papers, people], constraints=LinearConstraint(matrix, lower, upper),
+                  integrality=np.ones(n), bounds=Bounds(0, 1))
+    assert result.success, result.message
+    return -result.fun
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_senior_side_constraint_mip_pruned_equals_dense(seed):
+    scores, allowed, max_load = pruning_instance(seed, n_papers=60, n_people=90)
+    max_load = max_load + 2
+    rng = np.random.default_rng(100 + seed)
+    senior = rng.random(90) < 0.2
+    max_load[senior] = np.maximum(max_load[senior], 6)  # enough senior capacity for every paper
+    # seniors are weaker matches, so the constraint binds
+    scores = scores - 0.6 * senior[None, :]
+    need = np.ones(60, dtype=np.int64)
+    from revmatch.assignment import SeniorConstraint
+
+    side = SeniorConstraint(senior=senior, need=need)
+    free = solve_assignment(scores, allowed, 3, max_load)
+    assert (np.bincount(free.pairs[:, 0], weights=senior[free.pairs[:, 1]], minlength=60) < 1).any()
+
+    dense = solve_assignment(scores, allowed, 3, max_load, senior=side, mip_rel_gap=1e-9)
+    pruned = solve_assignment_pruned(scores, allowed, 3, max_load, candidates_per_paper=6, senior=side,
+                                     mip_rel_gap=1e-9)
+    optimum = milp_senior_optimum(scores, allowed, 3, max_load, senior, need)
+    for result in (dense, pruned):
+        assert_feasible(result, allowed, 3, max_load, np.zeros(90, dtype=np.int64))
+        per_paper = np.bincount(result.pairs[:, 0], weights=senior[result.pairs[:, 1]], minlength=60)
+        assert (per_paper >= 1).all()
+        assert result.objective == pytest.approx(optimum, abs=1e-6)
+        assert result.certificate["mip"]["gap"] <= 1e-9 + 1e-12
+    certificate = pruned.certificate
+    assert certificate["proven_optimal"]
+    # the LP relaxation of the full problem bounds the MIP; the gap to it is reported
+    assert certificate["mip"]["lp_relaxation_bound"] >= pruned.objective - 1e-9
+    assert -1e-9 <= certificate["mip"]["gap_to_lp_bound"] < 0.05
+    assert free.objective >= dense.objective - 1e-9
+
+
+def test_conference_with_senior_reviewers_lowers_need_where_none_allowed(caplog):
+    rng = np.random.default_rng(0)
+    subs = [{"id": f"s{i}", "track": "T"} for i in range(6)]
+    people = [person(f"r{j}", tracks=["T"]) for j in range(8)]
+    scores = rng.uniform(0, 1, (6, 8))
+    senior = np.zeros(8, dtype=bool)
+    senior[[0, 1]] = True
+    coi = np.zeros((6, 8), dtype=bool)
+    coi[0, [0, 1]] = True  # s0 can have no senior reviewer
+    with caplog.at_level("WARNING"):
+        table = assign_conference(scores, coi, subs, people, 2, 4, senior=senior, min_senior_per_paper=1)
+    assert "1 paper(s) have fewer than 1 allowed senior reviewers" in caplog.text and "s0" in caplog.text
+    has_senior = table.assign(senior=table["reviewer_id"].isin(["r0", "r1"])).groupby("submission_id")["senior"].any()
+    assert has_senior.drop("s0").all()

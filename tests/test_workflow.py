@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import LinearConstraint, milp
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, load_npz
 
 from revmatch.io import read_jsonl
 from tests.conftest import copy_workflow, run_snakemake
@@ -82,15 +82,29 @@ def test_demo_assignment_satisfies_every_constraint_and_is_optimal(demo_run):
     rows_p = coo_matrix((np.ones(n), (p_idx, np.arange(n))), shape=(len(submissions), n))
     rows_r = coo_matrix((np.ones(n), (r_idx, np.arange(n))), shape=(len(reviewers), n))
     upper = np.array([quota.get(r["id"], cfg_max) for r in reviewers])
+    # The demo asks for at least one senior reviewer (>= 5 corpus papers) per paper where one is allowed.
+    authorship = load_npz(conf / "matrices" / "authorship.npz")
+    senior = np.diff(authorship.indptr) >= 5
+    need = np.minimum((allowed & senior[None, :]).sum(axis=1), 1)
+    is_senior = senior[r_idx]
+    rows_s = coo_matrix((np.ones(is_senior.sum()), (p_idx[is_senior], np.arange(n)[is_senior])),
+                        shape=(len(submissions), n))
     res = milp(
         -penalised[p_idx, r_idx],
-        constraints=[LinearConstraint(rows_p, cfg_k, cfg_k), LinearConstraint(rows_r, 0, upper)],
+        constraints=[LinearConstraint(rows_p, cfg_k, cfg_k), LinearConstraint(rows_r, 0, upper),
+                     LinearConstraint(rows_s, need, np.inf)],
         integrality=np.ones(n),
         bounds=(0, 1),
     )
     assert res.status == 0
     ours = sum(penalised[sub_index[l["submission_id"]], rev_index[r["id"]]] for l in lines for r in l["reviewers"])
-    assert ours == pytest.approx(-res.fun, abs=1e-4)
+    assert ours == pytest.approx(-res.fun, abs=1e-3)
+    seniors = np.zeros(len(submissions))
+    for line in lines:
+        seniors[sub_index[line["submission_id"]]] += sum(senior[rev_index[r["id"]]] for r in line["reviewers"])
+    assert (seniors >= need).all() and need.sum() > 0.9 * len(submissions)
+    summary = json.loads((conf / "assignment_summary.json").read_text())
+    assert summary["certificate"]["mip"]["gap"] <= 1e-4
 
 
 def test_finished_run_has_nothing_to_do(demo_run):

@@ -15,22 +15,26 @@ similarities of r's papers to p. The aggregators are:
 
 Reviewers without corpus papers score 0 for every submission (counted and logged).
 
-The computation is vectorised over reviewers: the CSR incidence (reviewers x papers)
-lists each reviewer's papers as a contiguous segment, a block of submissions gathers its
-similarities to those papers into a (block, nnz) array, and reviewers grouped by their
-number of papers give padded arrays whose best values one ``np.partition`` finds for
-every reviewer of the group at once.
+The computation is one pass over the CSR incidence (reviewers x papers), which lists each
+reviewer's papers as a contiguous segment: a compiled kernel (numba, parallel over
+submissions) keeps the best ``depth`` similarities of every segment with an insertion into
+a short sorted buffer, reading each similarity once and gathering nothing. The pure numpy
+path (``segment_top_values``: segments grouped by length, one ``np.partition`` per group)
+gives the same values and serves as its reference.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
 from revmatch.io import PathLike, save_npy
 from revmatch.log import progress
+from revmatch.similarity import read_paper_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +100,58 @@ def segment_top_values(values: np.ndarray, starts: np.ndarray, depth: int) -> np
             gathered = np.partition(gathered, width - kept, axis=2)[:, :, width - kept :]
         top[:, segs, :kept] = -np.sort(-gathered, axis=2)
     return top
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _csr_top_values(rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray, top: np.ndarray) -> None:
+    """Fill ``top`` (b, n, depth), pre-set to -inf, with each segment's best values, descending.
+
+    Segment ``s`` of row ``i`` is ``rows[i, indices[indptr[s]:indptr[s + 1]]]``.
+    """
+    depth = top.shape[2]
+    for i in numba.prange(rows.shape[0]):
+        row = rows[i]
+        best = top[i]
+        for s in range(indptr.shape[0] - 1):
+            buffer = best[s]
+            for j in range(indptr[s], indptr[s + 1]):
+                value = np.float64(row[indices[j]])
+                if value > buffer[depth - 1]:
+                    t = depth - 1
+                    while t > 0 and buffer[t - 1] < value:
+                        buffer[t] = buffer[t - 1]
+                        t -= 1
+                    buffer[t] = value
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _csr_sums(rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out`` (b, n) with each segment's sum in float64, in index order."""
+    for i in numba.prange(rows.shape[0]):
+        row = rows[i]
+        for s in range(indptr.shape[0] - 1):
+            total = 0.0
+            for j in range(indptr[s], indptr[s + 1]):
+                total += np.float64(row[indices[j]])
+            out[i, s] = total
+
+
+def csr_top_values(rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray, depth: int) -> np.ndarray:
+    """Best ``depth`` values (b, n, depth) float64, descending, of the n CSR segments of every row.
+
+    The compiled equivalent of ``segment_top_values(rows[:, indices], indptr[:-1], depth)``;
+    ``-inf`` where a segment has fewer than ``depth`` values.
+    """
+    top = np.full((rows.shape[0], len(indptr) - 1, depth), -np.inf, dtype=np.float64)
+    _csr_top_values(np.ascontiguousarray(rows), indptr.astype(np.int64), indices.astype(np.int64), top)
+    return top
+
+
+def csr_means(rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Mean (b, n) float64 of the n non-empty CSR segments of every row."""
+    sums = np.empty((rows.shape[0], len(indptr) - 1), dtype=np.float64)
+    _csr_sums(np.ascontiguousarray(rows), indptr.astype(np.int64), indices.astype(np.int64), sums)
+    return sums / np.diff(indptr)
 
 
 def combine_top_values(top: np.ndarray, method: str, counts: np.ndarray, n_papers: int) -> np.ndarray:
@@ -166,37 +222,44 @@ def aggregate_scores(
     if len(with_papers) == 0 or n_submissions == 0:
         return out
 
-    indices = authorship.indices
-    starts = authorship.indptr[with_papers]
+    segments = authorship[with_papers]
+    indptr, indices = segments.indptr.astype(np.int64), segments.indices.astype(np.int64)
     depth = depth_of(method, k)
-    rows_per_block = max(1, min(int(block_rows), MAX_BLOCK_VALUES // len(indices)))
+    per_row = len(with_papers) * (depth or 1)  # float64 results held per submission
+    rows_per_block = max(1, min(int(block_rows), MAX_BLOCK_VALUES // max(per_row, n_papers)))
     block_starts = range(0, n_submissions, rows_per_block)
     for lo in progress(block_starts, desc=f"aggregate ({method})", total=len(block_starts), unit="block"):
         hi = min(lo + rows_per_block, n_submissions)
-        values = np.asarray(paper_scores[lo:hi])[:, indices]
-        if not np.isfinite(values).all():
-            bad = lo + int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+        rows = np.asarray(paper_scores[lo:hi], dtype=np.float32)
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            bad = lo + int(np.flatnonzero(~finite)[0])
             raise ValueError(f"paper_scores row {bad} holds a non-finite similarity")
         if depth is None:
-            scores = np.add.reduceat(values.astype(np.float64), starts, axis=1) / counts[with_papers]
+            scores = csr_means(rows, indptr, indices)
         else:
-            top = segment_top_values(values, starts, depth)
+            top = csr_top_values(rows, indptr, indices, depth)
             scores = combine_top_values(top, method, counts[with_papers], n_papers)
         out[lo:hi, with_papers] = scores
     return out
 
 
 def aggregate_scores_file(
-    matrix_npy: PathLike,
+    manifests: Sequence[PathLike],
+    papers_txt: PathLike,
     authorship_npz: PathLike,
     out_npy: PathLike,
     method: str = "weighted_top3",
     k: int = 3,
     block_rows: int = 256,
 ) -> np.ndarray:
-    """Aggregate the paper matrix ``matrix_npy`` over ``authorship_npz``; save float32 (P, R)."""
+    """Aggregate the cached paper matrix of ``manifests`` over ``authorship_npz``; save float32 (P, R).
+
+    ``manifests`` are the paper-matrix manifests of consecutive submission parts, in order;
+    ``papers_txt`` lists the matrix columns.
+    """
     check_method(method, k)
-    paper_scores = np.load(matrix_npy, mmap_mode="r")
+    paper_scores = read_paper_matrix(list(manifests), papers_txt)
     authorship = sp.load_npz(authorship_npz).tocsr()
     logger.info(
         "aggregating %d x %d similarities over %d reviewers (%d reviewer-paper links) with %s (k=%d)",
@@ -210,3 +273,14 @@ def aggregate_scores_file(
     scores = aggregate_scores(paper_scores, authorship, method=method, k=k, block_rows=block_rows)
     save_npy(scores, out_npy)
     return scores
+
+
+def gather_rows_file(parts: Sequence[PathLike], out_npy: PathLike) -> np.ndarray:
+    """Stack the row blocks saved in ``parts`` (npy, in order) into one array saved to ``out_npy``."""
+    blocks = [np.load(path) for path in parts]
+    widths = {block.shape[1:] for block in blocks}
+    if len(widths) > 1:
+        raise ValueError(f"parts {list(map(str, parts))} differ in shape: {sorted(widths)}")
+    stacked = np.concatenate(blocks, axis=0)
+    save_npy(stacked, out_npy)
+    return stacked

@@ -9,6 +9,10 @@ The constraint matrix is the incidence matrix of a bipartite graph, which is tot
 unimodular, so a basic optimal solution of the LP is integral: the LP optimum is the
 optimum of the 0/1 problem, and the solution is checked to be integral.
 
+An optional side constraint, at least ``m`` senior reviewers per paper
+(sum over senior r of x[p, r] >= m), breaks total unimodularity: the problem is then solved
+as a mixed-integer program by HiGHS, and its gap is reported.
+
 Unlike the reference tool, COI, role and track restrictions are hard (pairs that break them
 have no variable), and a conference is solved as ONE program: a reviewer who serves in
 several tracks has one load constraint across all of them, where the reference solved one
@@ -133,8 +137,14 @@ def _checked_problem(
     max_load: np.ndarray,
     min_load: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(scores float64, allowed bool, demand, max_load, min_load) with shapes and counts checked."""
-    scores = np.asarray(scores, dtype=np.float64)
+    """(scores float, allowed bool, demand, max_load, min_load) with shapes and counts checked.
+
+    Float32 scores stay float32 (an ACL-scale P x R matrix is then half the size); pair scores
+    go to the solver as float64.
+    """
+    scores = np.asarray(scores)
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
     allowed = np.asarray(allowed, dtype=bool)
     if scores.ndim != 2 or scores.shape != allowed.shape:
         raise ValueError(f"scores {scores.shape} and allowed {allowed.shape} must be the same 2-d shape")
@@ -151,12 +161,16 @@ def solve_assignment(
     reviews_per_paper: int | np.ndarray,
     max_load: np.ndarray,
     min_load: np.ndarray | None = None,
+    senior: SeniorConstraint | None = None,
+    mip_rel_gap: float = 1e-4,
 ) -> Assignment:
     """Maximum-score assignment of ``reviews_per_paper`` reviewers to each paper.
 
     ``scores`` (P, R) are maximised over the ``allowed`` (P, R) pairs only; reviewer loads stay
-    within [``min_load``, ``max_load``]. Raises ``InfeasibleAssignment`` when the counts cannot
-    work out (checked before solving) or the solver proves infeasibility.
+    within [``min_load``, ``max_load``]. With ``senior`` the problem is a MIP solved to
+    ``mip_rel_gap``, and the result's ``certificate`` holds the gap. Raises
+    ``InfeasibleAssignment`` when the counts cannot work out (checked before solving) or the
+    solver proves infeasibility.
     """
     scores, allowed, demand, upper, lower = _checked_problem(
         scores, allowed, reviews_per_paper, max_load, min_load
@@ -165,22 +179,67 @@ def solve_assignment(
     pair_scores = scores[paper_of, reviewer_of]
     if not np.isfinite(pair_scores).all():
         raise ValueError("scores of allowed pairs must be finite")
-    problems = capacity_problems(allowed, demand, upper, lower)
+    problems = capacity_problems(allowed, demand, upper, lower) + senior_problems(allowed, senior)
     if problems:
         raise InfeasibleAssignment("; ".join(problems))
 
-    lp = _solve_lp(paper_of, reviewer_of, pair_scores, demand, lower, upper)
-    return _assignment_from_lp(lp, paper_of, reviewer_of, scores, demand, lower, upper)
+    integer = senior is not None and bool((senior.need > 0).any())
+    lp = _solve_lp(paper_of, reviewer_of, pair_scores, demand, lower, upper, senior, integer, mip_rel_gap)
+    certificate = _mip_certificate(lp, None) if integer else None
+    return _assignment_from_lp(
+        lp, paper_of, reviewer_of, scores, demand, lower, upper, certificate, senior=senior
+    )
+
+
+def senior_problems(allowed: np.ndarray, senior: SeniorConstraint | None) -> list[str]:
+    """Papers with fewer allowed senior reviewers than they need (by index)."""
+    if senior is None:
+        return []
+    available = (np.asarray(allowed, dtype=bool) & senior.senior[None, :]).sum(axis=1)
+    short = np.flatnonzero(available < senior.need)
+    if not len(short):
+        return []
+    return [f"{len(short)} paper(s) have fewer allowed senior reviewers than required: {_name(short)}"]
+
+
+def _mip_certificate(lp: _LpSolution, lp_bound: float | None) -> dict:
+    """What the MIP proved: HiGHS's own gap, and the gap to the full LP relaxation when known."""
+    mip = dict(lp.mip or {})
+    mip["objective"] = lp.objective
+    mip["lp_relaxation_bound"] = lp_bound
+    mip["gap_to_lp_bound"] = (
+        None if lp_bound is None else (lp_bound - lp.objective) / max(abs(lp_bound), 1e-12)
+    )
+    return {"mip": mip}
 
 
 @dataclass(frozen=True)
 class _LpSolution:
-    """Column values, row duals (papers first, then reviewers), status text and seconds of one solve."""
+    """Column values, row duals (papers, reviewers, then senior rows), status and seconds of one solve.
+
+    ``senior_dual`` is the dual of each paper's senior row (0 where it has none); for a MIP the
+    duals are zero and ``mip`` holds HiGHS's ``gap``, ``dual_bound`` and ``nodes``.
+    """
 
     values: np.ndarray
     row_dual: np.ndarray
+    senior_dual: np.ndarray
     status: str
     seconds: float
+    objective: float
+    mip: dict | None = None
+
+
+@dataclass(frozen=True)
+class SeniorConstraint:
+    """At least ``need[p]`` of paper p's reviewers are senior (``senior[r]``); papers with 0 have no row."""
+
+    senior: np.ndarray
+    need: np.ndarray
+
+    def pair_mask(self, paper_of: np.ndarray, reviewer_of: np.ndarray) -> np.ndarray:
+        """Pairs that count towards their paper's senior row."""
+        return self.senior[reviewer_of] & (self.need[paper_of] > 0)
 
 
 def _solve_lp(
@@ -190,38 +249,66 @@ def _solve_lp(
     demand: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
+    senior: SeniorConstraint | None = None,
+    integer: bool = False,
+    mip_rel_gap: float = 1e-4,
 ) -> _LpSolution:
-    """Solve the assignment LP over the given (paper, reviewer) pairs with HiGHS.
+    """Solve the assignment LP (or, with ``integer``, the 0/1 MIP) over the given pairs with HiGHS.
 
-    Rows are the papers (``= demand``) and then the reviewers (``lower`` .. ``upper``). Row duals
-    follow HiGHS's convention, which for this maximisation is: reduced cost of a pair
-    ``score - dual[paper] - dual[n_papers + reviewer]``, non-positive at optimality for pairs at 0.
+    Rows are the papers (``= demand``), the reviewers (``lower`` .. ``upper``) and, with
+    ``senior``, one row per paper that needs senior reviewers (``>= need``). Row duals follow
+    HiGHS's convention, which for this maximisation is: reduced cost of a pair ``score -
+    dual[paper] - dual[n_papers + reviewer] - senior_dual[paper] * senior[reviewer]``,
+    non-positive at optimality for pairs at 0.
     """
     n_papers, n_reviewers = len(demand), len(upper)
     n_pairs = len(paper_of)
+    in_senior = senior.pair_mask(paper_of, reviewer_of) if senior is not None else np.zeros(n_pairs, bool)
+    senior_papers = np.flatnonzero(senior.need > 0) if senior is not None else np.zeros(0, dtype=np.int64)
+    senior_row = np.full(n_papers, -1, dtype=np.int64)
+    senior_row[senior_papers] = n_papers + n_reviewers + np.arange(len(senior_papers))
+    n_rows = n_papers + n_reviewers + len(senior_papers)
+
+    counts = 2 + in_senior.astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(counts)])
+    index = np.empty(int(start[-1]), dtype=np.int64)
+    index[start[:-1]] = paper_of
+    index[start[:-1] + 1] = n_papers + reviewer_of
+    index[start[:-1][in_senior] + 2] = senior_row[paper_of[in_senior]]
+
     lp = highspy.HighsLp()
     lp.num_col_ = n_pairs
-    lp.num_row_ = n_papers + n_reviewers
+    lp.num_row_ = n_rows
     lp.sense_ = highspy.ObjSense.kMaximize
     lp.col_cost_ = np.asarray(pair_scores, dtype=np.float64)
     lp.col_lower_ = np.zeros(n_pairs)
     lp.col_upper_ = np.ones(n_pairs)
-    lp.row_lower_ = np.concatenate([demand, lower]).astype(np.float64)
-    lp.row_upper_ = np.concatenate([demand, upper]).astype(np.float64)
+    need = senior.need[senior_papers] if senior is not None else np.zeros(0)
+    lp.row_lower_ = np.concatenate([demand, lower, need]).astype(np.float64)
+    lp.row_upper_ = np.concatenate([demand, upper, np.full(len(need), highspy.kHighsInf)]).astype(np.float64)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.num_col_ = n_pairs
-    lp.a_matrix_.num_row_ = n_papers + n_reviewers
-    lp.a_matrix_.start_ = np.arange(0, 2 * n_pairs + 1, 2, dtype=np.int32)
-    lp.a_matrix_.index_ = np.column_stack([paper_of, n_papers + reviewer_of]).ravel().astype(np.int32)
-    lp.a_matrix_.value_ = np.ones(2 * n_pairs)
+    lp.a_matrix_.num_row_ = n_rows
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(len(index))
 
     highs = highspy.Highs()
     highs.setOptionValue("log_to_console", False)
     highs.setCallback(_log_highs, None)
     highs.startCallback(highspy.cb.HighsCallbackType.kCallbackLogging)
-    logger.info("assignment LP: %d papers, %d reviewers, %d pairs", n_papers, n_reviewers, n_pairs)
+    what = "assignment MIP" if integer else "assignment LP"
+    logger.info(
+        "%s: %d papers, %d reviewers, %d pairs, %d senior rows",
+        what, n_papers, n_reviewers, n_pairs, len(senior_papers),
+    )
     started = time.perf_counter()
     highs.passModel(lp)
+    if integer:
+        highs.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        highs.changeColsIntegrality(
+            n_pairs, np.arange(n_pairs, dtype=np.int32), np.full(n_pairs, highspy.HighsVarType.kInteger)
+        )
     highs.run()
     seconds = time.perf_counter() - started
     model_status = highs.getModelStatus()
@@ -232,15 +319,27 @@ def _solve_lp(
             "no assignment meets every constraint together (the solver proved the problem infeasible); "
             "the per-paper and per-reviewer counts each suffice, so the allowed pairs of some papers "
             "compete for the same few reviewers"
+            + (" or for the same few senior reviewers" if len(senior_papers) else "")
         )
     if model_status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"HiGHS stopped without an optimal assignment: {status}")
     solution = highs.getSolution()
+    info = highs.getInfo()
+    row_dual = np.asarray(solution.row_dual) if not integer else np.zeros(n_rows)
+    senior_dual = np.zeros(n_papers)
+    senior_dual[senior_papers] = row_dual[n_papers + n_reviewers :]
+    mip = None
+    if integer:
+        mip = {"gap": float(info.mip_gap), "dual_bound": float(info.mip_dual_bound),
+               "nodes": int(info.mip_node_count), "rel_gap_option": float(mip_rel_gap)}
     return _LpSolution(
         values=np.asarray(solution.col_value),
-        row_dual=np.asarray(solution.row_dual),
+        row_dual=row_dual[: n_papers + n_reviewers],
+        senior_dual=senior_dual,
         status=status,
         seconds=seconds,
+        objective=float(info.objective_function_value),
+        mip=mip,
     )
 
 
@@ -253,6 +352,7 @@ def _assignment_from_lp(
     lower: np.ndarray,
     upper: np.ndarray,
     certificate: dict | None = None,
+    senior: SeniorConstraint | None = None,
 ) -> Assignment:
     """The chosen pairs of an integral LP solution, checked against every constraint."""
     deviation = float(np.abs(lp.values - np.round(lp.values)).max(initial=0.0))
@@ -263,7 +363,11 @@ def _assignment_from_lp(
     chosen = lp.values > 0.5
     pairs = np.column_stack([paper_of[chosen], reviewer_of[chosen]]).astype(np.int64)
     _check_solution(pairs, demand, lower, upper, len(upper))
-    chosen_scores = scores[pairs[:, 0], pairs[:, 1]]
+    if senior is not None:
+        seniors = np.bincount(pairs[:, 0], weights=senior.senior[pairs[:, 1]], minlength=len(demand))
+        if (seniors < senior.need).any():
+            raise RuntimeError("the solver's assignment breaks a senior-reviewer constraint")
+    chosen_scores = scores[pairs[:, 0], pairs[:, 1]].astype(np.float64)
     objective = float(chosen_scores.sum())
     logger.info("assignment LP solved in %.2f s: %s, objective %.6g", lp.seconds, lp.status, objective)
     return Assignment(
@@ -334,8 +438,12 @@ def _price_pruned_pairs(
     reviewer_dual: np.ndarray,
     add_per_paper: int,
     tolerance: float = PRICING_TOLERANCE,
+    senior_dual: np.ndarray | None = None,
+    senior: np.ndarray | None = None,
 ) -> _Pricing:
     """Reduced costs ``score - paper_dual - reviewer_dual`` of every allowed pair not in the LP, block-wise.
+
+    With ``senior`` (per reviewer), senior pairs also pay their paper's ``senior_dual``.
 
     Returns up to ``add_per_paper`` pairs per paper whose reduced cost exceeds ``tolerance``, best first.
     """
@@ -343,9 +451,10 @@ def _price_pruned_pairs(
     improving, priced, largest = 0, 0, -np.inf
     for block in _paper_blocks(*scores.shape):
         pruned = allowed[block] & ~in_lp[block]
-        reduced = np.where(
-            pruned, scores[block] - paper_dual[block, None] - reviewer_dual[None, :], -np.inf
-        )
+        cost = scores[block] - paper_dual[block, None] - reviewer_dual[None, :]
+        if senior is not None:
+            cost = cost - senior_dual[block, None] * senior[None, :]
+        reduced = np.where(pruned, cost, -np.inf)
         priced += int(pruned.sum())
         largest = max(largest, float(reduced.max(initial=-np.inf)))
         better = reduced > tolerance
@@ -373,6 +482,8 @@ def solve_assignment_pruned(
     min_load: np.ndarray | None = None,
     candidates_per_paper: int = 50,
     max_rounds: int = 10,
+    senior: SeniorConstraint | None = None,
+    mip_rel_gap: float = 1e-4,
 ) -> Assignment:
     """``solve_assignment`` over each paper's top ``candidates_per_paper`` allowed reviewers, certified.
 
@@ -385,6 +496,10 @@ def solve_assignment_pruned(
     ``certificate`` holds ``rounds``, ``candidates_per_paper`` (after widening), ``pairs_in_lp``,
     ``pairs_priced``, ``improving_pairs`` and ``max_reduced_cost`` (final pricing),
     ``proven_optimal``, ``tolerance`` and ``lp_seconds``.
+
+    With ``senior`` the pricing certifies the LP relaxation (its duals include the senior rows),
+    whose optimum bounds every assignment; the 0/1 MIP is then solved over the final pairs and
+    ``certificate["mip"]`` reports HiGHS's gap and the gap to that full-problem bound.
     """
     if candidates_per_paper < 1 or max_rounds < 1:
         raise ValueError("candidates_per_paper and max_rounds must be at least 1")
@@ -392,7 +507,7 @@ def solve_assignment_pruned(
     scores, allowed, demand, upper, lower = _checked_problem(
         scores, allowed, reviews_per_paper, max_load, min_load
     )
-    problems = capacity_problems(allowed, demand, upper, lower)
+    problems = capacity_problems(allowed, demand, upper, lower) + senior_problems(allowed, senior)
     if problems:
         raise InfeasibleAssignment("; ".join(problems))
     n_papers, n_reviewers = scores.shape
@@ -400,8 +515,13 @@ def solve_assignment_pruned(
     lp_seconds = 0.0
     while True:
         paper_of, reviewer_of = candidate_pairs(scores, allowed, candidates)
+        if senior is not None and (senior.need > 0).any():  # each paper's best seniors join too
+            extra = candidate_pairs(scores, allowed & senior.senior[None, :], max(candidates // 2, 1))
+            pairs = np.unique(np.column_stack([np.concatenate([paper_of, extra[0]]),
+                                               np.concatenate([reviewer_of, extra[1]])]), axis=0)
+            paper_of, reviewer_of = pairs[:, 0], pairs[:, 1]
         try:
-            lp = _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper)
+            lp = _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper, senior)
             lp_seconds += lp.seconds
             break
         except InfeasibleAssignment:
@@ -418,7 +538,8 @@ def solve_assignment_pruned(
     rounds = 1
     while True:
         pricing = _price_pruned_pairs(
-            scores, allowed, in_lp, lp.row_dual[:n_papers], lp.row_dual[n_papers:], candidates
+            scores, allowed, in_lp, lp.row_dual[:n_papers], lp.row_dual[n_papers:], candidates,
+            senior_dual=lp.senior_dual, senior=None if senior is None else senior.senior,
         )
         logger.info(
             "pricing round %d: %d pairs in the LP, %d pruned pairs priced, %d with positive reduced cost "
@@ -434,7 +555,7 @@ def solve_assignment_pruned(
         paper_of = np.concatenate([paper_of, pricing.paper_of])
         reviewer_of = np.concatenate([reviewer_of, pricing.reviewer_of])
         in_lp[pricing.paper_of, pricing.reviewer_of] = True
-        lp = _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper)
+        lp = _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper, senior)
         lp_seconds += lp.seconds
         rounds += 1
     proven = pricing.improving == 0
@@ -457,7 +578,21 @@ def solve_assignment_pruned(
         "tolerance": PRICING_TOLERANCE,
         "lp_seconds": lp_seconds,
     }
-    result = _assignment_from_lp(lp, paper_of, reviewer_of, scores, demand, lower, upper, certificate)
+    if senior is not None and (senior.need > 0).any():
+        relaxation = lp.objective
+        lp = _solve_lp(
+            paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper, senior,
+            integer=True, mip_rel_gap=mip_rel_gap,
+        )
+        lp_seconds += lp.seconds
+        certificate.update(_mip_certificate(lp, relaxation if proven else None))
+        logger.info(
+            "assignment MIP over %d pairs: objective %.6g, gap %.3g (HiGHS), %.3g to the full LP bound",
+            len(paper_of), lp.objective, lp.mip["gap"], certificate["mip"]["gap_to_lp_bound"] or float("nan"),
+        )
+    result = _assignment_from_lp(
+        lp, paper_of, reviewer_of, scores, demand, lower, upper, certificate, senior=senior
+    )
     return Assignment(
         pairs=result.pairs,
         scores=result.scores,
@@ -682,6 +817,46 @@ def conference_problems(
     return problems
 
 
+def senior_constraint(
+    allowed: np.ndarray,
+    submissions: list[dict],
+    senior: np.ndarray | None,
+    min_senior_per_paper: int,
+    reviews_per_paper: int,
+) -> SeniorConstraint | None:
+    """The per-paper senior-reviewer rows, or None when ``min_senior_per_paper`` is 0.
+
+    A paper with fewer allowed senior reviewers than required needs only those it has; such
+    papers are named in a warning.
+    """
+    if min_senior_per_paper <= 0:
+        return None
+    if senior is None:
+        raise ValueError("min_senior_per_paper > 0 needs the senior flag of every reviewer")
+    senior = np.asarray(senior, dtype=bool)
+    if senior.shape != (allowed.shape[1],):
+        raise ValueError(f"senior has shape {senior.shape}, expected ({allowed.shape[1]},)")
+    wanted = min(int(min_senior_per_paper), int(reviews_per_paper))
+    available = (allowed & senior[None, :]).sum(axis=1)
+    need = np.minimum(available, wanted).astype(np.int64)
+    short = np.flatnonzero(need < wanted)
+    logger.info(
+        "%d senior reviewer(s); every paper needs %d of them", int(senior.sum()), wanted
+    )
+    if len(short):
+        ids = submission_ids(submissions)
+        logger.warning(
+            "%d paper(s) have fewer than %d allowed senior reviewers and get those they have: %s",
+            len(short), wanted, ", ".join(ids[p] for p in short[:MAX_NAMED]),
+        )
+    return SeniorConstraint(senior=senior, need=need)
+
+
+def senior_reviewers(authorship: sp.csr_matrix, min_corpus_papers: int) -> np.ndarray:
+    """(R,) bool: reviewers with at least ``min_corpus_papers`` papers in the corpus."""
+    return np.diff(sp.csr_matrix(authorship).indptr) >= int(min_corpus_papers)
+
+
 @dataclass(frozen=True)
 class ConferenceAssignment:
     """A solved conference: the table, the LP result, and what constrained it."""
@@ -693,6 +868,7 @@ class ConferenceAssignment:
     min_load: np.ndarray
     emergency: np.ndarray
     reviews_per_paper: int
+    senior: SeniorConstraint | None = None
 
 
 def solve_conference(
@@ -709,14 +885,21 @@ def solve_conference(
     emergency_penalty: float = 0.5,
     prune_above_pairs: int = 2_000_000,
     candidates_per_paper: int = 50,
+    senior: np.ndarray | None = None,
+    min_senior_per_paper: int = 0,
+    mip_rel_gap: float = 1e-4,
 ) -> ConferenceAssignment:
     """``assign_conference`` with the LP result and its constraints kept (for summaries).
 
     With more than ``prune_above_pairs`` allowed pairs the LP is solved by
     ``solve_assignment_pruned`` over each paper's ``candidates_per_paper`` best reviewers, and the
-    result carries its optimality certificate.
+    result carries its optimality certificate. With ``min_senior_per_paper`` > 0, every paper gets
+    at least that many reviewers flagged in ``senior`` (R,) bool (fewer where fewer are allowed,
+    with a warning naming the papers), solved as a MIP to ``mip_rel_gap``.
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(scores)
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
     if scores.shape != (len(submissions), len(reviewers)):
         raise ValueError(f"scores have shape {scores.shape}, expected ({len(submissions)}, {len(reviewers)})")
     allowed = allowed_pairs(coi, submissions, reviewers, by_track=by_track, area_chairs=area_chairs)
@@ -752,11 +935,12 @@ def solve_conference(
             int(emergency.sum()),
             emergency_penalty,
         )
-    objective_scores = scores - float(emergency_penalty) * emergency[None, :]
+    objective_scores = scores - scores.dtype.type(emergency_penalty) * emergency[None, :]
 
     problems = conference_problems(allowed, submissions, reviews_per_paper, max_load, min_load)
     if problems:
         raise InfeasibleAssignment("; ".join(problems))
+    side = senior_constraint(allowed, submissions, senior, min_senior_per_paper, reviews_per_paper)
     try:
         n_allowed = int(allowed.sum())
         if n_allowed > prune_above_pairs:
@@ -773,9 +957,14 @@ def solve_conference(
                 max_load,
                 min_load,
                 candidates_per_paper=candidates_per_paper,
+                senior=side,
+                mip_rel_gap=mip_rel_gap,
             )
         else:
-            result = solve_assignment(objective_scores, allowed, reviews_per_paper, max_load, min_load)
+            result = solve_assignment(
+                objective_scores, allowed, reviews_per_paper, max_load, min_load, senior=side,
+                mip_rel_gap=mip_rel_gap,
+            )
     except InfeasibleAssignment as exc:
         capacity = capacity_by_track(allowed, paper_tracks(submissions), reviews_per_paper, max_load)
         capacity["ratio"] = capacity["available"] / capacity["needed"].where(capacity["needed"] > 0)
@@ -788,7 +977,9 @@ def solve_conference(
             f"tracks count in each) are: {detail}"
         ) from exc
     table = assignment_table(result, submissions, reviewers, scores)
-    return ConferenceAssignment(table, result, allowed, max_load, min_load, emergency, int(reviews_per_paper))
+    return ConferenceAssignment(
+        table, result, allowed, max_load, min_load, emergency, int(reviews_per_paper), side
+    )
 
 
 def assign_conference(
@@ -798,13 +989,7 @@ def assign_conference(
     reviewers: list[dict],
     reviews_per_paper: int,
     max_papers_per_reviewer: int,
-    min_papers_per_reviewer: int = 0,
-    quotas: dict[str, int] | None = None,
-    by_track: bool = True,
-    area_chairs: bool = False,
-    emergency_penalty: float = 0.5,
-    prune_above_pairs: int = 2_000_000,
-    candidates_per_paper: int = 50,
+    **options,
 ) -> pd.DataFrame:
     """Assign ``reviews_per_paper`` reviewers (or area chairs) to every submission in one LP.
 
@@ -814,24 +999,11 @@ def assign_conference(
     lowered by ``emergency_penalty`` in the objective, so they are used when the others
     cannot cover the papers or fit much better. Returns (submission_id, track, reviewer_id,
     score, rank) sorted by submission (file order) then score, descending; ``score`` is the
-    unpenalised one. Raises ``InfeasibleAssignment`` naming the short tracks. Above
-    ``prune_above_pairs`` allowed pairs the LP is pruned to ``candidates_per_paper`` reviewers per
-    paper and proven optimal by pricing (see ``solve_assignment_pruned``).
+    unpenalised one. Raises ``InfeasibleAssignment`` naming the short tracks. ``options`` are
+    those of ``solve_conference`` (quotas, tracks, area chairs, pruning, senior reviewers).
     """
     return solve_conference(
-        scores,
-        coi,
-        submissions,
-        reviewers,
-        reviews_per_paper,
-        max_papers_per_reviewer,
-        min_papers_per_reviewer,
-        quotas,
-        by_track,
-        area_chairs,
-        emergency_penalty,
-        prune_above_pairs,
-        candidates_per_paper,
+        scores, coi, submissions, reviewers, reviews_per_paper, max_papers_per_reviewer, **options
     ).table
 
 
@@ -840,7 +1012,7 @@ def assignment_table(
 ) -> pd.DataFrame:
     """The assignment as (submission_id, track, reviewer_id, score, rank) rows, best first per submission."""
     paper, reviewer = result.pairs[:, 0], result.pairs[:, 1]
-    pair_scores = np.asarray(scores, dtype=np.float64)[paper, reviewer]
+    pair_scores = np.asarray(scores)[paper, reviewer].astype(np.float64)
     order = np.lexsort((reviewer, -pair_scores, paper))
     paper, reviewer, pair_scores = paper[order], reviewer[order], pair_scores[order]
     table = pd.DataFrame(
@@ -890,6 +1062,9 @@ def assignment_summary(solved: ConferenceAssignment, submissions: list[dict], re
         "reviewers_eligible": int(eligible.sum()),
         "reviewers_assigned": int((loads > 0).sum()),
         "emergency_assignments": int(solved.emergency[result.pairs[:, 1]].sum()),
+        "senior_assignments": (
+            None if solved.senior is None else int(solved.senior.senior[result.pairs[:, 1]].sum())
+        ),
         "loads": {
             "min": int(eligible_loads.min()),
             "mean": float(eligible_loads.mean()),
@@ -972,11 +1147,17 @@ def solve_assignment_file(
     emergency_penalty: float = 0.5,
     prune_above_pairs: int = 2_000_000,
     candidates_per_paper: int = 50,
+    authorship_npz: PathLike | None = None,
+    min_senior_per_paper: int = 0,
+    senior_min_papers: int = 5,
+    mip_rel_gap: float = 1e-4,
 ) -> pd.DataFrame:
     """Solve the conference in the given files; write ``assignment.csv`` and a summary JSON.
 
-    The summary's ``certificate`` is the pruned solve's optimality certificate, null when the
-    full LP was solved (no more than ``prune_above_pairs`` allowed pairs).
+    The summary's ``certificate`` is the pruned solve's optimality certificate (null when the
+    full LP was solved: no more than ``prune_above_pairs`` allowed pairs), with a ``mip`` entry
+    (gap) when senior reviewers are required: ``min_senior_per_paper`` reviewers per paper with
+    at least ``senior_min_papers`` papers in the corpus (from ``authorship_npz``).
     """
     scores = np.load(aggregate_npy)
     coi = np.load(coi_npy)
@@ -987,6 +1168,14 @@ def solve_assignment_file(
         if array.shape != expected:
             raise InputError(path, f"shape {array.shape} does not match {expected} (submissions x reviewers)")
     quotas = read_quotas(quotas_csv, reviewers) if quotas_csv else None
+    senior = None
+    if min_senior_per_paper > 0:
+        if authorship_npz is None:
+            raise ValueError("min_senior_per_paper > 0 needs the reviewers' authorship matrix")
+        authorship = sp.load_npz(authorship_npz)
+        if authorship.shape[0] != len(reviewers):
+            raise InputError(authorship_npz, f"{authorship.shape[0]} rows for {len(reviewers)} reviewers")
+        senior = senior_reviewers(authorship, senior_min_papers)
     solved = solve_conference(
         scores,
         coi.astype(bool),
@@ -1001,6 +1190,9 @@ def solve_assignment_file(
         emergency_penalty=emergency_penalty,
         prune_above_pairs=prune_above_pairs,
         candidates_per_paper=candidates_per_paper,
+        senior=senior,
+        min_senior_per_paper=min_senior_per_paper,
+        mip_rel_gap=mip_rel_gap,
     )
     summary = assignment_summary(solved, submissions, reviewers)
     summary["settings"] = {
@@ -1013,6 +1205,9 @@ def solve_assignment_file(
         "quotas": len(quotas) if quotas else 0,
         "prune_above_pairs": prune_above_pairs,
         "candidates_per_paper": candidates_per_paper,
+        "min_senior_per_paper": min_senior_per_paper,
+        "senior_min_papers": senior_min_papers,
+        "mip_rel_gap": mip_rel_gap,
     }
     summary["certificate"] = solved.result.certificate
     write_csv(solved.table, out_csv)

@@ -1,15 +1,29 @@
-"""Reviewer <-> corpus paper index (authorship) and the block-wise submission x paper matrix."""
+"""Reviewer <-> corpus paper index (authorship) and the block-wise submission x paper matrix.
+
+The paper matrix (submissions x reviewers' corpus papers, cosine similarity) is computed in
+row blocks small enough for a memory budget and kept in a content-addressed cache: a block
+file ``<key>.npy`` with the ``<key>.rows.npy`` index of its row keys, where a row key hashes
+the submission id, its embedding and the column set (paper ids and their embeddings). A run
+looks every submission up by its row key, computes only the rows it does not find, and
+writes a manifest (Parquet: submission id, row key, block file, row) that readers follow, so
+adding or withdrawing submissions recomputes only the new rows and a new model or a new
+reviewer pool (new columns) starts a fresh cache folder.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from revmatch.io import PathLike, atomic_path, read_jsonl, save_npy, write_lines
+from revmatch.io import PathLike, atomic_path, read_jsonl, read_lines, save_npy, write_lines, write_parquet
 from revmatch.log import progress
 
 logger = logging.getLogger(__name__)
@@ -131,44 +145,263 @@ def reviewer_authorship(reviewers: list[dict], papers: pd.DataFrame) -> sp.csr_m
     return authorship
 
 
+def rows_for_budget(n_columns: int, memory_budget_mb: float, block_rows: int) -> int:
+    """Rows per block so that a block and its temporaries (3 float32 copies) fit the budget."""
+    per_row = 3 * 4 * max(int(n_columns), 1)
+    return max(1, min(int(block_rows), int(memory_budget_mb * 2**20) // per_row))
+
+
+def columns_key(paper_ids: Sequence[str], papers: np.ndarray) -> str:
+    """Hex key of a column set: its paper ids and their embeddings, in order."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update("\n".join(map(str, paper_ids)).encode("utf-8"))
+    digest.update(np.ascontiguousarray(papers, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def row_keys(submission_ids: Sequence[str], queries: np.ndarray, column_key: str) -> np.ndarray:
+    """Hex key (P,) of each submission row: id, embedding and the column set it is scored against."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    keys = []
+    for sid, row in zip(submission_ids, queries):
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(column_key.encode("ascii"))
+        digest.update(str(sid).encode("utf-8"))
+        digest.update(b"\0")
+        digest.update(row.tobytes())
+        keys.append(digest.hexdigest())
+    return np.asarray(keys, dtype="U32")
+
+
+def _cached_rows(cache_dir: Path) -> pd.DataFrame:
+    """Every row of every complete block in ``cache_dir``: (row_key, file, row)."""
+    frames = []
+    for index in sorted(cache_dir.glob("*.rows.npy")):
+        block = index.name[: -len(".rows.npy")] + ".npy"
+        if not (cache_dir / block).exists():
+            continue
+        keys = np.load(index)
+        frames.append(pd.DataFrame({"row_key": keys, "file": block, "row": np.arange(len(keys))}))
+    if not frames:
+        return pd.DataFrame({"row_key": pd.Series(dtype=str), "file": pd.Series(dtype=str),
+                             "row": pd.Series(dtype=np.int64)})
+    return pd.concat(frames, ignore_index=True).drop_duplicates("row_key")
+
+
+def _save_block(block: np.ndarray, keys: np.ndarray, cache_dir: Path) -> str:
+    """Save one computed block and its row index; returns the block file name."""
+    name = hashlib.blake2b("".join(keys).encode("ascii"), digest_size=16).hexdigest()
+    save_npy(block, cache_dir / f"{name}.npy")
+    save_npy(keys, cache_dir / f"{name}.rows.npy")  # written last: marks the block complete
+    return f"{name}.npy"
+
+
+def prune_cache(cache_root: PathLike, keep: str) -> int:
+    """Remove the cache folders of other column sets under ``cache_root``; returns how many."""
+    removed = 0
+    for folder in Path(cache_root).glob("*"):
+        if folder.is_dir() and folder.name != keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    if removed:
+        logger.info("removed %d stale paper-matrix cache folder(s) under %s", removed, cache_root)
+    return removed
+
+
+def cached_paper_matrix(
+    queries: np.ndarray,
+    submission_ids: Sequence[str],
+    papers: np.ndarray,
+    paper_ids: Sequence[str],
+    cache_root: PathLike,
+    block_rows: int = 2048,
+    memory_budget_mb: float = 4096,
+) -> pd.DataFrame:
+    """Paper matrix rows of ``queries`` against ``papers``, computed only where the cache misses.
+
+    Returns the manifest (one row per submission, in order): ``submission_id``, ``row_key``,
+    ``file`` (block file, relative to the cache folder) and ``row`` (its row there), with the
+    cache folder in ``manifest.attrs["cache_dir"]``. Computed rows go to new blocks of at most
+    ``block_rows`` rows, fewer when ``memory_budget_mb`` would be exceeded.
+    """
+    if queries.ndim != 2 or papers.ndim != 2 or queries.shape[1] != papers.shape[1]:
+        raise ValueError(f"embedding shapes do not match: queries {queries.shape}, papers {papers.shape}")
+    if len(submission_ids) != queries.shape[0] or len(paper_ids) != papers.shape[0]:
+        raise ValueError("one id per embedding row is needed for submissions and papers")
+    key = columns_key(paper_ids, papers)
+    cache_dir = Path(cache_root) / key
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    keys = row_keys(submission_ids, queries, key)
+    manifest = pd.DataFrame({"submission_id": [str(s) for s in submission_ids], "row_key": keys})
+    manifest = manifest.merge(_cached_rows(cache_dir), on="row_key", how="left")
+    missing = np.flatnonzero(manifest["file"].isna().to_numpy())
+    logger.info(
+        "paper matrix %d x %d: %d rows cached, %d to compute (cache %s)",
+        queries.shape[0], papers.shape[0], queries.shape[0] - len(missing), len(missing), cache_dir,
+    )
+    if len(missing):
+        rows = rows_for_budget(papers.shape[0], memory_budget_mb, block_rows)
+        papers_unit = normalize_rows(papers).T.copy()
+        starts = range(0, len(missing), rows)
+        files = np.array(manifest["file"].to_numpy(dtype=object), copy=True)
+        positions = np.array(manifest["row"].to_numpy(dtype=float), copy=True)
+        for start in progress(starts, desc="paper matrix", total=len(starts), unit="block"):
+            chosen = missing[start : start + rows]
+            block = normalize_rows(queries[chosen]) @ papers_unit
+            files[chosen] = _save_block(block, keys[chosen], cache_dir)
+            positions[chosen] = np.arange(len(chosen))
+            del block
+        manifest["file"], manifest["row"] = files, positions
+    manifest["row"] = manifest["row"].astype(np.int64)
+    manifest.attrs["cache_dir"] = str(cache_dir)
+    return manifest
+
+
+class PaperMatrix:
+    """Read-only (P, D) view of a cached paper matrix through its manifest(s), row slices only.
+
+    ``matrix[lo:hi]`` gathers those rows from their block files (memory-mapped); ``shape``
+    and ``dtype`` are those of the whole matrix, so ``aggregate_scores`` reads it block-wise.
+    """
+
+    def __init__(self, manifest: pd.DataFrame, cache_dir: PathLike, n_columns: int) -> None:
+        self.files = manifest["file"].to_numpy(dtype=str)
+        self.rows = manifest["row"].to_numpy(dtype=np.int64)
+        self.cache_dir = Path(cache_dir)
+        self.shape = (len(manifest), int(n_columns))
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+        self._open: dict[str, np.ndarray] = {}
+
+    def _block(self, name: str) -> np.ndarray:
+        if name not in self._open:
+            block = np.load(self.cache_dir / name, mmap_mode="r")
+            if block.shape[1] != self.shape[1]:
+                raise ValueError(f"{self.cache_dir / name}: {block.shape[1]} columns, expected {self.shape[1]}")
+            self._open[name] = block
+        return self._open[name]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice):
+            raise TypeError("a PaperMatrix is read by row slices")
+        lo, hi, step = rows.indices(self.shape[0])
+        wanted = np.arange(lo, hi, step)
+        out = np.empty((len(wanted), self.shape[1]), dtype=np.float32)
+        files = self.files[wanted]
+        for name in np.unique(files):
+            at = np.flatnonzero(files == name)
+            out[at] = self._block(str(name))[self.rows[wanted[at]]]
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        full = self[:]
+        return full if dtype is None else full.astype(dtype)
+
+
+def write_manifest(manifest: pd.DataFrame, path: PathLike) -> None:
+    """Save a paper-matrix manifest (Parquet) with its cache folder relative to the manifest."""
+    frame = manifest[["submission_id", "row_key", "file", "row"]].copy()
+    cache_dir = Path(manifest.attrs["cache_dir"]).resolve()
+    relative = Path(os.path.relpath(cache_dir, Path(path).resolve().parent))
+    frame["file"] = [str(relative / name) for name in frame["file"]]
+    write_parquet(frame, path)
+
+
+def read_paper_matrix(manifests: Sequence[PathLike], papers_txt: PathLike) -> PaperMatrix:
+    """The paper matrix of one or more manifests (row order = manifests in order), columns from ``papers_txt``."""
+    frames = []
+    for path in manifests:
+        frame = pd.read_parquet(path)
+        frame["file"] = [str((Path(path).parent / name).resolve()) for name in frame["file"]]
+        frames.append(frame)
+    manifest = pd.concat(frames, ignore_index=True)
+    return PaperMatrix(manifest, "/", len(read_lines(papers_txt)))
+
+
+def part_rows(n_rows: int, parts: int, part: int, align: int = 1) -> slice:
+    """Rows of part ``part`` (0-based) of ``n_rows`` rows cut into ``parts`` near-equal parts.
+
+    Part boundaries fall on multiples of ``align`` (the block size), so the parts compute the
+    very blocks a single job would, and their results are bit-identical to it.
+    """
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} is not in 0..{parts - 1}")
+    n_blocks = -(-n_rows // max(int(align), 1))
+    bounds = np.minimum(np.linspace(0, n_blocks, parts + 1).round().astype(int) * int(align), n_rows)
+    return slice(int(bounds[part]), int(bounds[part + 1]))
+
+
 def reviewer_papers_file(
-    reviewers_jsonl: PathLike, papers_parquet: PathLike, out_npz: PathLike
+    reviewers_jsonl: PathLike,
+    papers_parquet: PathLike,
+    out_authorship: PathLike,
+    out_papers: PathLike,
 ) -> sp.csr_matrix:
-    """Authorship matrix of the reviewers of ``reviewers_jsonl`` over the corpus; saved to ``out_npz``."""
+    """Columns of the paper matrix (corpus papers with a reviewer author) and the authorship over them.
+
+    Only corpus papers written by at least one reviewer become columns (the others can never
+    count towards a reviewer's score). ``out_papers`` lists their ``paper_id`` one a line, in
+    column order; ``out_authorship`` is the (R, columns) authorship matrix.
+    """
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "authors"])
     authorship = reviewer_authorship(read_jsonl(reviewers_jsonl), papers)
-    save_authorship(authorship, out_npz)
+    columns = authored_papers(authorship)
+    write_lines(papers["paper_id"].to_numpy()[columns].astype(str).tolist(), out_papers)
+    save_authorship(authorship[:, columns].tocsr(), out_authorship)
     return authorship
 
 
 def paper_matrix_file(
     submission_embeddings_npy: PathLike,
+    submissions_jsonl: PathLike,
     corpus_embeddings_npy: PathLike,
     papers_parquet: PathLike,
-    reviewers_jsonl: PathLike,
-    out_matrix: PathLike,
-    out_papers: PathLike,
-    out_authorship: PathLike,
+    columns_txt: PathLike,
+    out_manifest: PathLike,
+    cache_root: PathLike,
+    part: int = 0,
+    parts: int = 1,
     block_rows: int = 2048,
-) -> None:
-    """Submissions x reviewers' corpus papers similarity, with its column index and authorship.
+    memory_budget_mb: float = 4096,
+) -> pd.DataFrame:
+    """Paper matrix rows of part ``part`` of ``parts`` of the submissions, through the cache.
 
-    Only corpus papers written by at least one reviewer become columns (the others can
-    never count towards a reviewer's score). ``out_papers`` lists their ``paper_id`` one
-    a line, in column order; ``out_authorship`` is the (R, columns) authorship matrix.
+    Columns are the corpus papers listed in ``columns_txt`` (``reviewer_papers_file``); the
+    manifest of the part's rows is written to ``out_manifest``.
     """
-    reviewers = read_jsonl(reviewers_jsonl)
-    papers = pd.read_parquet(papers_parquet, columns=["paper_id", "authors"])
-    corpus = np.load(corpus_embeddings_npy, mmap_mode="r")
-    if corpus.shape[0] != len(papers):
+    submission_ids = [str(rec.get("id")) for rec in read_jsonl(submissions_jsonl)]
+    queries = np.load(submission_embeddings_npy, mmap_mode="r")
+    if queries.shape[0] != len(submission_ids):
         raise ValueError(
-            f"{corpus_embeddings_npy}: {corpus.shape[0]} embeddings for {len(papers)} corpus papers "
+            f"{submission_embeddings_npy}: {queries.shape[0]} embeddings for {len(submission_ids)} "
+            f"submissions in {submissions_jsonl}; re-run the embedding step"
+        )
+    corpus_ids = pd.read_parquet(papers_parquet, columns=["paper_id"])["paper_id"].astype(str)
+    corpus = np.load(corpus_embeddings_npy, mmap_mode="r")
+    if corpus.shape[0] != len(corpus_ids):
+        raise ValueError(
+            f"{corpus_embeddings_npy}: {corpus.shape[0]} embeddings for {len(corpus_ids)} corpus papers "
             f"in {papers_parquet}; re-run the embedding step"
         )
-    authorship = reviewer_authorship(reviewers, papers)
-    columns = authored_papers(authorship)
-    queries = np.load(submission_embeddings_npy)
-    matrix = paper_matrix(queries, np.asarray(corpus[columns]), block_rows=block_rows)
-    save_npy(matrix, out_matrix)
-    write_lines(papers["paper_id"].to_numpy()[columns].astype(str).tolist(), out_papers)
-    save_authorship(authorship[:, columns].tocsr(), out_authorship)
+    paper_ids = read_lines(columns_txt)
+    position = pd.Series(np.arange(len(corpus_ids)), index=corpus_ids.to_numpy())
+    columns = position.reindex(paper_ids).to_numpy()
+    if np.isnan(columns.astype(float)).any():
+        raise ValueError(f"{columns_txt}: paper ids not in {papers_parquet}; re-run the authorship step")
+    rows = part_rows(len(submission_ids), parts, part, align=rows_for_budget(len(paper_ids), memory_budget_mb, block_rows))
+    key = columns_key(paper_ids, np.asarray(corpus[columns.astype(np.int64)]))
+    prune_cache(cache_root, keep=key)
+    manifest = cached_paper_matrix(
+        np.asarray(queries[rows]),
+        submission_ids[rows],
+        np.asarray(corpus[columns.astype(np.int64)]),
+        paper_ids,
+        cache_root,
+        block_rows=block_rows,
+        memory_budget_mb=memory_budget_mb,
+    )
+    write_manifest(manifest, out_manifest)
+    return manifest

@@ -17,6 +17,7 @@ CONF = config["conference"]
 wildcard_constraints:
     shard=r"[A-Za-z0-9_.-]+",
     job=r"[A-Za-z0-9_-]+",
+    part=r"\d+",
 
 
 def check_config_files():
@@ -63,6 +64,11 @@ def corpus_path(*parts):
 
 def model_path(*parts):
     return os.path.join("results", "model", *parts)
+
+
+def matrix_parts(name, suffix):
+    """Paths of the per-part row blocks ``matrices/<name>/part<k><suffix>`` (``matching.parts`` parts)."""
+    return [conf_path("matrices", name, f"part{k}{suffix}") for k in range(config["matching"]["parts"])]
 
 
 # ---------------------------------------------------------------- corpus shards

@@ -24,24 +24,48 @@ rule embed_submissions:
         "../scripts/embed_submissions.py"
 
 
+rule reviewer_papers:
+    input:
+        reviewers=conf_path("reviewers.jsonl"),
+        papers=corpus_path("papers.parquet"),
+    output:
+        authorship=conf_path("matrices", "authorship.npz"),
+        papers=conf_path("matrices", "paper_matrix_papers.txt"),
+    log:
+        conf_log("reviewer_papers"),
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../../envs/matching.yaml"
+    script:
+        "../scripts/reviewer_papers.py"
+
+
+# The paper matrix is scattered over ``matching.parts`` jobs of consecutive submissions; each
+# reads and fills the content-addressed block cache and writes the manifest of its rows.
 rule compute_paper_matrix:
     input:
         submissions=conf_path("matrices", "submission_embeddings.npy"),
+        submission_ids=conf_path("submissions.jsonl"),
         corpus=model_path("corpus_embeddings.npy"),
         papers=corpus_path("papers.parquet"),
-        reviewers=conf_path("reviewers.jsonl"),
+        columns=conf_path("matrices", "paper_matrix_papers.txt"),
     output:
-        matrix=conf_path("matrices", "paper_matrix.npy"),
-        papers=conf_path("matrices", "paper_matrix_papers.txt"),
-        authorship=conf_path("matrices", "authorship.npz"),
+        conf_path("matrices", "paper_matrix", "part{part}.parquet"),
     params:
+        cache=conf_path("matrices", "paper_cache"),
+        part=lambda wildcards: int(wildcards.part),
+        parts=config["matching"]["parts"],
         block_rows=config["matching"]["block_rows"],
+        memory_budget_mb=config["matching"]["memory_budget_mb"],
     log:
-        conf_log("compute_paper_matrix"),
+        conf_log("compute_paper_matrix_part{part}"),
     benchmark:
-        conf_benchmark("compute_paper_matrix")
+        conf_benchmark("compute_paper_matrix_part{part}")
+    threads: workflow.cores
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wildcards, input: 2000 + config["matching"]["memory_budget_mb"],
         runtime=60,
     conda:
         "../../envs/matching.yaml"
@@ -51,17 +75,19 @@ rule compute_paper_matrix:
 
 rule aggregate_scores:
     input:
-        matrix=conf_path("matrices", "paper_matrix.npy"),
+        manifest=conf_path("matrices", "paper_matrix", "part{part}.parquet"),
+        columns=conf_path("matrices", "paper_matrix_papers.txt"),
         authorship=conf_path("matrices", "authorship.npz"),
     output:
-        conf_path("matrices", "aggregate.npy"),
+        conf_path("matrices", "aggregate", "part{part}.npy"),
     params:
         method=config["matching"]["aggregator"],
         k=config["matching"]["top_k"],
     log:
-        conf_log("aggregate_scores"),
+        conf_log("aggregate_scores_part{part}"),
     benchmark:
-        conf_benchmark("aggregate_scores")
+        conf_benchmark("aggregate_scores_part{part}")
+    threads: workflow.cores
     resources:
         mem_mb=8000,
         runtime=60,
@@ -71,12 +97,29 @@ rule aggregate_scores:
         "../scripts/aggregate_scores.py"
 
 
+rule gather_aggregate:
+    input:
+        matrix_parts("aggregate", ".npy"),
+    output:
+        conf_path("matrices", "aggregate.npy"),
+    log:
+        conf_log("gather_aggregate"),
+    resources:
+        mem_mb=8000,
+        runtime=15,
+    conda:
+        "../../envs/matching.yaml"
+    script:
+        "../scripts/gather_aggregate.py"
+
+
 rule solve_assignment:
     input:
         aggregate=conf_path("matrices", "aggregate.npy"),
         coi=conf_path("coi.npy"),
         submissions=conf_path("submissions.jsonl"),
         reviewers=conf_path("reviewers.jsonl"),
+        authorship=conf_path("matrices", "authorship.npz"),
         quotas=optional_input("quotas"),
     output:
         assignment=conf_path("assignment.csv"),
@@ -88,6 +131,11 @@ rule solve_assignment:
         by_track=config["matching"]["by_track"],
         area_chairs=config["matching"]["area_chairs"],
         emergency_penalty=config["matching"]["emergency_penalty"],
+        prune_above_pairs=config["matching"]["prune_above_pairs"],
+        candidates_per_paper=config["matching"]["candidates_per_paper"],
+        min_senior_per_paper=config["matching"]["min_senior_per_paper"],
+        senior_min_papers=config["matching"]["senior_min_papers"],
+        mip_rel_gap=config["matching"]["mip_rel_gap"],
     log:
         conf_log("solve_assignment"),
     benchmark:

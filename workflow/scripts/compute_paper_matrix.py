@@ -6,11 +6,14 @@ from revmatch.similarity import paper_matrix_file  # noqa: E402
 
 paper_matrix_file(
     snakemake.input.submissions,
+    snakemake.input.submission_ids,
     snakemake.input.corpus,
     snakemake.input.papers,
-    snakemake.input.reviewers,
-    out_matrix=snakemake.output.matrix,
-    out_papers=snakemake.output.papers,
-    out_authorship=snakemake.output.authorship,
+    snakemake.input.columns,
+    out_manifest=snakemake.output[0],
+    cache_root=snakemake.params.cache,
+    part=snakemake.params.part,
+    parts=snakemake.params.parts,
     block_rows=snakemake.params.block_rows,
+    memory_budget_mb=snakemake.params.memory_budget_mb,
 )

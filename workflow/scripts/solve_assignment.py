@@ -18,4 +18,10 @@ solve_assignment_file(
     by_track=snakemake.params.by_track,
     area_chairs=snakemake.params.area_chairs,
     emergency_penalty=snakemake.params.emergency_penalty,
+    prune_above_pairs=snakemake.params.prune_above_pairs,
+    candidates_per_paper=snakemake.params.candidates_per_paper,
+    authorship_npz=snakemake.input.authorship,
+    min_senior_per_paper=snakemake.params.min_senior_per_paper,
+    senior_min_papers=snakemake.params.senior_min_papers,
+    mip_rel_gap=snakemake.params.mip_rel_gap,
 )
