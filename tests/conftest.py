@@ -37,7 +37,7 @@ def demo_run(tmp_path_factory):
     fast = workdir / "fast.yaml"
     fast.write_text(
         "model:\n  train:\n    epochs: 2\ncalibration:\n  reviews: resources/demo/reviews.csv\n"
-        "  draws: 150\n  tune: 150\n"
+        "  draws: 200\n  tune: 200\n  fail_on_bad_convergence: false\n"
     )
     proc = run_snakemake(workdir, "--configfile", "config/config.yaml", "fast.yaml")
     if proc.returncode != 0:

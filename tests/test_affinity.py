@@ -1,7 +1,9 @@
 import csv
 import json
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -243,8 +245,16 @@ def test_current_schema_for_submissions(conference):
         ({"mode": "group_group", "group": {"role": "reviewer"}}, "alternate_group"),
         ({"mode": "user_subset"}, "members"),
         ({"mode": "group_submissions", "group": {"role": "chair"}}, "role"),
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "submission_status": "rejected"},
+         "submission_status"),
         ({"mode": "group_submissions", "group": {"role": "reviewer"}, "submission_status": "withdrawn"},
-         "active"),
+         "no submission"),
+        ({"mode": "group_submissions", "group": {"role": "area_chair", "track": "Nowhere"}}, "empty"),
+        ({"mode": "user_subset", "members": ["ghost"]}, "empty"),
+        ({"mode": "user_subset", "members": ["rev1", "ghost"], "on_unknown_member": "error"}, "ghost"),
+        ({"mode": "user_subset", "members": ["rev3"]}, "no member of the group has publications"),
+        ({"mode": "paper_subset", "group": {"role": "reviewer"}, "submissions": ["s99"]}, "s99"),
+        ({"mode": "group_submissions", "group": {"role": "reviewer", "colour": "red"}}, "colour"),
         ({"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "v3"}, "schema"),
         ({"mode": "group_submissions", "group": {"role": "reviewer"}, "colour": 1}, "unknown"),
         ({"mode": "group_submissions", "group": {"role": "reviewer"}, "reduce": "weighted_top3",
@@ -288,17 +298,20 @@ def write_inputs(tmp_path, conference):
 def test_affinity_job_file_writes_json_and_csv(tmp_path, conference, job, header):
     paths = write_inputs(tmp_path, conference)
     out_json, out_csv = tmp_path / "job" / "results.json", tmp_path / "job" / "results.csv"
-    metadata = affinity.affinity_job_file(job, **paths, out_json=out_json, out_csv=out_csv)
+    status = affinity.affinity_job_file(job, **paths, out_json=out_json, out_csv=out_csv)
+    assert status["status"] == "Completed" and status["name"] == "job" and status["request"] == job
     expected = run(conference, **job)
     written = json.loads(out_json.read_text())
     assert written == expected
-    assert metadata == expected["metadata"]
     with open(out_csv, newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == header
-    assert rows[1:] == [[str(e[k]) for k in header[:2]] + [repr(e["score"])] for e in expected["results"]]
+    assert [r[:2] for r in rows[1:]] == [[str(e[k]) for k in header[:2]] for e in expected["results"]]
+    assert [float(r[2]) for r in rows[1:]] == [e["score"] for e in expected["results"]]
+    assert all(re.fullmatch(r"[01]\.\d{7}", r[2]) for r in rows[1:])
     assert len(rows) > 1
-    assert sorted(p.name for p in out_json.parent.iterdir()) == ["results.csv", "results.json"]
+    assert sorted(p.name for p in out_json.parent.iterdir()) == ["results.csv", "results.json", "status.json"]
+    assert json.loads((out_json.parent / "status.json").read_text()) == status
 
 
 def test_write_results_escapes_ids_and_skips_missing_scores(tmp_path):
@@ -332,9 +345,209 @@ def test_write_results_escapes_ids_and_skips_missing_scores(tmp_path):
 def test_affinity_job_file_checks_embedding_rows(tmp_path, conference):
     paths = write_inputs(tmp_path, conference)
     np.save(paths["corpus_embeddings_npy"], conference["corpus_embeddings"][:-1])
-    with pytest.raises(InputError, match="corpus_embeddings.npy"):
+    status = affinity.affinity_job_file(
+        {"mode": "group_submissions", "group": {"role": "reviewer"}}, **paths,
+        out_json=tmp_path / "r.json", out_csv=tmp_path / "r.csv",
+    )
+    assert status["status"] == "Data Error"
+    assert "corpus_embeddings.npy" in status["description"]
+    assert not (tmp_path / "r.json").exists()
+
+
+# ---------------------------------------------------------------- selection, ensembles, statuses
+
+
+def selection_frame(rows):
+    frame = pd.DataFrame(rows, columns=["member", "paper_id", "action"])
+    frame["line"] = np.arange(len(frame)) + 2
+    frame.attrs["path"] = "selection.csv"
+    return frame
+
+
+def test_expertise_selection_includes_and_excludes(conference):
+    reviewers, papers = conference["reviewers"], conference["papers"]
+    table = selection_frame([
+        ["rev1", "p08", "exclude"],          # rev1: papers 0, 1, 2 (8 excluded)
+        ["AC2@uni.edu", "p06", "include"],   # ac2 by e-mail: only papers 6 and 9 (9 not authored)
+        ["ac2", "p09", "include"],
+        ["rev3", "p00", "include"],          # rev3 (no papers of their own) gets paper 0
+    ])
+    pairs = affinity.selection_pairs(table, reviewers, papers["paper_id"].tolist())
+    assert pairs.to_dict("list") == {
+        "reviewer": [0, 4, 4, 2], "paper": [8, 6, 9, 0], "include": [False, True, True, True]
+    }
+    selection = pairs.rename(columns={"reviewer": "member"})
+    incidence, no_pubs = affinity.member_publications(reviewers, papers, selection=selection)
+    rows = [incidence[i].indices.tolist() for i in range(len(reviewers))]
+    assert rows == [[0, 1, 2], [1, 3], [0], [4, 5], [6, 9], [10]]
+    assert no_pubs == []
+    recent, _ = affinity.member_publications(
+        reviewers, papers, max_papers=1, since_year=2019, selection=selection
+    )
+    assert [recent[i].indices.tolist() for i in range(len(reviewers))] == [[2], [3], [], [5], [9], [10]]
+
+
+@pytest.mark.parametrize(
+    ("row", "column"), [(["ghost", "p01", "include"], "member"), (["rev1", "p99", "exclude"], "paper_id")]
+)
+def test_expertise_selection_unknown_member_or_paper(conference, row, column):
+    table = selection_frame([["rev1", "p01", "exclude"], row])
+    with pytest.raises(InputError, match=f"selection.csv, row 3, column '{column}'"):
+        affinity.selection_pairs(table, conference["reviewers"], conference["papers"]["paper_id"].tolist())
+
+
+def test_read_expertise_selection(tmp_path):
+    path = tmp_path / "selection.csv"
+    path.write_text("member,paper_id,action\nrev1, p01 ,Include\nrev2,p03,exclude\n")
+    frame = affinity.read_expertise_selection(path)
+    assert frame[["member", "paper_id", "action", "line"]].values.tolist() == [
+        ["rev1", "p01", "include", 2], ["rev2", "p03", "exclude", 3]
+    ]
+    path.write_text("member,paper_id,action\nrev1,p01,include\nrev2,p03,maybe\n")
+    with pytest.raises(InputError, match="row 3, column 'action'"):
+        affinity.read_expertise_selection(path)
+    path.write_text("member,paper\nrev1,p01\n")
+    with pytest.raises(InputError, match="missing columns"):
+        affinity.read_expertise_selection(path)
+
+
+def test_ensemble_embeddings_average_cosines():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(6, 8)), rng.normal(size=(6, 5)) * 3.0
+    joined = affinity.ensemble_embeddings([a, b])
+    def cos(x):
+        unit_rows = x / np.linalg.norm(x, axis=1, keepdims=True)
+        return unit_rows @ unit_rows.T
+
+    np.testing.assert_allclose(joined @ joined.T, (cos(a) + cos(b)) / 2, atol=1e-6)
+    assert affinity.ensemble_embeddings([a]) is a
+    with pytest.raises(ValueError, match="row counts"):
+        affinity.ensemble_embeddings([a, b[:3]])
+
+
+def test_score_digits_match_string_formatting():
+    values = np.array([0.0, 1.0, 0.5, 1e-7, 0.12345675, 0.99999996, 0.3333333333])
+    got = [bytes(row).decode() for row in affinity.score_digits(values)]
+    assert got == [f"{round(v, affinity.SCORE_DECIMALS):.7f}" for v in values]
+
+
+def test_rejected_submissions_by_status(conference):
+    rng = np.random.default_rng(1)
+    rejects = [
+        {"startSubmissionId": "r1", "title": "R1", "reason": "desk reject"},
+        {"startSubmissionId": "w1", "title": "W1", "reason": "withdrawn"},
+    ]
+    c = conference
+    embeddings = np.concatenate([c["submission_embeddings"], unit(rng, 2)])
+    def job(status, **extra):
+        spec = {"mode": "group_submissions", "group": {"role": "area_chair"}, "submission_status": status}
+        spec |= extra
+        return affinity.run_affinity_job(
+            spec, c["reviewers"], c["submissions"], c["papers"], c["corpus_embeddings"], embeddings, rejects
+        )
+    assert {e["submission"] for e in job("desk_rejected")["results"]} == {"r1"}
+    assert {e["submission"] for e in job(["withdrawn", "desk_rejected"])["results"]} == {"r1", "w1"}
+    both = job(["active", "withdrawn"])
+    assert both["metadata"]["submission_count"] == 6
+    listed = job("active", mode="paper_subset", submissions=["s1", "w1"])
+    assert listed["metadata"]["no_profile_submission"] == ["w1"]
+    # The reject's score equals the one computed from its embedding as an active submission.
+    alone = affinity.run_affinity_job(
+        {"mode": "group_submissions", "group": {"role": "area_chair"}, "normalize": False},
+        c["reviewers"], [{"id": "r1"}], c["papers"], c["corpus_embeddings"], embeddings[5:6],
+    )
+    raw = job("desk_rejected", normalize=False)
+    assert scores_by_pair(raw, "user", "submission") == {
+        (u, "r1"): v for (u, _), v in scores_by_pair(alone, "user", "submission").items()
+    }
+
+
+def test_group_group_is_symmetric_when_a_is_b(conference):
+    for reduce in ("max", "mean"):
+        for normalize in (True, False):
+            doc = run(conference, mode="group_group", group={"role": "all"}, alternate_group={"role": "all"},
+                      reduce=reduce, normalize=normalize)
+            got = scores_by_pair(doc, "match_member", "submission_member")
+            assert len(got) == 5 * 5
+            assert all(got[(a, b)] == got[(b, a)] for a, b in got)
+
+
+def test_job_status(tmp_path):
+    path = tmp_path / "status.json"
+    queued = affinity.job_status(path, "j", {"mode": "group_submissions"})
+    assert queued["status"] == "Queued" and queued["request"] == {"mode": "group_submissions"}
+    with pytest.raises(FileNotFoundError, match="no affinity job 'j'"):
+        affinity.job_status(path, "j")
+    first = affinity.write_status(path, "j", "Initialized", "reading", {})
+    later = affinity.write_status(path, "j", "Running Expertise", "scoring", {})
+    assert later["cdate"] == first["cdate"] and later["mdate"] >= first["mdate"]
+    assert affinity.job_status(path, "j") == later
+    with pytest.raises(ValueError, match="status must be one of"):
+        affinity.write_status(path, "j", "Done", "", {})
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"group": {"members_file": "missing.txt"}}, "missing.txt: id list file not found"),
+        ({"expertise_selection": "nowhere.csv"}, "nowhere.csv: expertise selection file not found"),
+        ({"group": {"members": ["ghost", "rev1"]}, "on_unknown_member": "error"}, "not in the conference"),
+        ({"group": {"role": "area_chair", "track": "Nowhere"}}, "group is empty"),
+        ({"papers_parquet": "gone.parquet"}, "gone.parquet: publications (corpus) file not found"),
+    ],
+)
+def test_bad_input_ends_in_data_error(tmp_path, conference, monkeypatch, extra, reason):
+    monkeypatch.chdir(tmp_path)
+    paths = write_inputs(tmp_path, conference)
+    if "papers_parquet" in extra:
+        paths["papers_parquet"] = tmp_path / extra.pop("papers_parquet")
+    job = {"mode": "group_submissions", "group": {"role": "reviewer"}, **extra}
+    out = tmp_path / "job"
+    status = affinity.affinity_job_file(
+        job, **paths, out_json=out / "results.json", out_csv=out / "results.csv"
+    )
+    assert status["status"] == "Data Error"
+    assert reason in status["description"]
+    assert json.loads((out / "status.json").read_text()) == status
+    assert sorted(p.name for p in out.iterdir()) == ["status.json"]
+
+
+def test_unexpected_failure_ends_in_error(tmp_path, conference):
+    paths = write_inputs(tmp_path, conference)
+    out = tmp_path / "job"
+    (out / "results.json").mkdir(parents=True)  # the result cannot be written
+    with pytest.raises(OSError):
         affinity.affinity_job_file(
             {"mode": "group_submissions", "group": {"role": "reviewer"}}, **paths,
-            out_json=tmp_path / "r.json", out_csv=tmp_path / "r.csv",
+            out_json=out / "results.json", out_csv=out / "results.csv",
         )
-    assert not (tmp_path / "r.json").exists()
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "Error" and "results.json" in status["description"]
+
+
+def test_members_file_and_submissions_file(tmp_path, conference, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paths = write_inputs(tmp_path, conference)
+    (tmp_path / "members.txt").write_text("# area chairs\nac1\n\nghost\n")
+    (tmp_path / "subs.txt").write_text("s3\ns1\n")
+    job = {"mode": "paper_subset", "group": {"members_file": "members.txt"}, "submissions_file": "subs.txt"}
+    out = tmp_path / "job"
+    status = affinity.affinity_job_file(
+        job, **paths, out_json=out / "results.json", out_csv=out / "results.csv"
+    )
+    assert status["status"] == "Completed", status
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["metadata"]["no_profile"] == ["ghost"]
+    assert [(e["submission"], e["user"]) for e in doc["results"]] == [("s3", "ac1"), ("s1", "ac1")]
+
+
+def test_member_scores_from_blocks_equal_embedding_scores(conference):
+    """A model that scores block by block (the registry's shape) gives the same member scores."""
+    c = conference
+    incidence, _ = affinity.member_publications(c["reviewers"], c["papers"])
+    used = np.unique(incidence.indices)
+    subs, corpus_emb = c["submission_embeddings"], c["corpus_embeddings"]
+    blocks = ((slice(lo, lo + 2), subs[lo : lo + 2] @ corpus_emb[used].T) for lo in range(0, len(subs), 2))
+    got = affinity.member_scores_from_blocks(blocks, len(subs), incidence[:, used], "p75")
+    expected = affinity.submission_member_scores(subs, corpus_emb, incidence, "p75")
+    np.testing.assert_allclose(got, expected, atol=1e-6)

@@ -8,11 +8,12 @@ from revmatch.aggregate import (
     AGGREGATORS,
     aggregate_scores,
     aggregate_scores_file,
+    aggregate_uncached_file,
     csr_top_values,
     gather_rows_file,
     segment_top_values,
 )
-from revmatch.similarity import cached_paper_matrix, save_authorship, write_manifest
+from revmatch.similarity import cached_paper_matrix, paper_matrix, save_authorship, write_manifest
 
 
 def naive_score(similarities, n_papers, method, k):
@@ -170,3 +171,33 @@ def test_gather_rows_file_stacks_parts(tmp_path):
     np.save(tmp_path / "bad.npy", np.ones((1, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="differ in shape"):
         gather_rows_file([tmp_path / "0.npy", tmp_path / "bad.npy"], tmp_path / "x.npy")
+
+
+def test_uncached_aggregation_equals_cached_parts(tmp_path):
+    from revmatch.io import write_jsonl
+    from revmatch.similarity import paper_matrix_file
+
+    rng = np.random.default_rng(11)
+    queries, corpus = rng.standard_normal((13, 6)).astype(np.float32), rng.standard_normal((20, 6)).astype(np.float32)
+    write_jsonl([{"id": f"s{i}"} for i in range(13)], tmp_path / "subs.jsonl")
+    np.save(tmp_path / "q.npy", queries)
+    np.save(tmp_path / "c.npy", corpus)
+    import pandas as pd
+
+    pd.DataFrame({"paper_id": [f"p{i}" for i in range(20)]}).to_parquet(tmp_path / "papers.parquet")
+    columns = [3, 7, 1, 12, 19, 5]
+    (tmp_path / "cols.txt").write_text("".join(f"p{c}\n" for c in columns))
+    authorship = sp.random(9, 6, density=0.4, random_state=3, format="csr").astype(bool)
+    save_authorship(authorship, tmp_path / "a.npz")
+    common = (tmp_path / "q.npy", tmp_path / "subs.jsonl", tmp_path / "c.npy", tmp_path / "papers.parquet",
+              tmp_path / "cols.txt")
+    for part in range(2):
+        paper_matrix_file(*common, tmp_path / f"m{part}.parquet", tmp_path / "cache", part=part, parts=2, block_rows=4)
+        cached = aggregate_scores_file([tmp_path / f"m{part}.parquet"], tmp_path / "cols.txt", tmp_path / "a.npz",
+                                       tmp_path / f"agg{part}.npy")
+        fused = aggregate_uncached_file(*common, tmp_path / "a.npz", tmp_path / f"f{part}.npy", part=part, parts=2,
+                                        block_rows=4)
+        np.testing.assert_allclose(fused, cached, atol=1e-6)
+    full = naive_aggregate(paper_matrix(queries, corpus[columns]), authorship, "weighted_top3", 3)
+    both = np.concatenate([np.load(tmp_path / "f0.npy"), np.load(tmp_path / "f1.npy")])
+    np.testing.assert_allclose(both, full, atol=1e-5)

@@ -476,3 +476,19 @@ def test_conference_with_senior_reviewers_lowers_need_where_none_allowed(caplog)
     assert "1 paper(s) have fewer than 1 allowed senior reviewers" in caplog.text and "s0" in caplog.text
     has_senior = table.assign(senior=table["reviewer_id"].isin(["r0", "r1"])).groupby("submission_id")["senior"].any()
     assert has_senior.drop("s0").all()
+
+
+def test_solve_assignment_file_refuses_an_infeasible_track(tmp_path):
+    from revmatch.io import write_json
+    from revmatch.viability import InfeasibleTrack
+
+    write_json({"problems": [{"kind": "reviewer", "track": "Syntax", "needed": 30, "available": 24,
+                              "shortfall": 6, "message": "track 'Syntax': short by 6"}]},
+               tmp_path / "viability.json")
+    with pytest.raises(InfeasibleTrack, match="Syntax"):
+        solve_assignment_file(
+            tmp_path / "missing.npy", tmp_path / "missing_coi.npy", tmp_path / "s.jsonl", tmp_path / "r.jsonl",
+            None, tmp_path / "a.csv", tmp_path / "s.json", reviews_per_paper=3, max_papers_per_reviewer=5,
+            viability_json=tmp_path / "viability.json",
+        )
+    assert not (tmp_path / "a.csv").exists()

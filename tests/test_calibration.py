@@ -11,11 +11,14 @@ from scipy.stats import spearmanr
 
 from revmatch.calibration import (
     DEFAULT_HYPER,
+    advi_loss_change,
+    build_model,
     calibrate_reviews_file,
     calibration_diagnostics,
     check_convergence,
     fit_calibration,
     nominal_thresholds,
+    ordered_probit_logp,
     plot_calibration,
     plot_calibration_files,
     read_reviews,
@@ -34,8 +37,10 @@ START_COLUMNS = {
 
 
 # Reviewers less accurate than the default (mean accuracy 2, not 5): leniency differences
-# large enough for calibration to matter.
-SIMULATION = {"seed": 3, "accuracy_shape": 4.0, "accuracy_rate": 2.0}
+# large enough for calibration to matter; expertise precisions far enough apart for their
+# order to show in a few hundred reviews.
+TRUE_PRECISION = (0.7, 1.5, 3.0)
+SIMULATION = {"seed": 3, "accuracy_shape": 4.0, "accuracy_rate": 2.0, "expertise_precision": TRUE_PRECISION}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +97,7 @@ def test_simulated_design_is_balanced(simulated):
 
 def test_simulated_truth_frames(simulated):
     _, truth = simulated
-    assert list(truth["expertise"]["precision"]) == [1.3, 1.5, 1.6]
+    assert tuple(truth["expertise"]["precision"]) == TRUE_PRECISION
     reviewers = truth["reviewers"]
     thresholds = reviewers[["t0", "t1", "t2", "t3"]].to_numpy()
     assert (np.diff(thresholds, axis=1) >= 0).all()
@@ -222,6 +227,62 @@ def test_expertise_above_the_configured_levels_is_an_input_error(tmp_path):
     assert not out.exists()
 
 
+# ------------------------------------------------------------------ the model
+
+
+def test_ordered_probit_matches_scipy_and_stays_finite_in_the_tails():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    n_submissions, n_reviewers, n_reviews = 7, 5, 200
+    quality = rng.normal(2.0, 2.0, n_submissions)
+    thresholds = np.sort(rng.normal(nominal_thresholds(5), 0.7, (n_reviewers, 4)), axis=1)
+    precision = rng.gamma(3.0, 0.5, 3)
+    s, j = rng.integers(0, n_submissions, n_reviews), rng.integers(0, n_reviewers, n_reviews)
+    e, y = rng.integers(0, 3, n_reviews), rng.integers(0, 5, n_reviews)
+    logp = ordered_probit_logp(quality, thresholds, precision, s, j, e, y, 5).eval()
+    bounds = np.column_stack([np.full(n_reviewers, -np.inf), thresholds, np.full(n_reviewers, np.inf)])
+    sd = 1.0 / np.sqrt(precision[e])
+    upper, lower = (bounds[j, y + 1] - quality[s]) / sd, (bounds[j, y] - quality[s]) / sd
+    expected = np.log(norm.cdf(upper) - norm.cdf(lower))
+    assert logp == pytest.approx(expected.sum(), rel=1e-10)
+    # a middle score 40 sd away from the quality, on either side: finite and accurate
+    one = np.zeros(1, dtype=np.int64)
+    for q, expected in ((40.0, norm.logsf(37.5) + np.log1p(-np.exp(norm.logsf(38.5) - norm.logsf(37.5)))),
+                        (-40.0, norm.logsf(41.5) + np.log1p(-np.exp(norm.logsf(42.5) - norm.logsf(41.5))))):
+        value = ordered_probit_logp(np.array([q]), nominal_thresholds(5)[None], np.ones(1), one, one, one,
+                                    np.array([2]), 5).eval()
+        assert value == pytest.approx(expected, rel=1e-9)
+
+
+def test_threshold_prior_is_the_specs_normal_restricted_to_order(simulated):
+    """The density of (first offset, log gaps) given the accuracy is the spec's
+    Normal(theta0, precision a) of the thresholds times the Jacobian of the map to theta."""
+    from scipy.stats import norm
+
+    reviews, _ = simulated
+    model = build_model(reviews, 5, 3)
+    terms = [model["threshold_offset_first"], model["threshold_offset_prior"]]
+    logp = model.compile_logp(vars=terms, jacobian=True)
+    rng = np.random.default_rng(1)
+    point = model.initial_point()
+    point["accuracy_log__"] = rng.normal(1.0, 0.5, N_REVIEWERS)
+    point["threshold_offset_first"] = rng.normal(0.0, 1.0, N_REVIEWERS)
+    point["threshold_log_gap"] = rng.normal(0.5, 0.5, (N_REVIEWERS, 3))
+    accuracy = np.exp(point["accuracy_log__"])
+    gaps = np.exp(point["threshold_log_gap"]) / np.sqrt(accuracy)[:, None]
+    theta0 = nominal_thresholds(5)
+    first = theta0[0] + point["threshold_offset_first"] / np.sqrt(accuracy)
+    thresholds = np.column_stack([first, first[:, None] + np.cumsum(gaps, axis=1)])
+    spec = norm.logpdf(thresholds, theta0, 1.0 / np.sqrt(accuracy)[:, None]).sum()
+    # d theta / d (first, log gaps) = (1 / sqrt(a))^4 prod exp(log gaps), per reviewer
+    jacobian = (-2.0 * np.log(accuracy) + point["threshold_log_gap"].sum(axis=1)).sum()
+    assert logp(point) == pytest.approx(spec + jacobian, rel=1e-10)
+    [expression] = model.replace_rvs_by_values([model["thresholds"]])
+    deterministic = model.compile_fn(expression, inputs=model.value_vars, on_unused_input="ignore")
+    np.testing.assert_allclose(deterministic(point), thresholds, rtol=1e-10)
+
+
 # ------------------------------------------------------------------ fitting
 
 
@@ -233,6 +294,8 @@ def test_calibrated_ranks_track_true_quality_at_least_as_well_as_raw_means(simul
     raw = spearmanr(merged["raw_mean"], merged["quality"]).statistic
     assert calibrated > 0.75
     assert calibrated >= raw - 0.02
+    inside = merged["quality"].between(merged["quality_q05"], merged["quality_q95"])
+    assert 0.75 <= inside.mean() <= 0.99  # 90% intervals cover about 90% of the true qualities
 
 
 def test_leniency_and_expertise_are_recovered(simulated, fitted):
@@ -240,7 +303,8 @@ def test_leniency_and_expertise_are_recovered(simulated, fitted):
     _, (_, reviewers, expertise) = fitted
     merged = reviewers.merge(truth["reviewers"], on="reviewer_id", validate="one_to_one")
     assert np.corrcoef(merged["threshold_shift_mean"], merged["threshold_shift"])[0, 1] > 0.5
-    assert (expertise["precision_mean"].between(0.5, 3.0)).all()
+    assert (np.diff(expertise["precision_mean"]) > 0).all()  # recovered in the true order
+    assert expertise["precision_mean"].between(0.3, 5.0).all()
 
 
 def test_summaries_have_the_documented_columns(simulated, fitted):
@@ -297,6 +361,15 @@ def test_advi_fits_and_ranks(simulated):
     assert spearmanr(merged["quality_mean"], merged["quality"]).statistic > 0.75
 
 
+def test_advi_loss_change():
+    assert advi_loss_change(np.linspace(200.0, 100.0, 1000)) > 0.05
+    settled = 100.0 + np.random.default_rng(0).normal(0.0, 1.0, 1000)
+    assert abs(advi_loss_change(settled)) < 0.005
+    assert np.isnan(advi_loss_change(np.ones(5)))
+    problems = check_convergence({"advi_final_loss": 100.0, "advi_loss_change": 0.02})
+    assert len(problems) == 1 and "still falling" in problems[0]
+
+
 def test_bad_hyperparameters_are_rejected(simulated):
     reviews, _ = simulated
     with pytest.raises(ValueError, match="unknown hyperparameter"):
@@ -320,15 +393,16 @@ def test_calibrate_reviews_file_writes_every_output(tmp_path, simulated):
     outputs = [out / "submissions.csv", out / "reviewers.csv", out / "expertise.csv", out / "posterior.nc",
                out / "diagnostics.json"]
     returned = calibrate_reviews_file(
-        src, *outputs, columns=START_COLUMNS, n_levels=5, n_expertise=3, method="nuts",
-        draws=40, tune=40, chains=2, seed=0, cores=2,
+        src, *outputs, columns=START_COLUMNS, n_levels=5, n_expertise=3, method="advi",
+        draws=40, seed=0, advi_iterations=300, fail_on_bad_convergence=False,
     )
     assert all(p.stat().st_size > 0 for p in outputs)
     assert no_temp_files(tmp_path)
     diagnostics = json.loads(outputs[4].read_text())
     assert diagnostics == json.loads(json.dumps(returned))
     assert diagnostics["skipped_empty_scores"] == 2 and diagnostics["reviews"] == len(reviews) - 2
-    assert diagnostics["problems"]  # 80 draws cannot reach an ESS of 100
+    assert diagnostics["problems"]  # 300 ADVI steps: the loss is still falling
+    assert diagnostics["reviewers_without_reviews"] == [] and diagnostics["submissions_without_reviews"] == []
     submissions = pd.read_csv(outputs[0], dtype={"submission_id": str})
     assert len(submissions) == N_SUBMISSIONS and submissions["n_reviews"].sum() == len(reviews) - 2
     posterior = az.from_netcdf(outputs[3])
@@ -336,11 +410,37 @@ def test_calibrate_reviews_file_writes_every_output(tmp_path, simulated):
         "quality", "expertise_precision", "accuracy", "threshold_shift", "thresholds"
     }
     assert posterior.posterior.sizes["draw"] == 40
+    assert posterior.observed_data["score"].size == len(reviews) - 2
 
     plots = [out / "plots" / "quality.png", out / "plots" / "leniency.png", out / "plots" / "expertise.png"]
     plot_calibration_files(*outputs[:3], *plots)
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
     assert no_temp_files(tmp_path)
+
+
+def test_bad_convergence_fails_loudly_and_writes_nothing(tmp_path, simulated):
+    reviews, _ = simulated
+    src = tmp_path / "reviews.csv"
+    start_export(reviews).to_csv(src, index=False)
+    out = tmp_path / "calibration"
+    with pytest.raises(RuntimeError, match="did not converge.*ADVI loss still falling"):
+        calibrate_reviews_file(
+            src, out / "s.csv", out / "r.csv", out / "e.csv", out / "p.nc", out / "d.json",
+            columns=START_COLUMNS, method="advi", draws=20, advi_iterations=100, seed=3,
+        )
+    assert not out.exists()
+
+
+def test_reviewers_and_submissions_without_scored_reviews_are_reported(tmp_path, caplog):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "zed", "", "2"], ["9", "ann", "", "1"],
+                             ["2", "bob", "3", "3"]])
+    with caplog.at_level(logging.WARNING, logger="revmatch.calibration"):
+        reviews = read_reviews(path, START_COLUMNS, n_levels=5)
+    assert reviews.attrs["reviewers_without_reviews"] == ["zed"]
+    assert reviews.attrs["submissions_without_reviews"] == ["9"]
+    assert "1 reviewer(s) with no scored review" in caplog.text and "zed" in caplog.text
+    assert "1 submission(s) with no scored review" in caplog.text
 
 
 def test_plot_calibration_from_frames(tmp_path, fitted):
@@ -349,3 +449,32 @@ def test_plot_calibration_from_frames(tmp_path, fitted):
     plot_calibration(submissions, reviewers, expertise, *plots)
     assert all(p.stat().st_size > 1000 for p in plots)
     assert no_temp_files(tmp_path)
+
+
+def test_cli_calibrate_with_maps(tmp_path, simulated):
+    from revmatch.cli import main
+
+    reviews, _ = simulated
+    export = start_export(reviews)
+    labels = {1: "Outsider", 2: "Knowledgeable", 3: "Expert"}
+    export["Reviewer Expertise"] = export["Reviewer Expertise"].map(labels)
+    export = export.rename(columns={"Overall Recommendation": "Recommendation"})
+    src = tmp_path / "reviews.csv"
+    export.to_csv(src, index=False)
+    out = tmp_path / "out"
+    code = main([
+        "calibrate", "--reviews", str(src), "--columns", json.dumps({"score": "Recommendation"}),
+        "--expertise-map", json.dumps({"Outsider": 1, "Knowledgeable": 2, "Expert": 3}),
+        "--hyper", json.dumps({"accuracy_shape": 4.0}), "--method", "advi", "--advi-iterations", "200",
+        "--draws", "20", "--allow-bad-convergence", "--out", str(out),
+    ])
+    assert code == 0
+    diagnostics = json.loads((out / "diagnostics.json").read_text())
+    assert diagnostics["hyper"]["accuracy_shape"] == 4.0 and diagnostics["reviews"] == len(reviews)
+    expertise = pd.read_csv(out / "expertise.csv")
+    assert list(expertise["n_reviews"]) == list(reviews["expertise"].value_counts().sort_index())
+    again = tmp_path / "again"
+    assert main(["calibrate", "--reviews", str(src), "--columns", json.dumps({"score": "Recommendation"}),
+                 "--expertise-map", json.dumps({"Outsider": 1, "Knowledgeable": 2, "Expert": 3}),
+                 "--method", "advi", "--advi-iterations", "100", "--seed", "3", "--out", str(again)]) == 3
+    assert not again.exists()

@@ -1,6 +1,7 @@
 import gzip
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -339,3 +340,142 @@ def test_read_papers_names_missing_columns(tmp_path):
     pd.DataFrame({"paper_id": ["1"]}).to_parquet(path)
     with pytest.raises(InputError, match="missing corpus columns"):
         corpus.read_papers(path)
+
+
+# ---------------------------------------------------------------- bad lines, fast path, abstracts
+
+
+def test_too_many_bad_lines_fail_with_a_clear_error(tmp_path):
+    lines = [datasets(i, acl=f"2022.acl-long.{i}") for i in range(8)] + ['{"corpusid": 9, "ti', "not json"]
+    shard = write_shard(tmp_path / "bad.gz", lines)
+    _, summary = corpus.filter_shard(shard, SPEC, max_bad_share=0.25)
+    assert summary["bad_lines"] == 2 and summary["bad_line_numbers"] == [9, 10]
+    with pytest.raises(InputError, match=r"2 of 10 lines are malformed \(20.00%\).*max_bad_line_share") as err:
+        corpus.filter_shard(shard, SPEC, max_bad_share=0.1)
+    assert err.value.path == str(shard)
+    with pytest.raises(InputError):
+        corpus.filter_shard_file(shard, tmp_path / "p.parquet", tmp_path / "s.json", None, max_bad_share=0.1)
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_block_prefilter_matches_full_parse_on_a_multi_block_shard(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    lines = []
+    for i in range(6000):
+        kind = i % 50
+        if kind == 0:
+            lines.append(datasets(i, acl=f"2021.emnlp-main.{i}"))
+        elif kind == 1:
+            lines.append(datasets(i, url=f"https://aclanthology.org/2020.coling-main.{i}/"))
+        elif kind == 2:
+            lines.append(legacy(f"L{i}", doi=f"10.18653/v1/P{rng.randint(10, 19)}-{i % 9000:04d}"))
+        elif kind == 3:
+            lines.append(datasets(i, venue="A miracle of oracles"))  # 'acl' inside words: parsed, dropped
+        else:
+            lines.append(datasets(i, venue="ICML", abstract=f"{rng.getrandbits(4000):x}"))
+    lines[3000] = '{"corpusid": 3000, "title": "cut'  # a truncated line inside the file
+    shard = write_shard(tmp_path / "big.gz", lines)
+    assert shard.stat().st_size > 2 * (1 << 20)  # several blocks of the block-wise reader
+    fast, fast_summary = corpus.filter_shard(shard, SPEC, prefilter=True)
+    full, full_summary = corpus.filter_shard(shard, SPEC, prefilter=False)
+    pd.testing.assert_frame_equal(fast, full)
+    assert fast_summary == full_summary
+    assert fast_summary["bad_line_numbers"] == [3001] and fast_summary["kept"] == 3 * 120 - 1
+
+
+def test_select_and_join_abstracts(tmp_path):
+    lines = [{"corpusid": i, "abstract": f"Abstract {i}.", "openaccessinfo": None} for i in range(1, 7)]
+    lines.insert(2, '{"corpusid": 4, "abstract": "br')  # wanted id, bad JSON
+    shard = write_shard(tmp_path / "abstracts-0.gz", lines)
+    frame, summary = corpus.select_abstracts(shard, np.array([2, 4, 6, 99]))
+    assert frame.to_dict("records") == [
+        {"paper_id": "2", "abstract": "Abstract 2."},
+        {"paper_id": "4", "abstract": "Abstract 4."},
+        {"paper_id": "6", "abstract": "Abstract 6."},
+    ]
+    assert summary["records"] == 7 and summary["bad_lines"] == 1 and summary["bad_line_numbers"] == [3]
+    papers = corpus.papers_frame([corpus.normalise_record(datasets(i, acl="P19-1001", abstract=None)) for i in (2, 5)])
+    joined = corpus.join_abstracts(papers, [frame])
+    assert joined["abstract"].tolist() == ["Abstract 2.", ""]
+    kept, n_dropped = corpus.drop_without_abstract(joined)
+    assert kept["paper_id"].tolist() == ["2"] and n_dropped == 1
+
+
+# ---------------------------------------------------------------- gunzip backends, upper-case hosts
+
+
+@pytest.mark.parametrize("backend", ["isal", "zlib"])
+def test_gunzip_backends_read_multi_member_files_and_name_damage(tmp_path, backend):
+    if backend == "isal":
+        pytest.importorskip("isal")
+    members = [gzip.compress(b"".join(b'{"id": "%d"}\n' % (m * 1000 + i) for i in range(1000))) for m in range(3)]
+    shard = tmp_path / "multi.gz"
+    shard.write_bytes(b"".join(members))
+    blocks = list(corpus._iter_blocks(shard, backend))
+    assert b"".join(blocks).count(b"\n") == 3000 and all(b.endswith(b"\n") for b in blocks if b)
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(shard.read_bytes()[:-5000])
+    with pytest.raises(InputError, match="truncated gzip data"):
+        list(corpus._iter_blocks(cut, backend))
+    bad = bytearray(shard.read_bytes())
+    bad[len(members[0]) + 200 : len(members[0]) + 260] = bytes(60)  # damage the second member
+    (tmp_path / "bad.gz").write_bytes(bytes(bad))
+    with pytest.raises(InputError, match="bad.gz"):
+        list(corpus._iter_blocks(tmp_path / "bad.gz", backend))
+
+
+def test_prefilter_finds_upper_case_hosts_and_dois(tmp_path):
+    lines = [
+        legacy("u1", pdf_urls=["HTTPS://WWW.ACLWEB.ORG/anthology/P19-1004.pdf"]),
+        legacy("u2", pdf_urls=["https://ACLAnthology.org/2021.acl-long.8.pdf"]),
+        legacy("u3", doi="10.18653/V1/D19-1002"),
+        legacy("u4", pdf_urls=["https://www.AclWeb.org/anthology/W19-3601.pdf"]),
+        datasets(5, acl="P19-1005"),
+        legacy("u6", pdf_urls=["https://arxiv.org/pdf/1901.00002.pdf"], venue="ArXiv"),
+    ] + [datasets(100 + i, venue="ICML") for i in range(300)]
+    shard = write_shard(tmp_path / "upper.gz", lines)
+    fast, fast_summary = corpus.filter_shard(shard, SPEC, prefilter=True)
+    full, full_summary = corpus.filter_shard(shard, SPEC, prefilter=False)
+    pd.testing.assert_frame_equal(fast, full)
+    assert fast_summary == full_summary
+    assert fast["paper_id"].tolist() == ["u1", "u2", "u3", "u4", "5"]
+    assert fast["acl_id"].tolist() == ["P19-1004", "2021.acl-long.8", "D19-1002", "W19-3601", "P19-1005"]
+
+
+# ---------------------------------------------------------------- diffs
+
+
+def test_read_corpus_ids_counts_lines_without_an_id(tmp_path):
+    shard = write_shard(tmp_path / "del.gz", [{"corpusid": 7}, {"corpusid": 12}, "", '{"paperid": 3}', {"corpusid": 5}])
+    ids, summary = corpus.read_corpus_ids(shard)
+    assert ids.tolist() == [7, 12, 5] and ids.dtype == np.int64
+    assert summary["records"] == 4 and summary["bad_lines"] == 1 and summary["bad_line_numbers"] == [4]
+    with pytest.raises(InputError, match="malformed"):
+        corpus.read_corpus_ids(shard, max_bad_share=0.1)
+
+
+def _papers(*ids, acl="P19-1001", abstract="Old."):
+    return corpus.papers_frame([corpus.normalise_record(datasets(i, acl=acl, abstract=abstract)) for i in ids])
+
+
+def test_apply_paper_diff_upserts_then_deletes():
+    old = _papers(1, 2, 3, 4)
+    updates = _papers(2, 9, abstract=None)  # 2 updated, 9 added
+    updates.loc[0, "title"] = "New title"
+    # 3 has an update record that no longer passes the filter; 4 and 77 are deleted (77 is absent)
+    new, counts = corpus.apply_paper_diff(old, updates, np.array([2, 3, 9]), np.array([4, 77]))
+    assert new["paper_id"].tolist() == ["1", "2", "9"]
+    assert new.set_index("paper_id")["title"]["2"] == "New title"
+    assert new["abstract"].tolist() == ["Old.", "", ""]  # update records replace rows whole
+    assert counts == {"updated": 1, "added": 1, "removed_by_update": 1, "deleted": 1}
+    assert new["year"].dtype == "Int64"
+
+
+def test_apply_abstract_diff_sets_then_empties():
+    old = _papers(1, 2, 3)
+    table = pd.DataFrame({"paper_id": ["2", "8"], "abstract": ["New.", "Elsewhere."]})
+    new, counts = corpus.apply_abstract_diff(old, table, np.array([3]))
+    assert new["abstract"].tolist() == ["Old.", "New.", ""]
+    assert counts == {"abstracts_updated": 1, "abstracts_deleted": 1}

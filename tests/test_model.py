@@ -17,8 +17,12 @@ from revmatch.model import (
     TrainParams,
     build_vocab,
     embed_papers_file,
+    embed_piece_lines,
+    embed_pieces_file,
     embed_submissions_file,
     embed_texts,
+    heldout_mask,
+    length_batches,
     load_model,
     make_pairs,
     train_model,
@@ -281,3 +285,69 @@ def test_file_level_training_and_embedding(corpus, trained, tmp_path):
     out = tmp_path / "submission_embeddings.npy"
     embed_submissions_file(model_path, submissions, out, fields=("abstract",))
     assert np.allclose(np.load(out), embed_texts(load_model(model_path), abstracts), atol=1e-6)
+
+
+def test_length_batches_cover_every_text_once_within_budget():
+    lengths = np.array([5, 1, 40, 3, 3, 0, 100, 7, 2, 9])
+    batches = length_batches(lengths, max_tokens=12, max_texts=3)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or np.maximum(lengths[batch], 1).sum() <= 12
+    flat = np.concatenate(batches)
+    assert np.all(np.diff(lengths[flat]) >= 0)  # sorted by length: similar lengths share a batch
+    with pytest.raises(ValueError):
+        length_batches(lengths, max_tokens=0, max_texts=3)
+
+
+def test_embedding_from_pieces_matches_embedding_from_text(corpus, trained, tmp_path):
+    model_path, _ = trained
+    model = load_model(model_path)
+    lines = corpus["piece_lines"][:50] + [[]]
+    from_pieces = embed_piece_lines(model, lines, batch_size=7, max_tokens=64)
+    assert np.allclose(np.linalg.norm(from_pieces, axis=1), 1, atol=1e-5)
+    whole = embed_piece_lines(model, lines, batch_size=1000)
+    assert np.allclose(from_pieces, whole, atol=1e-6)  # bucketing keeps the input order
+
+    abstracts = synthetic_abstracts(200, seed=1)[:20]
+    assert np.allclose(embed_texts(model, abstracts), from_pieces[:20], atol=1e-6)
+
+    out = tmp_path / "corpus_embeddings.npy"
+    pieces = tmp_path / "pieces.txt"
+    pieces.write_text("\n".join(" ".join(line) for line in lines) + "\n")
+    embed_pieces_file(model_path, pieces, corpus["sp_model"], out, batch_size=16)
+    assert np.allclose(np.load(out), from_pieces, atol=1e-6)
+
+    other_sp, other_tokens = tmp_path / "other.model", tmp_path / "other.txt"
+    other_tokens.write_text("\n".join(tokenize(synthetic_abstracts(40, seed=9)[::-1] + ["zzz qqq"])) + "\n")
+    train_sentencepiece(other_tokens, other_sp, vocab_size=150)
+    with pytest.raises(InputError, match="another sentencepiece"):
+        embed_pieces_file(model_path, pieces, other_sp, tmp_path / "x.npy")
+
+
+def test_heldout_mask_depends_on_the_id_only():
+    ids = [f"2020.acl-main.{i}" for i in range(4000)]
+    mask = heldout_mask(ids, 0.1, seed=3)
+    assert 300 < mask.sum() < 500
+    shuffled = np.random.default_rng(0).permutation(len(ids))
+    assert np.array_equal(heldout_mask([ids[i] for i in shuffled], 0.1, seed=3), mask[shuffled])
+    assert not np.array_equal(heldout_mask(ids, 0.1, seed=4), mask)
+    assert not heldout_mask(ids, 0.0).any()
+
+
+def test_training_leaves_heldout_papers_out(corpus, tmp_path):
+    n = len(corpus["piece_lines"])
+    ids = [f"p{i}" for i in range(n)]
+    parquet = tmp_path / "papers.parquet"
+    pd.DataFrame({"paper_id": ids}).to_parquet(parquet, index=False)
+    params = {"dim": 8, "epochs": 1, "batch_size": 32}
+    everything = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "a.pt", params,
+                                  device="cpu")
+    held = heldout_mask(ids, 0.2, seed=1)
+    fewer = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "b.pt", params, device="cpu",
+                             papers_parquet=parquet, heldout_fraction=0.2, heldout_seed=1)
+    assert fewer["sequences"] == everything["sequences"] - int(held.sum()) > 0
+    pd.DataFrame({"paper_id": ids[:-1]}).to_parquet(parquet, index=False)
+    with pytest.raises(InputError, match="lines for"):
+        train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "c.pt", params, device="cpu",
+                         papers_parquet=parquet, heldout_fraction=0.2)

@@ -126,11 +126,40 @@ def test_read_csv_export_rejects_malformed_rows(tmp_path, content, row):
     assert err.value.path == str(path) and err.value.row == row
 
 
-def test_read_csv_export_rejects_utf16(tmp_path):
+def test_read_csv_export_utf16_with_bom_and_nul_without(tmp_path):
     path = tmp_path / "u16.csv"
-    path.write_bytes("A,B\n1,2\n".encode("utf-16-le"))
-    with pytest.raises(InputError, match="NUL"):
+    path.write_bytes("A,B\nJosé,2\n".encode("utf-16"))
+    frame = softconf.read_csv_export(path)
+    assert frame.loc[2].tolist() == ["José", "2"] and frame.attrs["encoding"] == "utf-16"
+    path.write_bytes("A,B\n1,2\n".encode("utf-16-le"))  # no BOM: NUL bytes
+    with pytest.raises(InputError, match="NUL") as err:
         softconf.read_csv_export(path)
+    assert err.value.row == 1 and err.value.column is not None
+
+
+@pytest.mark.parametrize(
+    ("content", "row", "column"),
+    [
+        ('A,B,C\n1,"x"y,3\n', 2, "B"),
+        ('A,B,C\n1,2,3\n4,5,"open\n6,7,8\n', 3, "C"),
+        ("A,B\n1,2,,junk\n", 2, "#4"),
+        ('A,B\n1,2\n"two\nlines",3\n4,"x"y\n', 4, "B"),
+    ],
+)
+def test_malformed_csv_error_names_row_and_column(tmp_path, content, row, column):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(InputError) as err:
+        softconf.read_csv_export(path)
+    assert (err.value.path, err.value.row, err.value.column) == (str(path), row, column)
+
+
+def test_duplicate_usernames_differing_in_case(tmp_path):
+    rows = [PROFILE_ROWS[0], ["ALICE"] + PROFILE_ROWS[1][1:]]
+    path = write_csv(tmp_path / "p.csv", PROFILE_HEADER, rows)
+    with pytest.raises(InputError, match="rows 2 and 3") as err:
+        softconf.read_profiles(path)
+    assert err.value.column == "Username"
 
 
 # ---------------------------------------------------------------- roles and ids
@@ -173,6 +202,47 @@ def test_clean_s2_ids(value, ids):
     assert softconf.clean_s2_ids(value) == ids
 
 
+@pytest.mark.parametrize(
+    ("value", "ids", "not_ids"),
+    [
+        ("my S2 id is 1741101", ["1741101"], []),
+        ("https://www.semanticscholar.org/author/noah-a-smith", ["noah-a-smith"], []),
+        ("noah-a-smith", ["noah-a-smith"], []),
+        ("jane-doe, john-roe", ["jane-doe", "john-roe"], []),
+        ("semanticscholar.org/author/J-D/55; 66", ["55", "66"], []),
+        ("(1741101)", ["1741101"], []),
+        ("N/A", [], []),
+        ("https://scholar.google.com/citations?user=qc6CJjYAAAAJ", [],
+         ["https://scholar.google.com/citations?user=qc6CJjYAAAAJ"]),
+        ("0000-0002-1825-0097", [], ["0000-0002-1825-0097"]),
+        ("Jane Doe", [], ["Jane", "Doe"]),
+        ("https://www.semanticscholar.org/author/", [], ["https://www.semanticscholar.org/author/"]),
+        ("123 https://dblp.org/pid/1/2", ["123"], ["https://dblp.org/pid/1/2"]),
+    ],
+)
+def test_parse_s2_ids_free_text(value, ids, not_ids):
+    assert softconf.parse_s2_ids(value) == (ids, not_ids)
+
+
+def test_profiles_report_ids_not_understood_and_quota_column(tmp_path, caplog):
+    header = PROFILE_HEADER[:6] + ["Quota for Review"]
+    rows = [
+        ["a", "a@x.org", "A", "A", "https://scholar.google.com/citations?user=qc6CJjYAAAAJ", "committee", "3"],
+        ["b", "b@x.org", "B", "B", "42", "committee", "None"],
+        ["c", "c@x.org", "C", "C", "", "committee", ""],
+    ]
+    path = write_csv(tmp_path / "p.csv", header, rows)
+    reviewers, _, _, stats = softconf._profile_records(path)
+    assert [(r["ids"], r["quota"]) for r in reviewers] == [([], 3), (["42"], 0), ([], None)]
+    assert stats["s2_id_not_understood"] == [{"username": "a", "value": rows[0][4]}]
+    assert stats["without_s2_id"] == 2
+    assert any("not an id" in r.message for r in caplog.records)
+    bad = write_csv(tmp_path / "bad.csv", header, [rows[0][:6] + ["lots"]])
+    with pytest.raises(InputError) as err:
+        softconf.read_profiles(bad)
+    assert (err.value.row, err.value.column) == (2, "Quota for Review")
+
+
 # ---------------------------------------------------------------- profiles
 
 
@@ -184,7 +254,7 @@ def test_read_profiles_records(start_exports):
         "id": "alice", "name": "Alice Smith", "email": "alice@uni.edu", "ids": ["111"],
         "startUsername": "alice",
         "tracks": ["Machine Translation"], "areaChair": False, "ac_tracks": [], "seniorAreaChair": False,
-        "sac_tracks": [], "emergency": True, "affiliation": "Uni A, Dept. of CS",
+        "sac_tracks": [], "emergency": True, "affiliation": "Uni A, Dept. of CS", "quota": None,
     }
     assert by_id["bob"]["tracks"] == ["Machine Translation", "Dialogue- Speech"]
     assert by_id["carol"]["areaChair"] and by_id["carol"]["ac_tracks"] == ["Machine Translation"]
@@ -205,7 +275,7 @@ def test_read_profiles_missing_columns_named(tmp_path):
     path = write_csv(tmp_path / "p.csv", header, [["a", "A", "B", ""]])
     with pytest.raises(InputError) as err:
         softconf.read_profiles(path)
-    assert str(path) in str(err.value)
+    assert str(path) in str(err.value) and (err.value.row, err.value.column) == (1, "Email")
     assert "'Email'" in err.value.message and "'Roles'" in err.value.message
 
 
@@ -235,12 +305,14 @@ def test_read_submissions_kept_rejects_and_authors(start_exports):
     assert first["startSubmissionId"] == "101" and first["type"] == "long"
     assert first["paperAbstract"] == ABSTRACT_101
     assert first["authors"] == [
-        {"name": "Frank Fox", "ids": ["666"], "startUsername": "frank", "email": "frank@x.org"},
-        {"name": "Alice Smith", "ids": ["111"], "startUsername": "alice", "email": "alice@uni.edu"},
+        {"name": "Frank Fox", "ids": ["666"], "startUsername": "frank", "email": "frank@x.org",
+         "affiliation": ""},
+        {"name": "Alice Smith", "ids": ["111"], "startUsername": "alice", "email": "alice@uni.edu",
+         "affiliation": "Uni A, Dept. of CS"},
     ]
     assert kept[1]["type"] == "short"
     assert kept[1]["authors"][0] == {
-        "name": "Zed Unknown", "ids": [], "startUsername": "zed", "email": "zed@nowhere.org"
+        "name": "Zed Unknown", "ids": [], "startUsername": "zed", "email": "zed@nowhere.org", "affiliation": ""
     }
     assert kept[1]["authors"][1]["startUsername"] == "bob"  # email match ignores case
     assert kept[2]["track"] == "n/a" and kept[2]["authors"][0]["startUsername"] == "gina"  # by username

@@ -48,6 +48,8 @@ def test_tokenize_matches_moses_lowercased():
         "we don 't use < tags > .",
     ]
     assert [tokenize_text(text) for text in texts] == tokenize(texts)
+    many = [text.capitalize() + "." for text in synthetic_corpus(40)] + texts
+    assert tokenize(many, processes=2, chunk_size=7) == tokenize(many)  # same lines, same order
 
 
 def test_train_sentencepiece_is_deterministic(tmp_path):

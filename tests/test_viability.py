@@ -105,3 +105,111 @@ def test_viability_file_never_replaces_the_null_device(tmp_path):
     assert viability_file(*args, os.devnull, 3, 4)[0]["track"] == "MT"
     assert viability_file(*args, None, 3, 4)[0]["track"] == "MT"
     assert not os.path.isfile(os.devnull)
+
+
+# ---------------------------------------------------------------- conflicts, JSON result, the demo
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from revmatch import softconf  # noqa: E402
+from revmatch.io import read_jsonl  # noqa: E402
+from revmatch.viability import InfeasibleTrack, infeasible_message, raise_if_infeasible  # noqa: E402
+from tests.conftest import DEMO, copy_workflow, run_snakemake  # noqa: E402
+
+
+def test_conflicts_reduce_what_a_reviewer_can_give():
+    people = [reviewer(f"r{i}", ["MT"]) for i in range(4)]
+    subs = papers("MT", 2)
+    assert check_viability(people, subs, {}, 3, 6)[1] == []
+    coi = np.zeros((2, 4), dtype=bool)
+    coi[0, :2] = True  # paper MT0 keeps 2 reviewers free of conflicts
+    text, problems = check_viability(people, subs, {}, 3, 6, coi=coi)
+    assert [(p["kind"], p["track"], p["needed"], p["available"], p["shortfall"]) for p in problems] == [
+        ("paper", "MT", 3, 2, 1)
+    ]
+    assert "MT0 (2)" in problems[0]["message"] and "WARNING" in text
+
+
+def test_infeasible_message_names_track_and_shortfall(tmp_path):
+    people = [reviewer(f"r{i}", ["MT"]) for i in range(3)] + [reviewer(f"s{i}", ["Syntax"]) for i in range(3)]
+    write_jsonl(people, tmp_path / "reviewers.jsonl")
+    write_jsonl(papers("MT", 2) + papers("Syntax", 8), tmp_path / "submissions.jsonl")
+    out_json = tmp_path / "viability.json"
+    problems = viability_file(
+        tmp_path / "reviewers.jsonl", tmp_path / "submissions.jsonl", None, tmp_path / "v.txt", 3, 6,
+        out_json=out_json,
+    )
+    result = json.loads(out_json.read_text())
+    assert result["feasible"] is False and result["problems"] == problems
+    assert [(p["track"], p["shortfall"]) for p in problems] == [("Syntax", 6)]
+    with pytest.raises(InfeasibleTrack) as err:
+        raise_if_infeasible(out_json)
+    assert "track 'Syntax': short by 6" in str(err.value)
+    raise_if_infeasible(out_json, area_chairs=True)  # no AC problem: an AC assignment may go on
+    assert infeasible_message([], area_chairs=False) is None
+
+
+def test_quota_from_reviewers_jsonl(tmp_path):
+    people = [{**reviewer(f"r{i}", ["MT"]), "quota": 1} for i in range(3)] + [reviewer("r3", ["MT"])]
+    write_jsonl(people, tmp_path / "reviewers.jsonl")
+    write_jsonl(papers("MT", 3), tmp_path / "submissions.jsonl")
+    problems = viability_file(tmp_path / "reviewers.jsonl", tmp_path / "submissions.jsonl", None, None, 3, 6)
+    assert [(p["needed"], p["available"]) for p in problems] == [(9, 6)]  # 1 + 1 + 1 + min(6, 3 papers)
+
+
+def _demo_extract(out, quotas_csv):
+    start = DEMO / "start"
+    softconf.extract_softconf(
+        start / "Profile_Information.csv", start / "Submission_Information.csv", start / "Bid_Information.csv",
+        out / "reviewers.jsonl", out / "submissions.jsonl", out / "rejects.jsonl", out / "bids.npy",
+        out / "non_reviewers.jsonl", out / "multi.csv", out / "report.json", quotas_csv=quotas_csv,
+    )
+
+
+def _zero_quotas(path, track):
+    """A quotas file giving every reviewer of ``track`` (in the demo profiles) a quota of 1."""
+    reviewers, _, _ = softconf.read_profiles(DEMO / "start" / "Profile_Information.csv")
+    members = [r["id"] for r in reviewers if track in r["tracks"]]
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([["Username", "Quota for Review"], *[[m, "1"] for m in members]])
+    return path
+
+
+DEMO_TRACK = "Machine Translation"
+
+
+def test_demo_track_made_infeasible_is_flagged(tmp_path):
+    out = tmp_path / "demo"
+    _demo_extract(out, DEMO / "start" / "quotas.csv")
+    assert viability_file(out / "reviewers.jsonl", out / "submissions.jsonl", None, out / "v.txt", 3, 6) == []
+    _demo_extract(out, _zero_quotas(tmp_path / "quotas.csv", DEMO_TRACK))
+    problems = viability_file(
+        out / "reviewers.jsonl", out / "submissions.jsonl", None, out / "v.txt", 3, 6, out_json=out / "v.json"
+    )
+    assert [p["track"] for p in problems] == [DEMO_TRACK]
+    text = (out / "v.txt").read_text()
+    block = text.split(f"Track: {DEMO_TRACK}")[1].split("Track:")[0]
+    assert f"WARNING: {DEMO_TRACK}: reviewer assignments needed exceed those available" in block
+    with pytest.raises(InfeasibleTrack, match=f"track '{DEMO_TRACK}': short by {problems[0]['shortfall']}"):
+        raise_if_infeasible(out / "v.json")
+
+
+def test_check_viability_rule_flags_an_infeasible_track(tmp_path):
+    (tmp_path / "wf").mkdir()
+    workdir = copy_workflow(tmp_path / "wf")
+    quotas = _zero_quotas(workdir / "tight_quotas.csv", DEMO_TRACK)
+    (workdir / "tight.yaml").write_text(f"softconf:\n  quotas: {quotas.name}\n")
+    proc = run_snakemake(
+        workdir, "--configfile", "config/config.yaml", "tight.yaml", "--", "results/demo/viability.json",
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((workdir / "results/demo/viability.json").read_text())
+    assert result["feasible"] is False and result["settings"]["coi"] is True
+    assert {p["track"] for p in result["problems"]} == {DEMO_TRACK}
+    assert "WARNING: Machine Translation" in (workdir / "results/demo/viability.txt").read_text()
+    assert "WARNING" in (workdir / "logs/demo/check_viability.log").read_text()
+    reviewers = read_jsonl(workdir / "results/demo/reviewers.jsonl")
+    assert {r["quota"] for r in reviewers if DEMO_TRACK in r["tracks"] and len(r["tracks"]) == 1} == {1}

@@ -7,25 +7,40 @@ papers to the submission (``max`` by default), and a member-member score reduces
 pairs of their papers. Modes:
 
 - ``group_submissions``: a group (role, optional track, or explicit members) vs all
-  submissions (or the ``submissions`` listed);
+  submissions of the chosen ``submission_status`` (or the ``submissions`` listed);
 - ``paper_subset``: a group vs the listed ``submissions``;
 - ``user_subset``: the listed ``members`` vs all submissions (or the listed ones);
-- ``group_group``: ``group`` vs ``alternate_group``.
+- ``group_group``: ``group`` vs ``alternate_group`` (OpenReview's ``alternate_match_group``).
 
-Scores lie in [0, 1]: with ``normalize`` they are min-max scaled over the job (a constant
-job scores 0 everywhere); without it cosine similarity s becomes (s + 1) / 2, which needs a
-reduction that stays in [-1, 1] (not the weighted sums ``weighted_top3``, ...). Members
-without corpus papers get no score: they are left out of ``results`` and listed under
-``metadata.no_publications``, as the Expertise API does. Members and submissions that a
-job names but the conference does not have are listed under ``no_profile`` and
-``no_profile_submission``.
+Publications: a member's corpus papers (by Semantic Scholar author id); an expertise
+selection table can ``include`` (only these papers) or ``exclude`` papers per member; then
+``since_year`` and ``max_papers`` (most recent) apply.
+
+Scores lie in [0, 1] and carry ``SCORE_DECIMALS`` decimals: with ``normalize`` they are
+min-max scaled over the job (a constant job scores 0 everywhere); without it cosine
+similarity s becomes (s + 1) / 2, which needs a reduction that stays in [-1, 1] (not the
+weighted sums ``weighted_top3``, ...). Members without corpus papers get no score: they
+are left out of ``results`` and listed under ``metadata.no_publications``, as the
+Expertise API does. Members and submissions that a job names but the conference does not
+have are listed under ``no_profile`` and ``no_profile_submission`` (or, with
+``on_unknown_member: error``, stop the job).
+
+Status: the file-level job writes ``status.json`` (``STATES``): ``Initialized`` when it
+starts, ``Running Expertise`` while scoring, then ``Completed``, ``Data Error`` (bad
+input: the reason is the ``description``; no results are written) or ``Error`` (anything
+else). ``Queued`` is what ``job_status`` reports for a configured job that has not
+started yet.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +48,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from revmatch.aggregate import AGGREGATORS, MAX_BLOCK_VALUES, aggregate_scores
-from revmatch.io import InputError, PathLike, atomic_path, read_jsonl
+from revmatch.io import InputError, PathLike, atomic_path, read_json, read_jsonl, write_json
 from revmatch.log import progress
 from revmatch.similarity import authorship_matrix, corpus_author_ids, normalize_rows, reviewer_paper_ids
 
@@ -42,12 +57,22 @@ logger = logging.getLogger(__name__)
 JOB_MODES = ("group_submissions", "group_group", "paper_subset", "user_subset")
 ROLES = ("reviewer", "area_chair", "senior_area_chair", "all")
 SCHEMAS = ("legacy", "current")
+SUBMISSION_STATUSES = ("active", "withdrawn", "desk_rejected")
+# The reason ``softconf`` gives a set-aside submission -> its status here.
+_REJECT_REASONS = {"withdrawn": "withdrawn", "desk reject": "desk_rejected"}
+STATES = ("Initialized", "Queued", "Running Expertise", "Completed", "Data Error", "Error")
+SCORE_DECIMALS = 7
+DEFAULT_MODEL = "avg"
 # Reductions whose value can leave [-1, 1]: (s + 1) / 2 would not map them into [0, 1].
 _UNBOUNDED_REDUCERS = ("weighted_top3", "weighted_topk", "reference_weighted_top3")
+# Reductions for which the member-member score is one over all pairs of papers (symmetric).
+_PAIRWISE_REDUCERS = ("max", "mean")
 _JOB_KEYS = {
-    "mode", "group", "alternate_group", "submissions", "members", "submission_status",
+    "mode", "model", "group", "alternate_group", "submissions", "submissions_file", "members",
+    "members_file", "submission_status", "expertise_selection", "on_unknown_member",
     "reduce", "normalize", "max_papers", "since_year", "schema",
 }
+_GROUP_KEYS = {"role", "track", "members", "members_file"}
 
 
 # ---------------------------------------------------------------- members and publications
@@ -116,37 +141,114 @@ def member_publications(
     papers: pd.DataFrame,
     max_papers: int | None = None,
     since_year: int | None = None,
+    selection: pd.DataFrame | None = None,
 ) -> tuple[sp.csr_matrix, list[str]]:
-    """Member x corpus-paper authorship (M x D, bool) and the ids of members with no papers.
+    """Member x corpus-paper incidence (M x D, bool) and the ids of members with no papers.
 
     Authorship is that of the matching stage (``similarity.authorship_matrix``: one of the
-    member's ``ids`` is the ``id`` of one of the paper's ``authors``). ``since_year`` keeps
-    papers from that year on (papers without a year are then left out); ``max_papers``
-    keeps each member's most recent papers (by year, papers without a year last, ties by
-    corpus row).
+    member's ``ids`` is the ``id`` of one of the paper's ``authors``). ``selection``
+    (columns ``member``: index into ``members``, ``paper``: corpus row, ``include``: bool;
+    see ``selection_pairs``) then replaces the papers of a member with ``include`` rows by
+    exactly those papers and drops the ``exclude`` pairs. ``since_year`` keeps papers from
+    that year on (papers without a year are then left out); ``max_papers`` keeps each
+    member's most recent papers (by year, papers without a year last, ties by corpus row).
     """
     if max_papers is not None and max_papers < 1:
         raise ValueError(f"max_papers must be at least 1, got {max_papers}")
     authored = authorship_matrix(reviewer_paper_ids(members), corpus_author_ids(papers)).tocoo()
     pairs = pd.DataFrame({"member": authored.row.astype(np.int64), "paper": authored.col.astype(np.int64)})
+    if selection is not None and len(selection):
+        pairs = _apply_selection(pairs, selection, len(papers))
     years = papers["year"].astype("Int64").to_numpy(dtype=np.float64, na_value=np.nan)
     pairs["year"] = years[pairs["paper"].to_numpy()]
     if since_year is not None:
         recent = pairs["year"] >= since_year
-        logger.info("since_year %d: %d of %d authorships kept", since_year, int(recent.sum()), len(pairs))
+        logger.info("since_year %d: %d of %d publications kept", since_year, int(recent.sum()), len(pairs))
         pairs = pairs[recent]
     if max_papers is not None:
         pairs = pairs.assign(order=-pairs["year"].fillna(-np.inf))
         pairs = pairs.sort_values(["member", "order", "paper"], kind="stable")
-        pairs = pairs[pairs.groupby("member").cumcount() < max_papers]
+        kept = pairs.groupby("member").cumcount() < max_papers
+        logger.info("max_papers %d: %d of %d publications kept", max_papers, int(kept.sum()), len(pairs))
+        pairs = pairs[kept]
     incidence = sp.csr_matrix(
         (np.ones(len(pairs), dtype=bool), (pairs["member"].to_numpy(), pairs["paper"].to_numpy())),
-        shape=authored.shape,
+        shape=(len(members), len(papers)),
     )
     incidence.sort_indices()
     counts = np.diff(incidence.indptr)
     no_publications = [_member_id(members[i]) for i in np.flatnonzero(counts == 0)]
     return incidence, no_publications
+
+
+def _apply_selection(pairs: pd.DataFrame, selection: pd.DataFrame, n_papers: int) -> pd.DataFrame:
+    """Authorship ``pairs`` (member, paper) after an expertise selection's include/exclude rows."""
+    include = selection.loc[selection["include"], ["member", "paper"]].astype(np.int64)
+    exclude = selection.loc[~selection["include"], ["member", "paper"]].astype(np.int64)
+    restricted = pairs["member"].isin(include["member"].unique())
+    pairs = pd.concat([pairs[~restricted], include], ignore_index=True).drop_duplicates()
+    key = pairs["member"].to_numpy() * n_papers + pairs["paper"].to_numpy()
+    dropped = np.isin(key, exclude["member"].to_numpy() * n_papers + exclude["paper"].to_numpy())
+    logger.info(
+        "expertise selection: %d members restricted to %d included papers, %d publications excluded",
+        include["member"].nunique(), len(include), int(dropped.sum()),
+    )
+    return pairs[~dropped].reset_index(drop=True)
+
+
+def selection_pairs(
+    selection: pd.DataFrame, reviewers: Sequence[dict], paper_ids: Sequence[str]
+) -> pd.DataFrame:
+    """An expertise-selection table as (reviewer index, corpus row, include) pairs.
+
+    ``selection`` has columns ``member`` (reviewer id or e-mail), ``paper_id`` (corpus
+    ``paper_id``, the Semantic Scholar paper id), ``action`` (``include`` or ``exclude``)
+    and ``line`` (its line in the file, for errors); ``selection.attrs["path"]`` names the
+    file. A member or paper the conference does not have raises ``InputError``.
+    """
+    path = selection.attrs.get("path", "expertise selection")
+    columns = ["reviewer", "paper", "include"]
+    if selection.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(columns, ("int64", "int64", "bool"))})
+    by_key: dict[str, int] = {}
+    for i, r in enumerate(reviewers):
+        for key in (_member_id(r), str(r.get("email") or "").casefold()):
+            if key:
+                by_key.setdefault(key, i)
+    members = selection["member"].astype(str)
+    reviewer = members.map(lambda m: by_key.get(m, by_key.get(m.casefold(), -1)))
+    paper_index = pd.Series(np.arange(len(paper_ids)), index=pd.Index([str(p) for p in paper_ids]))
+    paper_index = paper_index[~paper_index.index.duplicated()]
+    paper = selection["paper_id"].astype(str).map(paper_index).fillna(-1).astype(np.int64)
+    for column, found, what in (("member", reviewer, "member"), ("paper_id", paper, "corpus paper")):
+        bad = np.flatnonzero(found.to_numpy() < 0)
+        if bad.size:
+            first = selection.iloc[bad[0]]
+            raise InputError(
+                path, f"unknown {what} {first[column]!r} ({bad.size} such rows)",
+                row=int(first["line"]), column=column,
+            )
+    return pd.DataFrame(
+        {"reviewer": reviewer.to_numpy(np.int64), "paper": paper.to_numpy(np.int64),
+         "include": (selection["action"] == "include").to_numpy()}
+    )
+
+
+def ensemble_embeddings(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """One embedding matrix whose dot products are the mean cosine of the models in ``parts``.
+
+    Each part (rows aligned across parts) is L2-normalised and scaled by 1/sqrt(K), then
+    the parts are concatenated: u.v = mean_k cos_k. One part is returned as it is.
+    """
+    if len(parts) == 0:
+        raise ValueError("an ensemble needs at least one model")
+    if len(parts) == 1:
+        return parts[0]
+    rows = {len(p) for p in parts}
+    if len(rows) != 1:
+        raise ValueError(f"ensemble parts have different row counts {sorted(rows)}")
+    scale = 1.0 / math.sqrt(len(parts))
+    return np.concatenate([normalize_rows(np.asarray(p, dtype=np.float32)) * scale for p in parts], axis=1)
 
 
 # ---------------------------------------------------------------- reductions
@@ -251,6 +353,24 @@ def _reduce_blockwise(
     for lo in progress(starts, desc=desc, total=len(starts), unit="block"):
         hi = min(lo + rows, n_rows)
         out[lo:hi] = group_submission_scores(block_scores(lo, hi), incidence, reduce)
+    return out
+
+
+def member_scores_from_blocks(
+    blocks: Iterable[tuple[slice, np.ndarray]], n_rows: int, incidence: sp.spmatrix, reduce: str = "max"
+) -> np.ndarray:
+    """Member scores (n_rows x M, float32) from blocks of publication scores.
+
+    ``blocks`` yields ``(rows, scores)`` with ``scores`` (rows x C) against the C corpus
+    papers that the columns of ``incidence`` (M x C) stand for, the shape of
+    ``registry.score_blocks(model, index, texts, columns=used)``: any model whose scores can
+    come block by block (bm25, an ensemble, ...) scores a job this way. Members without
+    papers get NaN.
+    """
+    incidence = sp.csr_matrix(incidence, dtype=bool)
+    out = np.full((n_rows, incidence.shape[0]), np.nan, dtype=np.float32)
+    for rows, scores in blocks:
+        out[rows] = group_submission_scores(scores, incidence, reduce)
     return out
 
 
@@ -415,6 +535,65 @@ def _csv_field(text: str) -> str:
     return text
 
 
+def _byte_table(texts: Sequence[str]) -> np.ndarray:
+    """UTF-8 ``texts`` as a (n, width) uint8 table, NUL-padded on the right."""
+    encoded = np.array([t.encode("utf-8") for t in texts], dtype=bytes)
+    if encoded.itemsize == 0 or len(encoded) == 0:
+        return np.zeros((len(encoded), 0), dtype=np.uint8)
+    return encoded.view(np.uint8).reshape(len(encoded), encoded.itemsize)
+
+
+def score_digits(scores: np.ndarray) -> np.ndarray:
+    """Scores in [0, 1] as ``d.ddddddd`` text (SCORE_DECIMALS decimals): (..., 2 + SCORE_DECIMALS) uint8.
+
+    The same digits as ``f"{round(s, SCORE_DECIMALS):.{SCORE_DECIMALS}f}"``, computed on the
+    whole array at once.
+    """
+    units = np.rint(np.asarray(scores, dtype=np.float64) * 10**SCORE_DECIMALS).astype(np.int32)
+    out = np.empty((*units.shape, 2 + SCORE_DECIMALS), dtype=np.uint8)
+    out[..., 0] = 48 + units // 10**SCORE_DECIMALS
+    out[..., 1] = ord(".")
+    rest = units % 10**SCORE_DECIMALS
+    for position in range(1 + SCORE_DECIMALS, 1, -1):
+        quotient = rest // 10
+        out[..., position] = 48 + (rest - quotient * 10)
+        rest = quotient
+    return out
+
+
+def _entry_bytes(
+    digits: np.ndarray, finite: np.ndarray, a_text: np.ndarray, b_text: np.ndarray, a_first: bool,
+    separators: Sequence[bytes],
+) -> bytes | np.ndarray:
+    """The entries of a block of the score matrix as bytes, NaN cells left out.
+
+    An entry is ``s0 X s1 Y s2 score s3`` with (X, Y) = (A, B) when ``a_first`` else (B, A);
+    ``digits`` (rows x cols x width) are the formatted scores (``score_digits``), ``finite``
+    marks the cells with a score, ``a_text`` (rows x wa) and ``b_text`` (cols x wb) are
+    NUL-padded byte tables. Built in one (rows, cols, width) byte array; NUL padding (of
+    shorter ids and of NaN cells) is then removed.
+    """
+    widths = [len(separators[0]), 0, len(separators[1]), 0, len(separators[2]), digits.shape[2],
+              len(separators[3])]
+    first, second = (a_text, b_text) if a_first else (b_text, a_text)
+    widths[1], widths[3] = first.shape[1], second.shape[1]
+    ends = np.cumsum(widths)
+    slot = [slice(int(e - w), int(e)) for e, w in zip(ends, widths, strict=True)]
+    n_rows, n_cols = finite.shape
+    buf = np.empty((n_rows, n_cols, int(ends[-1])), dtype=np.uint8)
+    for k, sep in zip((0, 2, 4, 6), separators, strict=True):
+        buf[:, :, slot[k]] = np.frombuffer(sep, dtype=np.uint8)
+    a_slot, b_slot = (slot[1], slot[3]) if a_first else (slot[3], slot[1])
+    buf[:, :, a_slot] = a_text[:, None, :]
+    buf[:, :, b_slot] = b_text[None, :, :]
+    buf[:, :, slot[5]] = digits
+    padded = not (finite.all() and a_text.all() and b_text.all())
+    if not padded:
+        return buf.reshape(-1)
+    buf[~finite] = 0
+    return buf.tobytes().replace(b"\0", b"")
+
+
 def write_results(
     scores: np.ndarray,
     row_ids: Sequence[str],
@@ -424,66 +603,88 @@ def write_results(
     schema: str,
     out_json: PathLike,
     out_csv: PathLike,
-    block_entries: int = 1 << 18,
+    block_entries: int = 1 << 21,
 ) -> int:
     """Write ``results_document(...)`` as JSON and its entries as CSV, a block of rows at a time.
 
-    The document is never held in memory as Python objects (an ACL-sized job has 10^8
-    entries); JSON and CSV are built from the score matrix with vectorised string
-    operations, one entry a line, about ``block_entries`` matrix cells at a time. Returns
-    the number of entries.
+    The document is never held in memory as Python objects (an ACL-sized job has 5 x 10^7
+    entries): each block of rows becomes bytes in one vectorised pass (``score_digits``
+    formats the scores with ``SCORE_DECIMALS`` decimals), one entry a line, about
+    ``block_entries`` matrix cells at a time. Scores must be NaN or in [0, 1]. Returns the
+    number of entries.
     """
     scores = np.asarray(scores)
     if scores.shape != (len(row_ids), len(col_ids)):
         raise ValueError(f"scores {scores.shape} do not match {len(row_ids)} rows x {len(col_ids)} columns")
     columns = results_columns(mode, schema)
-    a_key, b_key = _entry_keys(mode, schema)
-    ids = {
-        a_key: np.asarray([str(r) for r in row_ids], dtype=object),
-        b_key: np.asarray([str(c) for c in col_ids], dtype=object),
-    }
-    as_json = {
-        k: np.asarray([json.dumps(v, ensure_ascii=False) for v in a], dtype=object) for k, a in ids.items()
-    }
-    as_csv = {k: np.asarray([_csv_field(v) for v in a], dtype=object) for k, a in ids.items()}
+    a_first = columns[0] == _entry_keys(mode, schema)[0]
+    rows_txt, cols_txt = [str(r) for r in row_ids], [str(c) for c in col_ids]
+    json_a = _byte_table([json.dumps(v, ensure_ascii=False) for v in rows_txt])
+    json_b = _byte_table([json.dumps(v, ensure_ascii=False) for v in cols_txt])
+    csv_a = _byte_table([_csv_field(v) for v in rows_txt])
+    csv_b = _byte_table([_csv_field(v) for v in cols_txt])
+    json_separators = [
+        f',\n{{"{columns[0]}": '.encode(), f', "{columns[1]}": '.encode(), b', "score": ', b"}"
+    ]
+    csv_separators = [b"", b",", b",", b"\n"]
     head = json.dumps({"metadata": results_metadata(metadata, schema)}, ensure_ascii=False)[:-1]
     n_entries = 0
     with (
         atomic_path(out_json) as tmp_json,
         atomic_path(out_csv) as tmp_csv,
-        open(tmp_json, "w", encoding="utf-8") as js,
-        open(tmp_csv, "w", encoding="utf-8", newline="") as cs,
+        open(tmp_json, "wb") as js,
+        open(tmp_csv, "wb") as cs,
     ):
-        js.write(head + ', "results": [')
-        cs.write(",".join(columns) + "\n")
+        js.write((head + ', "results": [').encode("utf-8"))
+        cs.write((",".join(columns) + "\n").encode("utf-8"))
         block_rows = max(1, block_entries // max(1, scores.shape[1]))
         starts = range(0, scores.shape[0], block_rows)
         for lo in progress(starts, desc="write results", total=len(starts), unit="block"):
             block = np.asarray(scores[lo : lo + block_rows], dtype=np.float64)
-            rows, cols = np.nonzero(np.isfinite(block))
-            if rows.size == 0:
+            finite = np.isfinite(block)
+            count = int(finite.sum())
+            if count == 0:
                 continue
-            picked = {a_key: lo + rows, b_key: cols}
-            value = block[rows, cols].astype(str).astype(object)
-            json_parts = {k: as_json[k][picked[k]] for k in picked} | {"score": value}
-            csv_parts = {k: as_csv[k][picked[k]] for k in picked} | {"score": value}
-            entry = "{" + f'"{columns[0]}": ' + json_parts[columns[0]]
-            line = csv_parts[columns[0]]
-            for name in columns[1:]:
-                entry = entry + f', "{name}": ' + json_parts[name]
-                line = line + "," + csv_parts[name]
-            js.write(("\n" if n_entries == 0 else ",\n") + ",\n".join(entry + "}"))
-            cs.write("\n".join(line) + "\n")
-            n_entries += rows.size
-        js.write("\n]}\n")
+            if block[finite].min() < 0.0 or block[finite].max() > 1.0:
+                raise ValueError("scores must lie in [0, 1] to be written")
+            rows = slice(lo, lo + block_rows)
+            digits = score_digits(np.where(finite, block, 0.0))
+            text = _entry_bytes(digits, finite, json_a[rows], json_b, a_first, json_separators)
+            js.write(text[1:] if n_entries == 0 else text)
+            cs.write(_entry_bytes(digits, finite, csv_a[rows], csv_b, a_first, csv_separators))
+            n_entries += count
+        js.write(b"\n]}\n")
     return n_entries
 
 
 # ---------------------------------------------------------------- jobs
 
 
-def _check_job(job: dict) -> dict:
-    """The job with defaults filled in; bad keys or values raise ``ValueError``."""
+def _check_group(group: object, what: str) -> dict:
+    if not isinstance(group, dict) or not group:
+        raise ValueError(f"{what} is a mapping with 'role' (and 'track') or 'members', got {group!r}")
+    unknown = sorted(set(group) - _GROUP_KEYS)
+    if unknown:
+        raise ValueError(f"unknown keys in {what}: {unknown}")
+    return group
+
+
+def _statuses(value: str | Sequence[str]) -> tuple[str, ...]:
+    statuses = (value,) if isinstance(value, str) else tuple(value)
+    bad = [s for s in statuses if s not in SUBMISSION_STATUSES]
+    if bad or not statuses:
+        raise ValueError(f"submission_status must be some of {SUBMISSION_STATUSES}, got {value!r}")
+    return tuple(dict.fromkeys(statuses))
+
+
+def check_job(job: dict) -> dict:
+    """The job with defaults filled in; bad keys or values raise ``ValueError``.
+
+    File keys (``members_file``, ``submissions_file``, ``expertise_selection``) must have
+    been read already (``read_job_files``) for the job to be scored.
+    """
+    if not isinstance(job, dict):
+        raise ValueError(f"an affinity job is a mapping, got {job!r}")
     unknown = sorted(set(job) - _JOB_KEYS)
     if unknown:
         raise ValueError(f"unknown affinity job keys: {unknown}")
@@ -491,44 +692,110 @@ def _check_job(job: dict) -> dict:
     if mode not in JOB_MODES:
         raise ValueError(f"job mode must be one of {JOB_MODES}, got {mode!r}")
     checked = {
-        "reduce": "max", "normalize": True, "max_papers": None, "since_year": None,
-        "schema": "legacy", "submission_status": "active", **job,
+        "model": DEFAULT_MODEL, "reduce": "max", "normalize": True, "max_papers": None, "since_year": None,
+        "schema": "legacy", "submission_status": "active", "on_unknown_member": "report", **job,
     }
     if checked["schema"] not in SCHEMAS:
         raise ValueError(f"job schema must be one of {SCHEMAS}, got {checked['schema']!r}")
-    if checked["submission_status"] != "active":
-        raise ValueError(
-            f"submission_status {checked['submission_status']!r}: only active submissions are scored "
-            "(rejected and withdrawn ones are not in submissions.jsonl)"
-        )
+    if checked["on_unknown_member"] not in ("report", "error"):
+        raise ValueError(f"on_unknown_member must be report or error, got {checked['on_unknown_member']!r}")
+    checked["submission_status"] = _statuses(checked["submission_status"])
     how = _parse_reduce(checked["reduce"])
     if not checked["normalize"] and how in _UNBOUNDED_REDUCERS:
-        raise ValueError(
-            f"reduce {how!r} sums similarities beyond [-1, 1]; use it with normalize: true"
-        )
+        raise ValueError(f"reduce {how!r} sums similarities beyond [-1, 1]; use it with normalize: true")
+    for key in ("group", "alternate_group"):
+        if checked.get(key) is not None:
+            _check_group(checked[key], key)
+    has_members = bool(checked.get("members") or checked.get("members_file"))
     if mode in ("group_submissions", "paper_subset", "group_group") and not checked.get("group"):
         raise ValueError(f"mode {mode} needs a 'group'")
     if mode == "group_group" and not checked.get("alternate_group"):
         raise ValueError("mode group_group needs an 'alternate_group'")
-    if mode == "paper_subset" and not checked.get("submissions"):
-        raise ValueError("mode paper_subset needs a list of 'submissions'")
-    if mode == "user_subset" and not (checked.get("members") or (checked.get("group") or {}).get("members")):
-        raise ValueError("mode user_subset needs a list of 'members'")
+    if mode == "paper_subset" and not (checked.get("submissions") or checked.get("submissions_file")):
+        raise ValueError("mode paper_subset needs 'submissions' (a list of ids) or a 'submissions_file'")
+    if mode == "user_subset" and not (has_members or (checked.get("group") or {}).get("members")):
+        raise ValueError("mode user_subset needs 'members' (a list of ids) or a 'members_file'")
+    for key in ("submissions", "members"):
+        if isinstance(checked.get(key), str):
+            raise ValueError(f"'{key}' must be a list of ids, not one string")
     return checked
 
 
-def _select_submissions(
-    submissions: Sequence[dict], wanted: Sequence[str] | None
+def submission_pool(
+    submissions: Sequence[dict], rejects: Sequence[dict], statuses: Sequence[str]
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """The submissions of the wanted ``statuses``: (rows into submissions + rejects, their ids,
+    the ids of the other submissions).
+
+    ``submissions`` (``id``) are active; ``rejects`` (``startSubmissionId``, ``reason``
+    ``withdrawn`` or ``desk reject``, as ``softconf`` writes them) are withdrawn or
+    desk-rejected. Rows index the concatenation ``submissions + rejects``.
+    """
+    status = ["active"] * len(submissions)
+    for row, record in enumerate(rejects, start=1):
+        reason = str(record.get("reason") or "").strip().lower()
+        if reason not in _REJECT_REASONS:
+            raise ValueError(f"rejected submission {row}: unknown reason {record.get('reason')!r}")
+        status.append(_REJECT_REASONS[reason])
+    ids = [str(s.get("id", s.get("startSubmissionId"))) for s in submissions]
+    ids += [str(r.get("startSubmissionId", r.get("id"))) for r in rejects]
+    wanted = np.isin(np.asarray(status, dtype=object), list(statuses))
+    rows = np.flatnonzero(wanted)
+    return rows, [ids[i] for i in rows], [ids[i] for i in np.flatnonzero(~wanted)]
+
+
+def select_submissions(
+    pool_ids: Sequence[str], wanted: Sequence[str] | None, other_ids: Sequence[str] = ()
 ) -> tuple[np.ndarray, list[str]]:
-    """Indices of the wanted submission ids (all when None) and the ids not found."""
+    """Positions in ``pool_ids`` of the wanted ids (all when None, order of ``wanted``,
+    repeats dropped) and the wanted ids not in the pool (``no_profile_submission``).
+
+    Ids found among ``other_ids`` (submissions of a status the job does not score) are
+    reported as not found too, with a warning.
+    """
     if wanted is None:
-        return np.arange(len(submissions)), []
-    if isinstance(wanted, str):
-        raise ValueError("'submissions' must be a list of ids, not one string")
-    index = {str(s.get("id", s.get("startSubmissionId"))): i for i, s in enumerate(submissions)}
+        return np.arange(len(pool_ids)), []
+    index = {sid: i for i, sid in enumerate(pool_ids)}
     wanted = list(dict.fromkeys(str(w) for w in wanted))
     found = np.asarray([index[w] for w in wanted if w in index], dtype=np.int64)
-    return found, [w for w in wanted if w not in index]
+    missing = [w for w in wanted if w not in index]
+    other = set(other_ids).intersection(missing)
+    if other:
+        logger.warning(
+            "%d listed submissions have another submission_status than the job's: %s",
+            len(other), sorted(other)[:10],
+        )
+    return found, missing
+
+
+def _group_for(job: dict, key: str) -> dict:
+    """The group of ``key`` (``group`` / ``alternate_group``) with listed members merged in."""
+    if key == "group" and job["mode"] == "user_subset" and (job.get("members") or job.get("members_file")):
+        return {"members": job.get("members") or []}
+    return job[key]
+
+
+def _job_members(
+    reviewers: list[dict], group: dict, job: dict, what: str
+) -> tuple[list[dict], list[str], np.ndarray]:
+    """Members of a group (records, unknown ids, reviewer rows); Data Errors as ValueError."""
+    if "members" not in group and "role" not in group:
+        raise ValueError(f"{what} names no members (give 'role', 'members' or 'members_file')")
+    index, unknown = group_members(reviewers, {k: v for k, v in group.items() if k != "members_file"})
+    if unknown and job["on_unknown_member"] == "error":
+        raise ValueError(f"{what}: {len(unknown)} members are not in the conference: {unknown[:10]}")
+    if len(index) == 0:
+        raise ValueError(f"{what} is empty ({len(unknown)} listed ids unknown: {unknown[:10]})")
+    return [reviewers[i] for i in index], unknown, index
+
+
+def _member_selection(selection: pd.DataFrame | None, rows: np.ndarray) -> pd.DataFrame | None:
+    """Selection pairs of the reviewers at ``rows``, renumbered to their position there."""
+    if selection is None:
+        return None
+    position = pd.Series(np.arange(len(rows)), index=rows)
+    kept = selection[selection["reviewer"].isin(rows)]
+    return kept.assign(member=position[kept["reviewer"]].to_numpy())[["member", "paper", "include"]]
 
 
 def affinity_scores(
@@ -538,39 +805,65 @@ def affinity_scores(
     papers: pd.DataFrame,
     corpus_embeddings: np.ndarray,
     submission_embeddings: np.ndarray,
+    rejects: Sequence[dict] = (),
+    selection: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, list[str], list[str], dict]:
     """Score one affinity job: (scores A x B in [0, 1], NaN = no score; entity A ids;
-    entity B ids; metadata for ``results_document``). See ``run_affinity_job``."""
-    job = _check_job(job)
+    entity B ids; metadata for ``results_document``). See ``run_affinity_job``.
+
+    ``submission_embeddings`` has one row per submission, then one per reject.
+    ``selection`` is the output of ``selection_pairs``. Bad input (an empty group, no
+    submission, no member with publications) raises ``ValueError``.
+    """
+    job = check_job(job)
     mode = job["mode"]
     if len(corpus_embeddings) != len(papers):
         raise ValueError(f"{len(corpus_embeddings)} corpus embeddings for {len(papers)} papers")
-    if len(submission_embeddings) != len(submissions):
+    if len(submission_embeddings) != len(submissions) + len(rejects):
         raise ValueError(
-            f"{len(submission_embeddings)} submission embeddings for {len(submissions)} submissions"
+            f"{len(submission_embeddings)} submission embeddings for "
+            f"{len(submissions)} submissions and {len(rejects)} rejects"
         )
-    group = {"members": job["members"]} if mode == "user_subset" and job.get("members") else job["group"]
-    a_index, no_profile = group_members(reviewers, group)
-    a_members = [reviewers[i] for i in a_index]
-    inc_a, no_pubs = member_publications(a_members, papers, job["max_papers"], job["since_year"])
+    limits = {"max_papers": job["max_papers"], "since_year": job["since_year"]}
+    a_members, no_profile, a_rows = _job_members(reviewers, _group_for(job, "group"), job, "group")
+    inc_a, no_pubs = member_publications(
+        a_members, papers, **limits, selection=_member_selection(selection, a_rows)
+    )
     archives = dict(zip(map(_member_id, a_members), np.diff(inc_a.indptr).tolist(), strict=True))
+    row_ids = [_member_id(m) for m in a_members]
     no_profile_submission: list[str] = []
     if mode == "group_group":
-        b_index, missing_b = group_members(reviewers, job["alternate_group"])
-        b_members = [reviewers[i] for i in b_index]
-        inc_b, no_pubs_b = member_publications(b_members, papers, job["max_papers"], job["since_year"])
+        b_members, missing_b, b_rows = _job_members(reviewers, job["alternate_group"], job, "alternate_group")
+        inc_b, no_pubs_b = member_publications(
+            b_members, papers, **limits, selection=_member_selection(selection, b_rows)
+        )
         archives.update(zip(map(_member_id, b_members), np.diff(inc_b.indptr).tolist(), strict=True))
         no_profile += [m for m in missing_b if m not in no_profile]
         no_pubs += [m for m in no_pubs_b if m not in no_pubs]
-        raw = group_group_scores(corpus_embeddings, inc_a, corpus_embeddings, inc_b, job["reduce"])
         col_ids = [_member_id(m) for m in b_members]
+        if inc_b.nnz == 0:
+            raise ValueError(f"no member of the alternate group has publications ({len(b_members)} members)")
+        raw = group_group_scores(corpus_embeddings, inc_a, corpus_embeddings, inc_b, job["reduce"])
+        if row_ids == col_ids and _parse_reduce(job["reduce"]) in _PAIRWISE_REDUCERS:
+            raw = (raw + raw.T) / 2.0  # the same value either way round; exact symmetry
     else:
-        b_index, no_profile_submission = _select_submissions(submissions, job.get("submissions"))
-        raw = submission_member_scores(
-            np.asarray(submission_embeddings)[b_index], corpus_embeddings, inc_a, job["reduce"]
-        ).T
-        col_ids = [str(submissions[i].get("id", submissions[i].get("startSubmissionId"))) for i in b_index]
+        pool_rows, pool_ids, other_ids = submission_pool(submissions, rejects, job["submission_status"])
+        picked, no_profile_submission = select_submissions(pool_ids, job.get("submissions"), other_ids)
+        if len(picked) == 0:
+            raise ValueError(
+                f"no submission to score (status {list(job['submission_status'])}, "
+                f"{len(no_profile_submission)} listed ids not found: {no_profile_submission[:10]})"
+            )
+        rows = pool_rows[picked]
+        col_ids = [pool_ids[i] for i in picked]
+        if inc_a.nnz:
+            raw = submission_member_scores(
+                np.asarray(submission_embeddings[rows]), corpus_embeddings, inc_a, job["reduce"]
+            ).T
+    if inc_a.nnz == 0:
+        raise ValueError(f"no member of the group has publications in the corpus ({len(a_members)} members)")
     scores = normalise_scores(raw) if job["normalize"] else cosine_to_unit(raw)
+    scores = np.round(scores, SCORE_DECIMALS, out=scores)
     logger.info(
         "affinity %s: %d x %d scores, %d without profile, %d without publications, %d submissions not found",
         mode, scores.shape[0], scores.shape[1], len(no_profile), len(no_pubs), len(no_profile_submission),
@@ -582,7 +875,7 @@ def affinity_scores(
         "submission_count": len(col_ids),
         "archives_count": archives,
     }
-    return scores, [_member_id(m) for m in a_members], col_ids, metadata
+    return scores, row_ids, col_ids, metadata
 
 
 def run_affinity_job(
@@ -592,19 +885,64 @@ def run_affinity_job(
     papers: pd.DataFrame,
     corpus_embeddings: np.ndarray,
     submission_embeddings: np.ndarray,
+    rejects: Sequence[dict] = (),
+    selection: pd.DataFrame | None = None,
 ) -> dict:
     """Run one affinity job; return the Expertise API results document.
 
     ``corpus_embeddings`` rows follow ``papers`` rows, ``submission_embeddings`` rows follow
-    ``submissions``. Job keys: ``mode``; ``group`` / ``alternate_group`` (``role`` and
-    optional ``track``, or ``members``); ``submissions`` and ``members`` (id lists);
-    ``submission_status`` (only ``active``); ``reduce``; ``normalize``; ``max_papers``;
-    ``since_year``; ``schema`` (``legacy`` or ``current``).
+    ``submissions`` and then ``rejects``. Job keys: ``mode``; ``model`` (chosen by the
+    caller's embeddings); ``group`` / ``alternate_group`` (``role`` and optional ``track``,
+    or ``members``); ``submissions`` and ``members`` (id lists); ``submission_status``
+    (``active``, ``withdrawn``, ``desk_rejected`` or a list of them); ``on_unknown_member``
+    (``report`` or ``error``); ``reduce``; ``normalize``; ``max_papers``; ``since_year``;
+    ``schema`` (``legacy`` or ``current``).
     """
     scores, row_ids, col_ids, metadata = affinity_scores(
-        job, reviewers, submissions, papers, corpus_embeddings, submission_embeddings
+        job, reviewers, submissions, papers, corpus_embeddings, submission_embeddings, rejects, selection
     )
     return results_document(scores, row_ids, col_ids, job["mode"], metadata, job.get("schema", "legacy"))
+
+
+# ---------------------------------------------------------------- status
+
+
+def status_record(
+    name: str, state: str, description: str, request: dict, created_ms: int | None = None
+) -> dict:
+    """A job status in the Expertise API's shape: name, status, description, cdate, mdate, request."""
+    if state not in STATES:
+        raise ValueError(f"status must be one of {STATES}, got {state!r}")
+    now = int(time.time() * 1000)
+    return {
+        "name": name, "status": state, "description": description,
+        "cdate": now if created_ms is None else int(created_ms), "mdate": now, "request": request,
+    }
+
+
+def write_status(path: PathLike, name: str, state: str, description: str, request: dict) -> dict:
+    """Write (atomically) and return the status of job ``name``; ``cdate`` kept from the file."""
+    created = None
+    if os.path.isfile(path):
+        try:
+            previous = read_json(path)
+            if previous.get("status") not in ("Completed", "Data Error", "Error"):
+                created = previous.get("cdate")
+        except (ValueError, OSError, AttributeError):
+            created = None
+    record = status_record(name, state, description, request, created)
+    write_json(record, path)
+    return record
+
+
+def job_status(status_json: PathLike, name: str, request: dict | None = None) -> dict:
+    """The status of job ``name``: its ``status.json``, else ``Queued`` when the job is
+    configured (``request``: its config entry) but has not started; else FileNotFoundError."""
+    if os.path.isfile(status_json):
+        return read_json(status_json)
+    if request is None:
+        raise FileNotFoundError(f"no affinity job {name!r}: no {status_json} and not in the config")
+    return status_record(name, "Queued", "configured; waits for the workflow to run it", request)
 
 
 # ---------------------------------------------------------------- files
@@ -617,38 +955,163 @@ def _load_embeddings(path: PathLike, rows: int, what: str) -> np.ndarray:
     return array
 
 
+def read_id_list(path: PathLike) -> list[str]:
+    """Ids one a line; blank lines and lines starting with ``#`` are skipped."""
+    if not os.path.isfile(path):
+        raise InputError(path, "id list file not found")
+    with open(path, encoding="utf-8-sig") as fh:
+        lines = [line.strip() for line in fh]
+    ids = [line for line in lines if line and not line.startswith("#")]
+    if not ids:
+        raise InputError(path, "lists no ids")
+    return ids
+
+
+def read_expertise_selection(path: PathLike) -> pd.DataFrame:
+    """An expertise-selection CSV (``member``, ``paper_id``, ``action`` = include / exclude)
+    with each row's file ``line``; ``attrs["path"]`` names the file."""
+    if not os.path.isfile(path):
+        raise InputError(path, "expertise selection file not found")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    missing = [c for c in ("member", "paper_id", "action") if c not in frame.columns]
+    if missing:
+        raise InputError(path, f"missing columns {missing} (have {list(frame.columns)})")
+    frame = frame[["member", "paper_id", "action"]].apply(lambda c: c.str.strip())
+    frame["action"] = frame["action"].str.lower()
+    frame["line"] = np.arange(len(frame)) + 2
+    for column in ("member", "paper_id", "action"):
+        wrong = frame[column] == ""
+        if column == "action":
+            wrong |= ~frame[column].isin(["include", "exclude"])
+        bad = frame.index[wrong]
+        if len(bad):
+            row = frame.loc[bad[0]]
+            raise InputError(path, f"expected {'include or exclude' if column == 'action' else 'a value'}, "
+                             f"got {row[column]!r}", row=int(row["line"]), column=column)
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+def read_job_files(job: dict) -> tuple[dict, pd.DataFrame | None]:
+    """The job with ``members_file`` / ``submissions_file`` read into id lists, and its
+    expertise selection table (or None)."""
+    job = check_job(job)
+    resolved = dict(job)
+    for key in ("group", "alternate_group"):
+        group = job.get(key)
+        if group and group.get("members_file"):
+            listed = read_id_list(group["members_file"])
+            resolved[key] = {"members": [*group.get("members", []), *listed]}
+    if job.get("members_file"):
+        resolved["members"] = [*(job.get("members") or []), *read_id_list(job["members_file"])]
+    if job.get("submissions_file"):
+        resolved["submissions"] = [*(job.get("submissions") or []), *read_id_list(job["submissions_file"])]
+    selection = None
+    if job.get("expertise_selection"):
+        selection = read_expertise_selection(job["expertise_selection"])
+    return resolved, selection
+
+
+def load_model_embeddings(
+    corpus_npys: Sequence[PathLike], submission_npys: Sequence[PathLike], n_papers: int, n_submissions: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Corpus and submission embeddings of a model or an ensemble (one file per part each,
+    same order): ``ensemble_embeddings`` of the parts. Rows and dimensions are checked."""
+    if len(corpus_npys) != len(submission_npys) or not corpus_npys:
+        raise ValueError(f"{len(corpus_npys)} corpus and {len(submission_npys)} submission embedding files")
+    corpus_parts, submission_parts = [], []
+    for corpus_npy, submission_npy in zip(corpus_npys, submission_npys, strict=True):
+        corpus_part = _load_embeddings(corpus_npy, n_papers, "corpus")
+        submission_part = _load_embeddings(submission_npy, n_submissions, "submission")
+        if corpus_part.shape[1] != submission_part.shape[1]:
+            raise InputError(
+                submission_npy,
+                f"dimension {submission_part.shape[1]} differs from the corpus's {corpus_part.shape[1]}",
+            )
+        corpus_parts.append(corpus_part)
+        submission_parts.append(submission_part)
+    return ensemble_embeddings(corpus_parts), ensemble_embeddings(submission_parts)
+
+
 def affinity_job_file(
     job: dict,
     reviewers_jsonl: PathLike,
     submissions_jsonl: PathLike,
     papers_parquet: PathLike,
-    corpus_embeddings_npy: PathLike,
-    submission_embeddings_npy: PathLike,
+    corpus_embeddings_npy: PathLike | Sequence[PathLike],
+    submission_embeddings_npy: PathLike | Sequence[PathLike],
     out_json: PathLike,
     out_csv: PathLike,
+    status_json: PathLike | None = None,
+    name: str | None = None,
+    rejects_jsonl: PathLike | None = None,
+    reject_embeddings_npy: PathLike | Sequence[PathLike] = (),
 ) -> dict:
-    """Run one affinity job on files; write the results document (JSON) and its entries (CSV).
+    """Run one affinity job on files; write the results (JSON and CSV) and ``status.json``.
 
-    Returns the document's ``metadata`` block.
+    Embedding arguments take one file, or one per model of an ensemble (same order for
+    corpus, submissions and rejects). Rejects (and their embeddings) are needed when the
+    job scores withdrawn or desk-rejected submissions. Returns the final status record:
+    ``Completed`` (description: counts), or ``Data Error`` with the reason when the input
+    is bad (no results are written then). Other failures write ``Error`` and raise.
     """
-    reviewers = read_jsonl(reviewers_jsonl)
-    submissions = read_jsonl(submissions_jsonl)
-    missing = [c for c in ("year", "authors") if c not in pq.read_schema(papers_parquet).names]
-    if missing:
-        raise InputError(papers_parquet, f"missing corpus columns {missing}")
-    papers = pd.read_parquet(papers_parquet, columns=["year", "authors"])
-    corpus_embeddings = _load_embeddings(corpus_embeddings_npy, len(papers), "corpus")
-    submission_embeddings = _load_embeddings(submission_embeddings_npy, len(submissions), "submission")
-    if corpus_embeddings.shape[1] != submission_embeddings.shape[1]:
-        raise InputError(
-            submission_embeddings_npy,
-            f"dimension {submission_embeddings.shape[1]} differs "
-            f"from the corpus's {corpus_embeddings.shape[1]}",
+    status_json = Path(status_json) if status_json else Path(out_json).with_name("status.json")
+    name = name or Path(out_json).parent.name
+    request = dict(job)
+    write_status(status_json, name, "Initialized", "reading the job's inputs", request)
+    try:
+        job, selection = read_job_files(job)
+        reviewers = read_jsonl(reviewers_jsonl)
+        submissions = read_jsonl(submissions_jsonl)
+        statuses = job["submission_status"]
+        needs_rejects = job["mode"] != "group_group" and set(statuses) - {"active"}
+        rejects = read_jsonl(rejects_jsonl) if needs_rejects and rejects_jsonl else []
+        if needs_rejects and not rejects_jsonl:
+            raise ValueError(f"submission_status {list(statuses)} needs the rejects file and its embeddings")
+        if not os.path.isfile(papers_parquet):
+            raise InputError(papers_parquet, "publications (corpus) file not found")
+        columns = pq.read_schema(papers_parquet).names
+        missing = [c for c in ("paper_id", "year", "authors") if c not in columns]
+        if missing:
+            raise InputError(papers_parquet, f"missing corpus columns {missing}")
+        papers = pd.read_parquet(papers_parquet, columns=["paper_id", "year", "authors"])
+        corpus_files, submission_files, reject_files = (
+            [f] if isinstance(f, (str, os.PathLike)) else list(f)
+            for f in (corpus_embeddings_npy, submission_embeddings_npy, reject_embeddings_npy)
         )
-    scores, row_ids, col_ids, metadata = affinity_scores(
-        job, reviewers, submissions, papers, corpus_embeddings, submission_embeddings
+        corpus_embeddings, submission_embeddings = load_model_embeddings(
+            corpus_files, submission_files, len(papers), len(submissions)
+        )
+        if rejects:
+            _, reject_embeddings = load_model_embeddings(
+                corpus_files, reject_files, len(papers), len(rejects)
+            )
+            submission_embeddings = np.concatenate([submission_embeddings, reject_embeddings])
+        pairs = selection_pairs(selection, reviewers, papers["paper_id"].astype(str).tolist()) if (
+            selection is not None) else None
+        write_status(status_json, name, "Running Expertise", "scoring", request)
+        scores, row_ids, col_ids, metadata = affinity_scores(
+            job, reviewers, submissions, papers, corpus_embeddings, submission_embeddings, rejects, pairs
+        )
+    except (InputError, ValueError, FileNotFoundError, KeyError) as exc:
+        reason = str(exc) if not isinstance(exc, KeyError) else f"missing key {exc}"
+        logger.error("Data Error: %s", reason)
+        return write_status(status_json, name, "Data Error", reason, request)
+    except BaseException as exc:
+        write_status(status_json, name, "Error", f"{type(exc).__name__}: {exc}", request)
+        raise
+    try:
+        n_entries = write_results(
+            scores, row_ids, col_ids, job["mode"], metadata, job["schema"], out_json, out_csv
+        )
+    except BaseException as exc:
+        write_status(status_json, name, "Error", f"{type(exc).__name__}: {exc}", request)
+        raise
+    meta = results_metadata(metadata, job["schema"])
+    description = (
+        f"{n_entries} scores: {len(row_ids)} x {len(col_ids)}, {meta['no_publications_count']} members "
+        f"without publications, {len(meta['no_profile'])} without profile, "
+        f"{len(meta['no_profile_submission'])} submissions not found"
     )
-    schema = job.get("schema", "legacy")
-    n_entries = write_results(scores, row_ids, col_ids, job["mode"], metadata, schema, out_json, out_csv)
     logger.info("wrote %d results to %s and %s", n_entries, out_json, out_csv)
-    return results_metadata(metadata, schema)
+    return write_status(status_json, name, "Completed", description, request)

@@ -34,7 +34,13 @@ import scipy.sparse as sp
 
 from revmatch.io import PathLike, save_npy
 from revmatch.log import progress
-from revmatch.similarity import read_paper_matrix
+from revmatch.similarity import (
+    ComputedPaperMatrix,
+    paper_matrix_inputs,
+    part_rows,
+    read_paper_matrix,
+    rows_for_budget,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +131,33 @@ def _csr_top_values(rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray, t
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
+def _csr_top3(rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray, top: np.ndarray) -> None:
+    """``_csr_top_values`` for depth <= 3, the best values held in registers."""
+    depth = top.shape[2]
+    for i in numba.prange(rows.shape[0]):
+        row = rows[i]
+        for s in range(indptr.shape[0] - 1):
+            first = second = third = -np.inf
+            for j in range(indptr[s], indptr[s + 1]):
+                value = np.float64(row[indices[j]])
+                if value > third:
+                    if value > second:
+                        third = second
+                        if value > first:
+                            second = first
+                            first = value
+                        else:
+                            second = value
+                    else:
+                        third = value
+            top[i, s, 0] = first
+            if depth > 1:
+                top[i, s, 1] = second
+            if depth > 2:
+                top[i, s, 2] = third
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _csr_sums(rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out`` (b, n) with each segment's sum in float64, in index order."""
     for i in numba.prange(rows.shape[0]):
@@ -143,7 +176,8 @@ def csr_top_values(rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray, de
     ``-inf`` where a segment has fewer than ``depth`` values.
     """
     top = np.full((rows.shape[0], len(indptr) - 1, depth), -np.inf, dtype=np.float64)
-    _csr_top_values(np.ascontiguousarray(rows), indptr.astype(np.int64), indices.astype(np.int64), top)
+    kernel = _csr_top3 if depth <= 3 else _csr_top_values
+    kernel(np.ascontiguousarray(rows), indptr.astype(np.int64), indices.astype(np.int64), top)
     return top
 
 
@@ -271,6 +305,43 @@ def aggregate_scores_file(
         k,
     )
     scores = aggregate_scores(paper_scores, authorship, method=method, k=k, block_rows=block_rows)
+    save_npy(scores, out_npy)
+    return scores
+
+
+def aggregate_uncached_file(
+    submission_embeddings_npy: PathLike,
+    submissions_jsonl: PathLike,
+    corpus_embeddings_npy: PathLike,
+    papers_parquet: PathLike,
+    columns_txt: PathLike,
+    authorship_npz: PathLike,
+    out_npy: PathLike,
+    part: int = 0,
+    parts: int = 1,
+    method: str = "weighted_top3",
+    k: int = 3,
+    block_rows: int = 2048,
+    memory_budget_mb: float = 4096,
+) -> np.ndarray:
+    """Reviewer scores of part ``part`` of the submissions, computing the paper matrix on the fly.
+
+    The same rows as ``aggregate_scores_file`` over ``paper_matrix_file``'s part, without
+    storing the paper matrix (``matching.cache_paper_matrix: false``).
+    """
+    check_method(method, k)
+    queries, submission_ids, papers, paper_ids = paper_matrix_inputs(
+        submission_embeddings_npy, submissions_jsonl, corpus_embeddings_npy, papers_parquet, columns_txt
+    )
+    rows_per_block = rows_for_budget(len(paper_ids), memory_budget_mb, block_rows)
+    rows = part_rows(len(submission_ids), parts, part, align=rows_per_block)
+    matrix = ComputedPaperMatrix(np.asarray(queries[rows]), papers)
+    authorship = sp.load_npz(authorship_npz).tocsr()
+    logger.info(
+        "aggregating %d x %d similarities (computed on the fly) over %d reviewers with %s (k=%d)",
+        matrix.shape[0], matrix.shape[1], authorship.shape[0], method, k,
+    )
+    scores = aggregate_scores(matrix, authorship, method=method, k=k, block_rows=rows_per_block)
     save_npy(scores, out_npy)
     return scores
 

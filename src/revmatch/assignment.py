@@ -1151,14 +1151,22 @@ def solve_assignment_file(
     min_senior_per_paper: int = 0,
     senior_min_papers: int = 5,
     mip_rel_gap: float = 1e-4,
+    viability_json: PathLike | None = None,
 ) -> pd.DataFrame:
     """Solve the conference in the given files; write ``assignment.csv`` and a summary JSON.
+
+    With ``viability_json`` (the viability check's result) a track that cannot be staffed stops
+    the solve before it starts, with the track and its shortfall named.
 
     The summary's ``certificate`` is the pruned solve's optimality certificate (null when the
     full LP was solved: no more than ``prune_above_pairs`` allowed pairs), with a ``mip`` entry
     (gap) when senior reviewers are required: ``min_senior_per_paper`` reviewers per paper with
     at least ``senior_min_papers`` papers in the corpus (from ``authorship_npz``).
     """
+    if viability_json is not None:
+        from revmatch.viability import raise_if_infeasible  # viability builds on this module
+
+        raise_if_infeasible(viability_json, area_chairs=area_chairs)
     scores = np.load(aggregate_npy)
     coi = np.load(coi_npy)
     submissions = read_jsonl(submissions_jsonl)

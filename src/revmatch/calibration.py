@@ -14,9 +14,11 @@ The nominal thresholds ``theta0[t] = t + 0.5`` lie half way between adjacent rat
 so the latent quality is on the scale of the scores themselves. Marginalising ``z`` gives an
 ordered-probit likelihood ``P(y >= t+1) = Phi((q - theta[j, t]) * sqrt(gamma[e]))``.
 
-The fit keeps every reviewer's thresholds ordered with a shift + log-increment
-parameterisation that matches this prior in mean and spread (see ``build_model``).
-Scores are 0-based (``0`` = lowest recommendation); expertise levels are 1-based.
+The fit keeps every reviewer's thresholds ordered and non-centred (``theta0 + z / sqrt(a)``
+with ``z`` parameterised by its first entry and log gaps) under exactly the spec's prior,
+restricted to ordered thresholds (see ``build_model``); the likelihood gathers only the two
+thresholds that bound each observed score (``ordered_probit_logp``). Scores are 0-based
+(``0`` = lowest recommendation); expertise levels are 1-based.
 """
 
 from __future__ import annotations
@@ -69,6 +71,15 @@ SIMULATED_QUALITY_SD = 1.0
 ADVI_ITERATIONS = 10_000
 ADVI_LEARNING_RATE = 0.01
 ADVI_MAX_GRAD_NORM = 100.0
+# ADVI counts as settled when its loss fell by at most ADVI_MAX_LOSS_CHANGE (relative) from
+# the second-last to the last ADVI_LOSS_WINDOW of the iterations.
+ADVI_LOSS_WINDOW = 0.1
+ADVI_MAX_LOSS_CHANGE = 0.005
+# ADVI stops early, checked every ADVI_CHECK_EVERY steps from ADVI_MIN_ITERATIONS on, once
+# the loss fell by less than ADVI_STOP_LOSS_CHANGE between the last two windows.
+ADVI_CHECK_EVERY = 500
+ADVI_MIN_ITERATIONS = 2000
+ADVI_STOP_LOSS_CHANGE = 0.001
 
 # Posterior variables written to the netCDF file; the sampler's unconstrained coordinates
 # (``*_log__``, offsets) and the warm-up draws stay in memory only.
@@ -246,6 +257,12 @@ def _map_column(
     return values.astype(np.int64).to_numpy() - offset
 
 
+def _only_in(values: pd.Series, others: pd.Series) -> list[str]:
+    """Distinct non-empty ``values`` that are not among ``others``, in order of appearance."""
+    missing = values[(values != "") & ~values.isin(set(others))]
+    return list(dict.fromkeys(missing))
+
+
 def read_reviews(
     path: PathLike,
     columns: dict[str, str],
@@ -261,7 +278,9 @@ def read_reviews(
     ``LOWEST_RAW_SCORE`` (1 on START) is level 0. ``expertise_map`` maps raw expertise to
     1-based levels; without it expertise is an integer >= 1. With ``n_levels`` a score outside
     ``0 .. n_levels-1`` is an error. Rows with an empty score (review not submitted) are
-    skipped, counted (``frame.attrs["n_skipped"]``) and logged. The index is the CSV line
+    skipped, counted (``frame.attrs["n_skipped"]``) and logged; reviewers and submissions
+    left with no scored review are listed (``attrs["reviewers_without_reviews"]``,
+    ``attrs["submissions_without_reviews"]``) and logged. The index is the CSV line
     number of each review (header = line 1). Bad cells raise ``InputError`` naming file, line
     and column.
     """
@@ -288,6 +307,16 @@ def read_reviews(
     n_skipped = int(empty_score.sum())
     if n_skipped:
         logger.warning("%s: skipped %d review(s) with an empty score (not submitted)", path, n_skipped)
+    unreviewed = {
+        name: _only_in(table.loc[empty_score, columns[name]], table.loc[~empty_score, columns[name]])
+        for name in ("submission_id", "reviewer_id")
+    }
+    for name, what in (("reviewer_id", "reviewer(s)"), ("submission_id", "submission(s)")):
+        if unreviewed[name]:
+            logger.warning(
+                "%s: %d %s with no scored review, left out of the model: %s", path, len(unreviewed[name]),
+                what, ", ".join(unreviewed[name][:20]) + (" ..." if len(unreviewed[name]) > 20 else ""),
+            )
     table = table[~empty_score]
     for name in ("submission_id", "reviewer_id"):
         empty = table[columns[name]] == ""
@@ -327,6 +356,8 @@ def read_reviews(
     if repeated.any():
         logger.warning("%s: %d repeated (submission, reviewer) review(s), kept", path, int(repeated.sum()))
     reviews.attrs["n_skipped"] = n_skipped
+    reviews.attrs["reviewers_without_reviews"] = unreviewed["reviewer_id"]
+    reviews.attrs["submissions_without_reviews"] = unreviewed["submission_id"]
     logger.info(
         "%s: %d reviews of %d submissions by %d reviewers", path, len(reviews),
         reviews["submission_id"].nunique(), reviews["reviewer_id"].nunique(),
@@ -368,28 +399,93 @@ def _encode(reviews: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray, pd
     return submission_code, pd.Index(submission_ids), reviewer_code, pd.Index(reviewer_ids)
 
 
+# Above this, log Phi(x) is taken as log Phi(LOG_PHI_CLIP) (|error| < 7e-16); keeps erfcx finite.
+LOG_PHI_CLIP = 8.0
+
+
+def _log_phi(x):
+    """``log Phi(x)`` (standard normal CDF) through ``erfcx``: one special function, accurate
+    deep in the lower tail; ``x`` above ``LOG_PHI_CLIP`` counts as ``LOG_PHI_CLIP``."""
+    import pytensor.tensor as pt
+
+    u = -pt.minimum(x, LOG_PHI_CLIP) * np.sqrt(0.5)
+    return pt.log(0.5 * pt.erfcx(u)) - u**2
+
+
+def _log_normal_interval(lower, upper):
+    """``log(Phi(upper) - Phi(lower))`` for ``lower < upper``, stable in both tails: an
+    interval above zero is mirrored below it, where ``Phi`` has no cancellation."""
+    import pytensor.tensor as pt
+
+    mirror = (lower + upper) > 0
+    low = pt.switch(mirror, -upper, lower)
+    high = pt.switch(mirror, -lower, upper)
+    log_high = _log_phi(high)
+    return log_high + pt.log1mexp(_log_phi(low) - log_high)
+
+
+def ordered_probit_logp(
+    quality, thresholds, precision, submission_code: np.ndarray, reviewer_code: np.ndarray,
+    expertise_code: np.ndarray, score: np.ndarray, n_levels: int, as_data: bool = False,
+):
+    """Log likelihood of all reviews (a pytensor scalar).
+
+    ``P(y = k) = Phi((theta[j, k] - q[s]) sqrt(gamma[e])) - Phi((theta[j, k-1] - q[s])
+    sqrt(gamma[e]))`` with ``theta[j, -1] = -inf`` and ``theta[j, T] = +inf``. Only the
+    thresholds that bound each observed score are gathered (not all ``T`` of them), by integer
+    indices fixed once from the data; the reviews at either end of the scale have one bound.
+    With ``as_data`` (inside a model) the indices are ``pm.Data``, not constants embedded in
+    the graph.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n_thresholds = n_levels - 1
+    flat_thresholds = thresholds.reshape((-1,))
+    root_precision = pt.sqrt(precision)
+    base = np.asarray(reviewer_code, dtype=np.int64) * n_thresholds
+    score = np.asarray(score, dtype=np.int64)
+
+    def index(name: str, values: np.ndarray):
+        return pm.Data(name, values.astype(np.int64)) if as_data else values
+
+    def standardised(group: str, rows: np.ndarray, threshold: np.ndarray):
+        gathered = flat_thresholds[index(f"{group}_threshold", base[rows] + threshold)]
+        centre = quality[index(f"{group}_submission", submission_code[rows])]
+        return (gathered - centre) * root_precision[index(f"{group}_expertise", expertise_code[rows])]
+
+    total = pt.constant(0.0)
+    bottom = np.flatnonzero(score == 0)
+    if len(bottom):
+        total += _log_phi(standardised("bottom", bottom, np.zeros(len(bottom), dtype=np.int64))).sum()
+    top = np.flatnonzero(score == n_thresholds)
+    if len(top):
+        total += _log_phi(-standardised("top", top, np.full(len(top), n_thresholds - 1))).sum()
+    middle = np.flatnonzero((score > 0) & (score < n_thresholds))
+    if len(middle):
+        k = score[middle]
+        lower = standardised("middle_lower", middle, k - 1)
+        total += _log_normal_interval(lower, standardised("middle_upper", middle, k)).sum()
+    return total
+
+
 def build_model(
     reviews: pd.DataFrame, n_levels: int, n_expertise: int, hyper: Mapping[str, Any] | None = None
 ):
     """The PyMC model of ``reviews`` (columns submission_id, reviewer_id, score, expertise).
 
-    Reviewer thresholds are built ordered and non-centred from a per-reviewer shift and
-    log-increment offsets, all standard normal and scaled by the reviewer's accuracy ``a[j]``:
+    Quality, expertise precision and accuracy are as in the spec. Reviewer thresholds are the
+    spec's ``theta[j] = theta0 + z[j] / sqrt(a[j])`` with ``z[j, t] ~ Normal(0, 1)``
+    (non-centred), kept ordered by parameterising ``z`` from its first entry and the log of
+    its gaps: ``z[j, t] = z[j, t-1] - d[t] sqrt(a[j]) + exp(g[j, t])``, ``d`` the nominal
+    spacing, so that ``theta[j, t] - theta[j, t-1] = exp(g[j, t]) / sqrt(a[j]) > 0``. The prior
+    density of ``z`` (and the Jacobian ``sum(g)``) enters as a potential, so the prior on
+    ``theta`` given ``a`` is exactly the spec's ``Normal(theta0, precision a)`` restricted to
+    ordered thresholds (as with PyMC's ordered transform, the restriction is not
+    renormalised). The likelihood is the ordered probit of ``ordered_probit_logp``.
 
-    - ``shift[j] = u[j] / sqrt(T a[j])``: the mean of ``theta[j] - theta0`` (leniency:
-      negative = lenient), with the variance it has under ``theta[j, t] ~ Normal(theta0[t],
-      precision a[j])``;
-    - ``theta[j, t] - theta[j, t-1] = d[t] exp(c v[j, t] - c^2 / 2)`` with ``d`` the nominal
-      spacing and ``c = sqrt(2 / a[j]) / d[t]``: log-normal, so every reviewer's thresholds
-      are ordered, with the mean ``d`` and, to first order, the spread ``sqrt(2 / a[j])`` of
-      the spec's increments (a wider mean spacing would stretch the latent scale and bias the
-      expertise precisions down);
-    - ``theta[j]`` = the cumulated increments centred on ``mean(theta0) + shift[j]``.
-
-    This matches the spec's prior in mean and spread and keeps the likelihood a distribution;
-    it drops the small negative correlation of adjacent increments and the mass of the spec's
-    prior on crossed thresholds. The ordered-probit likelihood is PyMC's ``OrderedProbit``
-    with ``eta = q[s]``, cutpoints ``theta[j]`` and ``sigma = 1 / sqrt(gamma[e])``.
+    Deterministics: ``thresholds`` (reviewer x threshold) and ``threshold_shift`` (the mean
+    of ``theta[j] - theta0``; leniency: negative = lenient).
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -401,14 +497,16 @@ def build_model(
     n_thresholds = len(theta0)
     submission_code, submission_ids, reviewer_code, reviewer_ids = _encode(reviews)
     expertise_code = reviews["expertise"].to_numpy(dtype=np.int64) - 1
+    score = reviews["score"].to_numpy(dtype=np.int64)
+    n_reviewers = len(reviewer_ids)
     coords = {
         "submission": submission_ids.to_numpy(),
         "reviewer": reviewer_ids.to_numpy(),
         "expertise": np.arange(1, n_expertise + 1),
         "threshold": np.arange(n_thresholds),
         "increment": np.arange(1, n_thresholds),
-        "review": np.arange(len(reviews)),
     }
+    prior_accuracy = h["accuracy_shape"] / h["accuracy_rate"]
     with pm.Model(coords=coords) as model:
         quality = pm.Normal(
             "quality", mu=h["quality_mean"], sigma=1.0 / np.sqrt(h["quality_precision"]), dims="submission"
@@ -417,31 +515,44 @@ def build_model(
             "expertise_precision", alpha=h["expertise_shape"], beta=h["expertise_rate"], dims="expertise"
         )
         accuracy = pm.Gamma("accuracy", alpha=h["accuracy_shape"], beta=h["accuracy_rate"], dims="reviewer")
-        shift_offset = pm.Normal("shift_offset", 0.0, 1.0, dims="reviewer")
-        shift = pm.Deterministic(
-            "threshold_shift", shift_offset / pt.sqrt(n_thresholds * accuracy), dims="reviewer"
-        )
+        root_accuracy = pt.sqrt(accuracy)[:, None]
+        first = pm.Normal("threshold_offset_first", 0.0, 1.0, dims="reviewer")
         if n_thresholds > 1:
-            increment_offset = pm.Normal("increment_offset", 0.0, 1.0, dims=("reviewer", "increment"))
-            log_sd = pt.sqrt(2.0 / accuracy)[:, None] / spacing
-            increments = spacing * pt.exp(increment_offset * log_sd - 0.5 * log_sd**2)
-            cumulated = pt.concatenate(
-                [pt.zeros((len(reviewer_ids), 1)), pt.cumsum(increments, axis=1)], axis=1
+            log_gap = pm.Flat(
+                "threshold_log_gap", dims=("reviewer", "increment"),
+                initval=np.full((n_reviewers, n_thresholds - 1), np.log(spacing * np.sqrt(prior_accuracy))),
             )
-            pattern = cumulated - cumulated.mean(axis=1, keepdims=True) + theta0.mean()
+            steps = pt.exp(log_gap) - spacing * root_accuracy
+            rest = first[:, None] + pt.cumsum(steps, axis=1)
+            pm.Potential(
+                "threshold_offset_prior",
+                pm.logp(pm.Normal.dist(0.0, 1.0), rest).sum() + log_gap.sum(),
+            )
+            offset = pt.concatenate([first[:, None], rest], axis=1)
         else:
-            pattern = pt.as_tensor_variable(theta0[None, :])
-        thresholds = pm.Deterministic("thresholds", pattern + shift[:, None], dims=("reviewer", "threshold"))
-        pm.OrderedProbit(
+            offset = first[:, None]
+        thresholds = pm.Deterministic(
+            "thresholds", theta0 + offset / root_accuracy, dims=("reviewer", "threshold")
+        )
+        pm.Deterministic("threshold_shift", offset.mean(axis=1) / root_accuracy[:, 0], dims="reviewer")
+        pm.Potential(
             "score",
-            eta=quality[submission_code],
-            cutpoints=thresholds[reviewer_code],
-            sigma=1.0 / pt.sqrt(precision[expertise_code]),
-            compute_p=False,
-            observed=reviews["score"].to_numpy(dtype=np.int64),
-            dims="review",
+            ordered_probit_logp(
+                quality, thresholds, precision, submission_code, reviewer_code, expertise_code, score,
+                n_levels, as_data=True,
+            ),
         )
     return model
+
+
+def _review_data(reviews: pd.DataFrame):
+    """The reviews as an ``xarray.Dataset`` along ``review`` (the observed data group)."""
+    import xarray as xr
+
+    columns = {name: ("review", reviews[name].to_numpy()) for name in ("score", "expertise")}
+    for name in ("submission_id", "reviewer_id"):
+        columns[name] = ("review", reviews[name].astype(str).to_numpy(dtype=str))
+    return xr.Dataset(columns, coords={"review": np.arange(len(reviews))})
 
 
 def _nutpie_available() -> bool:
@@ -464,9 +575,10 @@ def fit_calibration(
     """Posterior of the calibration model (``build_model``) as ``arviz.InferenceData``.
 
     ``method="nuts"`` samples ``chains`` chains of ``tune`` + ``draws`` with nutpie when it is
-    installed, else PyMC's NUTS. ``method="advi"`` fits mean-field ADVI with
-    ``advi_iterations`` Adam steps and returns ``draws`` draws of the approximation as one
-    chain (``tune`` and ``chains`` are not used). ``posterior.attrs`` records the method,
+    installed (``posterior.attrs["compile_seconds"]``: its numba compilation), else PyMC's
+    NUTS. ``method="advi"`` fits mean-field ADVI with at most ``advi_iterations`` Adam steps
+    (fewer once the loss settles, ``stop_when_settled``) and returns ``draws`` draws of the
+    approximation as one chain (``tune`` and ``chains`` are not used). ``posterior.attrs`` records the method,
     the sampler and the wall time.
     """
     import pymc as pm
@@ -476,19 +588,27 @@ def fit_calibration(
     model = build_model(reviews, n_levels, n_expertise, hyper)
     start = time.perf_counter()
     with model:
-        if method == "nuts":
-            sampler = "nutpie" if _nutpie_available() else "pymc"
-            kwargs: dict[str, Any] = {"nuts_sampler_kwargs": {"cores": cores}} if sampler == "nutpie" else {}
+        if method == "nuts" and _nutpie_available():
+            import nutpie
+
+            compiled = nutpie.compile_pymc_model(model)
+            compile_seconds = time.perf_counter() - start
+            idata = nutpie.sample(
+                compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, progress_bar=False
+            )
+            idata.posterior.attrs["sampler"] = "nutpie"
+            idata.posterior.attrs["compile_seconds"] = compile_seconds
+        elif method == "nuts":
             idata = pm.sample(
                 draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-                nuts_sampler=sampler, progressbar=False, compute_convergence_checks=False, **kwargs,
+                progressbar=False, compute_convergence_checks=False,
             )
-            idata.posterior.attrs["sampler"] = sampler
+            idata.posterior.attrs["sampler"] = "pymc"
         else:
             approx = pm.fit(
                 n=advi_iterations, method="advi", random_seed=seed, progressbar=False,
                 obj_optimizer=pm.adam(learning_rate=ADVI_LEARNING_RATE),
-                total_grad_norm_constraint=ADVI_MAX_GRAD_NORM,
+                total_grad_norm_constraint=ADVI_MAX_GRAD_NORM, callbacks=[stop_when_settled],
             )
             idata = approx.sample(draws, random_seed=seed, return_inferencedata=True)
             losses = np.asarray(approx.hist, dtype=np.float64)
@@ -496,7 +616,9 @@ def fit_calibration(
             idata.posterior.attrs["advi_iterations"] = int(len(losses))
             final_loss = float(losses[-100:].mean()) if len(losses) else float("nan")
             idata.posterior.attrs["advi_final_loss"] = final_loss
+            idata.posterior.attrs["advi_loss_change"] = advi_loss_change(losses)
     seconds = time.perf_counter() - start
+    idata.add_groups(observed_data=_review_data(reviews))
     idata.posterior.attrs["method"] = method
     idata.posterior.attrs["fit_seconds"] = seconds
     logger.info("fitted the calibration model (%s) in %.1f s", method, seconds)
@@ -504,6 +626,28 @@ def fit_calibration(
 
 
 # ------------------------------------------------------------------ diagnostics
+
+
+def stop_when_settled(approx, losses: np.ndarray, iteration: int) -> None:
+    """``pm.fit`` callback: stop ADVI (``StopIteration``) once its loss has settled."""
+    if iteration < ADVI_MIN_ITERATIONS or iteration % ADVI_CHECK_EVERY:
+        return
+    change = advi_loss_change(losses[:iteration])
+    if np.isfinite(change) and abs(change) < ADVI_STOP_LOSS_CHANGE:
+        logger.info("ADVI settled after %d steps (loss change %.4f%%)", iteration, 100 * change)
+        raise StopIteration
+
+
+def advi_loss_change(losses: np.ndarray, window: float = ADVI_LOSS_WINDOW) -> float:
+    """Relative drop of the ADVI loss (negative ELBO) between the last two windows of
+    ``window`` of the iterations: near 0 once the fit has settled, clearly positive while the
+    loss still falls (then more iterations are needed)."""
+    losses = np.asarray(losses, dtype=np.float64)
+    size = int(len(losses) * window)
+    if size < 1:
+        return float("nan")
+    previous, last = losses[-2 * size:-size].mean(), losses[-size:].mean()
+    return float((previous - last) / abs(last))
 
 
 def calibration_diagnostics(idata) -> dict:
@@ -531,6 +675,7 @@ def calibration_diagnostics(idata) -> dict:
     if method == "advi":
         diagnostics["advi_iterations"] = posterior.attrs.get("advi_iterations")
         diagnostics["advi_final_loss"] = posterior.attrs.get("advi_final_loss")
+        diagnostics["advi_loss_change"] = posterior.attrs.get("advi_loss_change")
         return diagnostics
     names = [name for name in posterior.data_vars if posterior[name].size > 0]
     rhat = az.rhat(posterior, var_names=names)
@@ -547,8 +692,12 @@ def calibration_diagnostics(idata) -> dict:
     return diagnostics
 
 
-def check_convergence(diag: dict, max_rhat: float = 1.05, min_ess: float = 100) -> list[str]:
-    """Problems found in ``calibration_diagnostics`` output (empty when fine)."""
+def check_convergence(
+    diag: dict, max_rhat: float = 1.05, min_ess: float = 100, max_loss_change: float = ADVI_MAX_LOSS_CHANGE
+) -> list[str]:
+    """Problems found in ``calibration_diagnostics`` output (empty when fine): NUTS with an
+    R-hat above ``max_rhat``, a bulk or tail ESS below ``min_ess`` or any divergence; ADVI
+    with a non-finite loss or a loss still falling by more than ``max_loss_change``."""
     problems = []
     if diag.get("max_rhat") is not None and not diag["max_rhat"] <= max_rhat:
         problems.append(f"R-hat {diag['max_rhat']:.3f} > {max_rhat} ({diag.get('worst_rhat_variable')})")
@@ -560,6 +709,11 @@ def check_convergence(diag: dict, max_rhat: float = 1.05, min_ess: float = 100) 
     loss = diag.get("advi_final_loss")
     if loss is not None and not np.isfinite(loss):
         problems.append(f"ADVI loss is not finite ({loss})")
+    change = diag.get("advi_loss_change")
+    if change is not None and np.isfinite(change) and change > max_loss_change:
+        problems.append(
+            f"ADVI loss still falling ({change:.2%} over the last iterations > {max_loss_change:.2%})"
+        )
     return problems
 
 
@@ -724,14 +878,19 @@ def calibrate_reviews_file(
     chains: int = 2,
     seed: int = 0,
     hyper: dict | None = None,
-    fail_on_bad_convergence: bool = False,
+    fail_on_bad_convergence: bool = True,
     cores: int = 1,
+    advi_iterations: int = ADVI_ITERATIONS,
+    max_rhat: float = 1.05,
+    min_ess: float = 100,
 ) -> dict:
     """Read a review export, fit the model, write the three summaries (CSV), the posterior
     (netCDF) and the diagnostics (JSON), all atomically; return the diagnostics.
 
-    Convergence problems are logged and listed in the diagnostics; with
-    ``fail_on_bad_convergence`` they raise ``RuntimeError`` before anything is written.
+    Convergence problems (``check_convergence`` with ``max_rhat`` and ``min_ess``) are
+    logged and listed in the diagnostics; with ``fail_on_bad_convergence`` (the default)
+    they raise ``RuntimeError`` before anything is written. Reviewers and submissions with no
+    scored review are listed in the diagnostics.
     """
     reviews = read_reviews(reviews_csv, columns or {}, score_map, expertise_map, n_levels)
     check_levels(reviews, n_levels, n_expertise, path=reviews_csv, columns=columns)
@@ -739,19 +898,25 @@ def calibrate_reviews_file(
         raise InputError(reviews_csv, "no reviews with a score")
     idata = fit_calibration(
         reviews, n_levels, n_expertise, method=method, draws=draws, tune=tune, chains=chains,
-        seed=seed, hyper=hyper, cores=cores,
+        seed=seed, hyper=hyper, cores=cores, advi_iterations=advi_iterations,
     )
     diagnostics = calibration_diagnostics(idata)
-    problems = check_convergence(diagnostics)
+    problems = check_convergence(diagnostics, max_rhat=max_rhat, min_ess=min_ess)
     for problem in problems:
         logger.warning("convergence: %s", problem)
     if problems and fail_on_bad_convergence:
-        raise RuntimeError(f"calibration did not converge: {'; '.join(problems)}")
+        remedy = "more tune/draws" if method == "nuts" else "more advi_iterations, or method nuts"
+        raise RuntimeError(
+            f"calibration did not converge ({'; '.join(problems)}); diagnostics: {diagnostics}. "
+            f"Try {remedy}, or set fail_on_bad_convergence to false to write the results anyway"
+        )
     submissions, reviewers, expertise = summarise_calibration(idata, reviews)
     diagnostics.update({
         "problems": problems,
         "reviews": int(len(reviews)),
         "skipped_empty_scores": int(reviews.attrs.get("n_skipped", 0)),
+        "reviewers_without_reviews": list(reviews.attrs.get("reviewers_without_reviews", [])),
+        "submissions_without_reviews": list(reviews.attrs.get("submissions_without_reviews", [])),
         "submissions": int(len(submissions)),
         "reviewers": int(len(reviewers)),
         "n_levels": int(n_levels),

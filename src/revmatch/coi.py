@@ -2,24 +2,68 @@
 
 Every source gives a bool P x R matrix (rows in ``submissions.jsonl`` order, columns in
 ``reviewers.jsonl`` order); :func:`merge_cois` takes their union and lists, for every
-flagged pair, each source that flagged it.
+flagged pair, each source that flagged it. The reasons (sources) are:
+
+- ``bid``: the reviewer bid COI (START code 4);
+- ``authorship``: the reviewer is an author (same START username, email or Semantic
+  Scholar id);
+- ``coauthorship``: the reviewer co-wrote a corpus paper with an author, within the
+  configured years (by Semantic Scholar author id);
+- ``email_domain``: the reviewer's email domain is an author's, public mail providers
+  (gmail.com, ...) left out;
+- ``affiliation``: the reviewer's normalised affiliation is an author's;
+- ``external``: a pair listed in an external COI file (username/submission, or
+  username/username: then each person conflicts with the other's submissions).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from revmatch.io import InputError, PathLike, read_jsonl, save_npy, write_csv, write_text
+from revmatch.io import InputError, PathLike, read_jsonl, save_npy, write_csv, write_lines, write_text
 
 logger = logging.getLogger(__name__)
 
 BID_COI = 0
 REASON_COLUMNS = ["submission_id", "reviewer_id", "reason"]
+REASONS = ("bid", "authorship", "coauthorship", "email_domain", "affiliation", "external")
+
+# Mail providers anyone can use: sharing one says nothing about a conflict.
+PUBLIC_EMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.co.jp", "yahoo.co.in",
+        "yahoo.fr", "yahoo.de", "ymail.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "live.com",
+        "outlook.com", "msn.com", "aol.com", "icloud.com", "me.com", "mac.com", "protonmail.com",
+        "proton.me", "pm.me", "gmx.de", "gmx.net", "gmx.com", "web.de", "mail.com", "mail.ru",
+        "yandex.ru", "yandex.com", "qq.com", "163.com", "126.com", "sina.com", "sohu.com",
+        "foxmail.com", "naver.com", "daum.net", "hanmail.net", "zoho.com", "fastmail.com",
+        "tutanota.com", "rediffmail.com", "libero.it", "orange.fr", "free.fr", "laposte.net",
+        "t-online.de", "seznam.cz", "wp.pl", "o2.pl", "163.net", "aliyun.com", "hey.com",
+    }
+)
+# Second-level labels under which organisations register (``cam.ac.uk``, ``u-tokyo.ac.jp``).
+_SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gov", "org", "net", "ne", "or", "go", "gob", "res"})
+# Words that say nothing about which organisation an affiliation is.
+_AFFILIATION_STOPWORDS = frozenset(
+    {"the", "of", "at", "and", "for", "in", "de", "del", "della", "der", "des", "du", "la", "le", "di",
+     "inc", "ltd", "llc", "gmbh", "corp", "corporation", "co", "company", "plc", "sa", "ag"}
+)
+# Parts of an affiliation that name a unit inside an organisation, not the organisation.
+_UNIT = re.compile(
+    r"^(?:dept|department|school|faculty|lab|laboratory|labs|group|division|chair|centre|center"
+    r"|program|programme|unit)\b"
+)
+_NO_AFFILIATION = frozenset(
+    {"", "none", "n a", "na", "independent", "independent researcher", "unaffiliated", "self"}
+)
 
 
 def coi_from_bids(bids: np.ndarray) -> np.ndarray:
@@ -150,6 +194,236 @@ def coi_from_coauthorship(
     return _pairs_to_matrix(shared.row.astype(np.int64), shared.col.astype(np.int64), shape)
 
 
+# ---------------------------------------------------------------- same organisation
+
+
+def email_domain(email: str) -> str:
+    """The organisation's domain of an email address (``''`` when there is none).
+
+    ``jane@cs.cmu.edu`` -> ``cmu.edu``: the last two labels, or three under a second-level
+    label of a country code (``nlp.cam.ac.uk`` -> ``cam.ac.uk``).
+    """
+    _, at, domain = str(email or "").strip().casefold().rpartition("@")
+    labels = [label for label in domain.strip(".").split(".") if label] if at else []
+    if len(labels) < 2:
+        return ""
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
+
+
+def normalise_affiliation(text: str) -> str:
+    """A comparable key for an affiliation (``''`` for none).
+
+    Accents, case, punctuation, ``&`` and filler words (``of``, ``the``, ``Inc.``) go; of
+    the comma-separated parts, the first that names an organisation rather than a unit
+    (department, school, lab, ...) is kept, its words sorted, so that "Dept. of CS,
+    University of Edinburgh" and "Edinburgh University" give the same key.
+    """
+    folded = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode().casefold()
+    folded = folded.replace("&", " and ")
+    parts = []
+    for part in re.split(r"[,;()/|]|\s-\s", folded):
+        words = [w for w in re.sub(r"[^a-z0-9]+", " ", part).split() if w not in _AFFILIATION_STOPWORDS]
+        if words:
+            parts.append(words)
+    organisations = [words for words in parts if not _UNIT.match(" ".join(words))] or parts
+    if not organisations:
+        return ""
+    key = " ".join(sorted(organisations[0]))
+    return "" if key in _NO_AFFILIATION else key
+
+
+def _author_values(submissions: list[dict], field: str, normalise) -> pd.DataFrame:
+    """(submission, key) rows: the normalised ``field`` of every author, empty ones left out."""
+    rows = [
+        (p, normalise(a.get(field, ""))) for p, s in enumerate(submissions) for a in s.get("authors") or []
+    ]
+    frame = pd.DataFrame(rows, columns=["submission", "key"]).astype({"submission": np.int64, "key": object})
+    return frame[frame["key"] != ""].drop_duplicates()
+
+
+def _reviewer_values(reviewers: list[dict], field: str, normalise) -> pd.DataFrame:
+    keys = pd.Series([normalise(r.get(field, "")) for r in reviewers], dtype=object)
+    frame = pd.DataFrame({"reviewer": np.arange(len(reviewers), dtype=np.int64), "key": keys})
+    return frame[frame["key"] != ""]
+
+
+def _shared_key_matrix(authors: pd.DataFrame, people: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
+    pairs = authors.merge(people, on="key", how="inner")
+    return _pairs_to_matrix(
+        pairs["submission"].to_numpy(np.int64), pairs["reviewer"].to_numpy(np.int64), shape
+    )
+
+
+def coi_from_email_domain(
+    submissions: list[dict],
+    reviewers: list[dict],
+    public_domains: Iterable[str] = PUBLIC_EMAIL_DOMAINS,
+) -> np.ndarray:
+    """Pairs where the reviewer's email domain (:func:`email_domain`) is an author's.
+
+    Domains in ``public_domains`` (mail providers) never make a conflict.
+    """
+    public = {str(d).strip().casefold() for d in public_domains}
+
+    def organisation(email: str) -> str:
+        domain, full = email_domain(email), str(email or "").strip().casefold().rpartition("@")[2]
+        return "" if domain in public or full in public else domain
+
+    authors = _author_values(submissions, "email", organisation)
+    people = _reviewer_values(reviewers, "email", organisation)
+    return _shared_key_matrix(authors, people, (len(submissions), len(reviewers)))
+
+
+def coi_from_affiliation(submissions: list[dict], reviewers: list[dict]) -> np.ndarray:
+    """Pairs where the reviewer's normalised affiliation (:func:`normalise_affiliation`) is an author's.
+
+    Authors carry the affiliation of the START profile they were matched to; authors
+    without a profile have none and never match.
+    """
+    authors = _author_values(submissions, "affiliation", normalise_affiliation)
+    people = _reviewer_values(reviewers, "affiliation", normalise_affiliation)
+    return _shared_key_matrix(authors, people, (len(submissions), len(reviewers)))
+
+
+# ---------------------------------------------------------------- external COI files
+
+EXTERNAL_REVIEWER = "Username|Reviewer Username|Reviewer|Username 1"
+EXTERNAL_SUBMISSION = "Submission ID|Submission|Paper ID"
+EXTERNAL_OTHER = "Other Username|Username 2|Conflict Username|Conflicted Username|Conflict"
+
+
+def read_coi_pairs(path: PathLike) -> tuple[pd.DataFrame, str]:
+    """Read an external COI file: ``(pairs, kind)``.
+
+    ``kind`` is ``submission`` for a file of (``Username``, ``Submission ID``) pairs and
+    ``person`` for (``Username``, ``Other Username``) pairs (headers may also be
+    ``Username 1``/``Username 2``, ``Reviewer``, ``Paper ID``). ``pairs`` has the columns
+    ``person``, ``other`` and the spreadsheet ``row``; an empty cell raises ``InputError``.
+    A value with ``@`` is an email, else a START username.
+    """
+    from revmatch.softconf import find_column, read_csv_export
+
+    frame = read_csv_export(path)
+    person = find_column(frame, EXTERNAL_REVIEWER, path)
+    submission = find_column(frame, EXTERNAL_SUBMISSION, path)
+    other = find_column(frame, EXTERNAL_OTHER, path) if submission is None else None
+    if person is None or (submission is None and other is None):
+        missing = [n for n, c in ((EXTERNAL_REVIEWER, person), (f"{EXTERNAL_SUBMISSION} or {EXTERNAL_OTHER}",
+                   submission or other)) if c is None]
+        raise InputError(
+            path,
+            f"an external COI file needs a username column and a submission or second username column; "
+            f"missing {', '.join(repr(m) for m in missing)}",
+            row=1,
+            column=missing[0].split("|")[0],
+        )
+    second = submission or other
+    pairs = pd.DataFrame(
+        {
+            "person": frame[person].astype(str).str.strip(),
+            "other": frame[second].astype(str).str.strip(),
+            "row": frame.index.to_numpy(np.int64),
+        }
+    )
+    for column, name in (("person", person), ("other", second)):
+        empty = pairs[column] == ""
+        if empty.any():
+            row = int(pairs["row"][empty].iloc[0])
+            raise InputError(path, "empty cell in a COI pair", row=row, column=name)
+    return pairs.reset_index(drop=True), "submission" if submission is not None else "person"
+
+
+def _value_keys(values: pd.Series) -> pd.Series:
+    folded = values.astype(str).str.strip().str.casefold()
+    is_email = folded.str.contains("@", regex=False)
+    kind = pd.Series(np.where(is_email, "email:", "username:"), index=values.index)
+    return (kind + folded).reset_index(drop=True)
+
+
+def coi_from_pairs(
+    pairs: pd.DataFrame,
+    kind: str,
+    submissions: list[dict],
+    reviewers: list[dict],
+) -> tuple[np.ndarray, dict]:
+    """COI matrix from external pairs (see :func:`read_coi_pairs`) and counts of what matched.
+
+    ``submission`` pairs flag (reviewer, submission); ``person`` pairs flag, both ways,
+    the first person as reviewer of every submission the second wrote. People are matched
+    to reviewers and authors by START username or email (case-insensitive). Values that
+    name nobody known, unknown submission ids (e.g. set-aside ones) and pairs that flag
+    nothing are counted in the returned report.
+    """
+    reviewer_keys = _person_keys(reviewers).rename(columns={"position": "reviewer"})
+    person_keys = _value_keys(pairs["person"])
+    pair_index = np.arange(len(pairs), dtype=np.int64)
+    if kind == "submission":
+        ids = [str(s["id"]) for s in submissions]
+        position = pd.Series(np.arange(len(submissions), dtype=np.int64), index=ids)
+        wanted = pd.DataFrame(
+            {"key": person_keys, "submission": pairs["other"].map(position).to_numpy(), "pair": pair_index}
+        )
+        hits = wanted.merge(reviewer_keys, on="key").dropna(subset=["submission"])
+        stats = {
+            "unknown_usernames": sorted(set(pairs["person"][~person_keys.isin(reviewer_keys["key"]).values])),
+            "unknown_submissions": sorted(set(pairs["other"][wanted["submission"].isna().to_numpy()])),
+        }
+    elif kind == "person":
+        flat = [(p, a) for p, s in enumerate(submissions) for a in s.get("authors") or []]
+        author_keys = _person_keys(a for _, a in flat)
+        owner = np.fromiter((p for p, _ in flat), dtype=np.int64, count=len(flat))
+        authors = pd.DataFrame(
+            {"author": author_keys["key"], "submission": owner[author_keys["position"].to_numpy(np.int64)]}
+        )
+        other_keys = _value_keys(pairs["other"])
+        both_ways = pd.DataFrame(
+            {
+                "key": np.concatenate([person_keys, other_keys]),
+                "author": np.concatenate([other_keys, person_keys]),
+                "pair": np.concatenate([pair_index, pair_index]),
+            }
+        )
+        hits = both_ways.merge(reviewer_keys, on="key").merge(authors, on="author")
+        known = set(reviewer_keys["key"]) | set(authors["author"])
+        values = np.concatenate([pairs["person"].to_numpy(), pairs["other"].to_numpy()])
+        unknown = ~pd.Series(np.concatenate([person_keys, other_keys])).isin(known).to_numpy()
+        stats = {"unknown_usernames": sorted(set(values[unknown]))}
+    else:
+        raise ValueError(f"unknown COI pair kind {kind!r} (submission or person)")
+    matrix = _pairs_to_matrix(
+        hits["submission"].to_numpy(np.int64),
+        hits["reviewer"].to_numpy(np.int64),
+        (len(submissions), len(reviewers)),
+    )
+    stats.update(
+        {
+            "kind": kind,
+            "pairs": len(pairs),
+            "pairs_without_effect": len(pairs) - int(hits["pair"].nunique()),
+            "coi_pairs": int(matrix.sum()),
+        }
+    )
+    return matrix, stats
+
+
+def coauthor_since(
+    since_year: int | None, years: int | None, conference_year: int | None
+) -> int | None:
+    """First corpus year whose co-authorship counts: ``since_year``, or ``conference_year - years``.
+
+    ``None`` when co-authorship is not checked; giving both ways, or ``years`` without
+    ``conference_year``, is a ``ValueError``.
+    """
+    if years is None:
+        return since_year
+    if since_year is not None:
+        raise ValueError("give coi.coauthor_since_year or coi.coauthor_years, not both")
+    if conference_year is None:
+        raise ValueError("coi.coauthor_years needs coi.conference_year")
+    return int(conference_year) - int(years)
+
+
 def merge_cois(
     sources: dict[str, np.ndarray],
     submission_ids: list[str],
@@ -183,14 +457,20 @@ def merge_cois(
     return coi, frame
 
 
-def coi_report(coi: np.ndarray, reasons: pd.DataFrame, submission_ids: list[str]) -> str:
-    """Readable counts: pairs by reason, pairs in total, submissions and reviewers touched."""
+def coi_report(
+    coi: np.ndarray,
+    reasons: pd.DataFrame,
+    submission_ids: list[str],
+    sources: Sequence[str] | None = None,
+) -> str:
+    """Readable counts: pairs by reason (every source in ``sources``, also at 0), in total, and touched."""
     n_sub, n_rev = coi.shape
     lines = [f"COI pairs: {int(coi.sum())} of {n_sub * n_rev} submission-reviewer pairs"]
     by_reason = reasons.groupby("reason", sort=False).size()
     shared = reasons.duplicated(["submission_id", "reviewer_id"], keep=False)
     only = reasons.loc[~shared, "reason"].value_counts()
-    for reason, count in by_reason.items():
+    for reason in list(sources or []) + [r for r in by_reason.index if r not in (sources or [])]:
+        count = int(by_reason.get(reason, 0))
         lines.append(f"  {reason}: {count} pairs ({int(only.get(reason, 0))} from this source only)")
     per_submission = coi.sum(axis=1)
     lines.append(f"submissions with a COI: {int((per_submission > 0).sum())} of {n_sub}")
@@ -203,6 +483,11 @@ def coi_report(coi: np.ndarray, reasons: pd.DataFrame, submission_ids: list[str]
     return "\n".join(lines) + "\n"
 
 
+def _authors_without_ids(submissions: list[dict]) -> tuple[int, int]:
+    authors = [a for s in submissions for a in s.get("authors") or []]
+    return sum(not a.get("ids") for a in authors), len(authors)
+
+
 def merge_cois_file(
     submissions_jsonl: PathLike,
     reviewers_jsonl: PathLike,
@@ -212,8 +497,24 @@ def merge_cois_file(
     out_reasons_csv: PathLike,
     out_report_txt: PathLike,
     coauthor_since_year: int | None = None,
-) -> None:
-    """Merge COIs from bids, authorship and (with a corpus) co-authorship; write matrix, reasons, report."""
+    external_csvs: Sequence[PathLike] = (),
+    same_email_domain: bool = False,
+    same_affiliation: bool = False,
+    public_email_domains: Iterable[str] = (),
+    out_submission_index: PathLike | None = None,
+    out_reviewer_index: PathLike | None = None,
+) -> dict:
+    """Merge every COI source; write the matrix, its index files, the reasons and a report.
+
+    Sources: bids and authorship always; co-authorship with a corpus (papers from
+    ``coauthor_since_year`` on, all years when ``None``); same email domain (public mail
+    providers and ``public_email_domains`` left out) and same affiliation when asked;
+    each external COI file. The index files list the matrix's submission ids (rows) and
+    reviewer ids (columns), one a line. Everything is read and computed before anything
+    is written, and a failed write removes what was written. Returns the counts.
+    """
+    from revmatch.softconf import write_all_or_nothing
+
     submissions = read_jsonl(submissions_jsonl)
     reviewers = read_jsonl(reviewers_jsonl)
     bids = np.load(bids_npy)
@@ -223,20 +524,67 @@ def merge_cois_file(
             bids_npy, f"bids matrix has shape {bids.shape}, expected {expected} (submissions x reviewers)"
         )
     sources = {"bid": coi_from_bids(bids), "authorship": coi_from_authorship(submissions, reviewers)}
+    notes = []
     if papers_parquet_or_None is not None:
         papers = pd.read_parquet(papers_parquet_or_None, columns=["paper_id", "year", "authors"])
         sources["coauthorship"] = coi_from_coauthorship(submissions, reviewers, papers, coauthor_since_year)
+        window = "all years" if coauthor_since_year is None else f"papers from {coauthor_since_year} on"
+        without, total = _authors_without_ids(submissions)
+        notes.append(f"co-authorship window: {window}")
+        notes.append(
+            f"co-authorship not checked for {without} of {total} submission authors "
+            "(no Semantic Scholar id: no START profile, or none in it)"
+        )
     else:
         logger.info("no corpus given: co-authorship COIs not computed")
+    if same_email_domain:
+        public = PUBLIC_EMAIL_DOMAINS | {str(d).strip().casefold() for d in public_email_domains}
+        sources["email_domain"] = coi_from_email_domain(submissions, reviewers, public)
+        notes.append(f"same email domain: {len(public)} public mail domains left out")
+    if same_affiliation:
+        sources["affiliation"] = coi_from_affiliation(submissions, reviewers)
+        with_affiliation = sum(bool(normalise_affiliation(r.get("affiliation", ""))) for r in reviewers)
+        notes.append(f"same affiliation: {with_affiliation} of {len(reviewers)} reviewers state one")
+    external_stats = []
+    if external_csvs:
+        external = np.zeros(expected, dtype=bool)
+        for path in external_csvs:
+            pairs, kind = read_coi_pairs(path)
+            matrix, stats = coi_from_pairs(pairs, kind, submissions, reviewers)
+            external |= matrix
+            external_stats.append({"file": str(path), **stats})
+            unknown_ids = stats.get("unknown_submissions")
+            notes.append(
+                f"external {Path(path).name} ({kind} pairs): {stats['pairs']} pairs -> {stats['coi_pairs']} "
+                f"COI pairs; {stats['pairs_without_effect']} pairs flag nothing, "
+                f"{len(stats['unknown_usernames'])} unknown usernames"
+                + (f", {len(unknown_ids)} unknown submission ids" if unknown_ids is not None else "")
+            )
+            if stats["unknown_usernames"]:
+                logger.warning(
+                    "%s: %d unknown usernames: %s", path, len(stats["unknown_usernames"]),
+                    ", ".join(stats["unknown_usernames"][:20]),
+                )
+        sources["external"] = external
     submission_ids = [str(s["id"]) for s in submissions]
     reviewer_ids = [str(r["id"]) for r in reviewers]
     coi, reasons = merge_cois(sources, submission_ids, reviewer_ids)
-    report = coi_report(coi, reasons, submission_ids)
-    if papers_parquet_or_None is not None:
-        window = "all years" if coauthor_since_year is None else f"papers from {coauthor_since_year} on"
-        report += f"co-authorship window: {window}\n"
+    report = coi_report(coi, reasons, submission_ids, list(sources)) + "".join(f"{n}\n" for n in notes)
     for line in report.splitlines():
         logger.info(line)
-    save_npy(coi, out_coi_npy)
-    write_csv(reasons, out_reasons_csv)
-    write_text(report, out_report_txt)
+    writers = [
+        (out_coi_npy, lambda path: save_npy(coi, path)),
+        (out_reasons_csv, lambda path: write_csv(reasons, path)),
+        (out_report_txt, lambda path: write_text(report, path)),
+    ]
+    if out_submission_index is not None:
+        writers.append((out_submission_index, lambda path: write_lines(submission_ids, path)))
+    if out_reviewer_index is not None:
+        writers.append((out_reviewer_index, lambda path: write_lines(reviewer_ids, path)))
+    write_all_or_nothing(writers)
+    counts = reasons.groupby("reason").size()
+    return {
+        "pairs": int(coi.sum()),
+        "by_reason": {reason: int(counts.get(reason, 0)) for reason in sources},
+        "external": external_stats,
+    }

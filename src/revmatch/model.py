@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -28,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import sentencepiece as spm
 import torch
 import torch.nn.functional as F
@@ -35,7 +37,7 @@ from torch import nn
 
 from revmatch.io import InputError, PathLike, atomic_path, read_jsonl, read_lines, save_npy
 from revmatch.log import progress
-from revmatch.text import TEXT_FIELDS, paper_text, read_paper_texts, tokenize_text
+from revmatch.text import TEXT_FIELDS, paper_text, read_paper_texts, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -180,8 +182,9 @@ def build_vocab(lines: list[list[str]], max_vocab: int) -> dict[str, int]:
 def pieces_to_ids(lines: Sequence[Sequence[str]], vocab: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Packed ids of the lines' known pieces and each line's length (unknown pieces dropped)."""
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-    ids = np.fromiter((vocab.get(piece, -1) for line in lines for piece in line), dtype=np.int64,
-                      count=int(lengths.sum()))
+    pieces = list(itertools.chain.from_iterable(lines))
+    ids = np.fromiter(map(vocab.get, pieces, itertools.repeat(-1, len(pieces))), dtype=np.int64,
+                      count=len(pieces))
     line_of_piece = np.repeat(np.arange(len(lines)), lengths)
     known = ids >= 0
     return ids[known], np.bincount(line_of_piece[known], minlength=len(lines))
@@ -527,50 +530,94 @@ def load_model(path: PathLike, device: str = "cpu") -> SimilarityModel:
     return SimilarityModel(module, vocab, sp, params)
 
 
-def _texts_to_ids(model: SimilarityModel, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Packed piece ids and lengths of raw texts: tokenise, sentencepiece, look up.
+def length_batches(lengths: np.ndarray, max_tokens: int, max_texts: int) -> list[np.ndarray]:
+    """Indices of texts grouped into batches of similar length (length bucketing).
 
-    Unknown pieces are dropped; a text left with no piece becomes ``[UNKNOWN]``. Also
-    returns the number of such texts.
+    Texts are sorted by length (stable) and cut into consecutive batches of at most
+    ``max_texts`` texts and, where a batch has more than one text, at most ``max_tokens``
+    tokens, so that every batch has a bounded size whatever the lengths.
     """
-    tokens = [tokenize_text(text) for text in texts]
-    pieces = model.sentencepiece.encode(tokens, out_type=str)
-    ids, lengths = pieces_to_ids(pieces, model.vocab)
+    if max_tokens < 1 or max_texts < 1:
+        raise ValueError(f"max_tokens and max_texts must be positive, got {max_tokens} and {max_texts}")
+    order = np.argsort(lengths, kind="stable")
+    sorted_lengths = np.maximum(np.asarray(lengths, dtype=np.int64)[order], 1)
+    batches, start = [], 0
+    while start < len(order):
+        budget = np.searchsorted(np.cumsum(sorted_lengths[start:start + max_texts]), max_tokens, side="right")
+        stop = start + max(int(budget), 1)
+        batches.append(order[start:stop])
+        start = stop
+    return batches
+
+
+def _ids_with_unknown(model: SimilarityModel,
+                      piece_lines: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Packed piece ids and lengths; a line with no known piece becomes ``[UNKNOWN]`` (counted)."""
+    ids, lengths = pieces_to_ids(piece_lines, model.vocab)
     empty = np.flatnonzero(lengths == 0)
     if len(empty):
-        text_of_id = np.repeat(np.arange(len(texts)), lengths)
-        order = np.argsort(np.concatenate([text_of_id, empty]), kind="stable")
+        line_of_id = np.repeat(np.arange(len(piece_lines)), lengths)
+        order = np.argsort(np.concatenate([line_of_id, empty]), kind="stable")
         ids = np.concatenate([ids, np.full(len(empty), model.vocab[UNKNOWN])])[order]
         lengths[empty] = 1
     return ids, lengths, len(empty)
 
 
-def embed_texts(model: SimilarityModel, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
-    """L2-normalised float32 embeddings of raw texts, shape (n, dim), in input order.
+def embed_piece_lines(model: SimilarityModel, piece_lines: Sequence[Sequence[str]],
+                      batch_size: int = 512, max_tokens: int = 262144) -> np.ndarray:
+    """L2-normalised float32 embeddings of sentencepiece-encoded lines, shape (n, dim), in input order.
 
-    Texts go through Moses tokenisation, sentencepiece and the vocabulary ``batch_size`` at
-    a time (so memory does not grow with the number of texts); a batch is packed without
-    padding and mean-pooled in one call, so no length bucketing is needed.
+    Lines are embedded in length buckets (``length_batches``) under ``torch.inference_mode``;
+    a batch is packed without padding and mean-pooled in one ``embedding_bag`` call. Unknown
+    pieces are dropped; a line with no known piece gets the unknown-token vector (counted).
     """
-    out = np.empty((len(texts), model.dim), dtype=np.float32)
+    out = np.empty((len(piece_lines), model.dim), dtype=np.float32)
+    lengths = np.fromiter(map(len, piece_lines), dtype=np.int64, count=len(piece_lines))
+    batches = length_batches(lengths, max_tokens, batch_size)
     n_without_piece = 0
     model.module.eval()
     with torch.inference_mode():
-        for start in progress(range(0, len(texts), batch_size), desc="embed",
-                              total=-(-len(texts) // batch_size), unit="batch"):
-            stop = min(start + batch_size, len(texts))
-            ids, lengths, n_empty = _texts_to_ids(model, texts[start:stop])
+        for rows in progress(batches, desc="embed", unit="batch"):
+            ids, batch_lengths, n_empty = _ids_with_unknown(model, [piece_lines[i] for i in rows])
             vectors = model.module.pool(torch.from_numpy(ids).to(model.device),
-                                        torch.from_numpy(lengths).to(model.device))
-            out[start:stop] = F.normalize(vectors.float(), dim=1).cpu().numpy()
+                                        torch.from_numpy(batch_lengths).to(model.device))
+            out[rows] = F.normalize(vectors.float(), dim=1).cpu().numpy()
             n_without_piece += n_empty
     if n_without_piece:
         logger.info("%d of %d texts have no known piece; they get the unknown-token vector",
-                    n_without_piece, len(texts))
+                    n_without_piece, len(piece_lines))
     return out
 
 
+def embed_texts(model: SimilarityModel, texts: Sequence[str], batch_size: int = 512,
+                processes: int = 1) -> np.ndarray:
+    """L2-normalised float32 embeddings of raw texts, shape (n, dim), in input order.
+
+    Texts go through Moses tokenisation (in ``processes`` worker processes), the model's
+    sentencepiece and vocabulary, then ``embed_piece_lines`` (length-bucketed batches).
+    """
+    tokens = tokenize(texts, processes=processes)
+    pieces = model.sentencepiece.encode(tokens, out_type=str)
+    return embed_piece_lines(model, pieces, batch_size=batch_size)
+
+
 # ---------------------------------------------------------------- files
+
+
+def heldout_mask(paper_ids: Sequence[str], fraction: float, seed: int = 1) -> np.ndarray:
+    """Boolean mask of the papers held out of training for evaluation.
+
+    A paper is held out when the first 8 bytes of ``sha256(f"{seed}:{paper_id}")`` read as
+    a fraction of 2**64 fall below ``fraction``: the split depends on the id alone, not on
+    the corpus order or size, so a paper stays held out when the corpus grows.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"held-out fraction must be in [0, 1), got {fraction}")
+    hashes = np.fromiter(
+        (int.from_bytes(hashlib.sha256(f"{seed}:{pid}".encode()).digest()[:8], "big") for pid in paper_ids),
+        dtype=np.uint64, count=len(paper_ids),
+    )
+    return hashes < np.uint64(min(int(fraction * 2**64), 2**64 - 1))
 
 
 def train_model_file(
@@ -580,12 +627,58 @@ def train_model_file(
     params: dict,
     device: str = "auto",
     checkpoint_dir: PathLike | None = None,
+    papers_parquet: PathLike | None = None,
+    heldout_fraction: float = 0.0,
+    heldout_seed: int = 1,
 ) -> dict:
-    """Train on a pieces file (one abstract a line, pieces joined by spaces); save the model."""
+    """Train on a pieces file (one abstract a line, pieces joined by spaces); save the model.
+
+    With ``papers_parquet`` (the corpus the pieces file is aligned with) and a positive
+    ``heldout_fraction``, the papers of ``heldout_mask`` are left out of training (counted),
+    so that the retrieval evaluation ranks papers the model has not seen.
+    """
     train_params = TrainParams.from_dict(params)
-    piece_lines = [line.split() for line in read_lines(pieces_txt)]
+    lines = read_lines(pieces_txt)
+    if papers_parquet is not None and heldout_fraction > 0:
+        paper_ids = pd.read_parquet(papers_parquet, columns=["paper_id"])["paper_id"].astype(str).tolist()
+        if len(paper_ids) != len(lines):
+            raise InputError(pieces_txt,
+                             f"{len(lines)} lines for {len(paper_ids)} papers in {papers_parquet}")
+        held = heldout_mask(paper_ids, heldout_fraction, heldout_seed)
+        lines = [line for line, skip in zip(lines, held, strict=True) if not skip]
+        logger.info("held out %d of %d papers for evaluation (fraction %g, seed %d)",
+                    int(held.sum()), len(held), heldout_fraction, heldout_seed)
+    piece_lines = [line.split() for line in lines]
     return train_model(piece_lines, train_params, out_path, sp_model_path, device=device,
                        checkpoint_dir=checkpoint_dir)
+
+
+def embed_pieces_file(
+    model_path: PathLike,
+    pieces_txt: PathLike,
+    sp_model_path: PathLike,
+    out_npy: PathLike,
+    batch_size: int = 512,
+    device: str = "cpu",
+) -> None:
+    """Embed a corpus from its encoded pieces file (no second tokenisation) into an (n, dim) ``.npy``.
+
+    ``sp_model_path`` is the sentencepiece model the pieces were made with; it must be the
+    one stored in the model file, else the pieces would be looked up in a foreign vocabulary.
+    """
+    model = load_model(model_path, device=device)
+    if Path(sp_model_path).read_bytes() != model.sentencepiece.serialized_model_proto():
+        raise InputError(model_path,
+                         f"the model was trained with another sentencepiece model than {sp_model_path}")
+    piece_lines = [line.split() for line in read_lines(pieces_txt)]
+    n_empty = sum(not line for line in piece_lines)
+    if n_empty:
+        logger.warning("%d of %d lines of %s are empty; they get the unknown-token vector",
+                       n_empty, len(piece_lines), pieces_txt)
+    started = time.perf_counter()
+    embeddings = embed_piece_lines(model, piece_lines, batch_size=batch_size)
+    logger.info("embedded %d lines in %.1f s", len(piece_lines), time.perf_counter() - started)
+    save_npy(embeddings, out_npy)
 
 
 def embed_papers_file(

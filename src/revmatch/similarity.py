@@ -271,15 +271,16 @@ class PaperMatrix:
         self.shape = (len(manifest), int(n_columns))
         self.dtype = np.dtype(np.float32)
         self.ndim = 2
-        self._open: dict[str, np.ndarray] = {}
 
-    def _block(self, name: str) -> np.ndarray:
-        if name not in self._open:
-            block = np.load(self.cache_dir / name, mmap_mode="r")
-            if block.shape[1] != self.shape[1]:
-                raise ValueError(f"{self.cache_dir / name}: {block.shape[1]} columns, expected {self.shape[1]}")
-            self._open[name] = block
-        return self._open[name]
+    def _rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """``rows`` of block file ``name``, read through a mapping that is closed again at once
+        (an ACL-scale cache is larger than memory; open mappings would count as resident)."""
+        block = np.load(self.cache_dir / name, mmap_mode="r")
+        if block.ndim != 2 or block.shape[1] != self.shape[1]:
+            raise ValueError(f"{self.cache_dir / name}: shape {block.shape}, expected {self.shape[1]} columns")
+        out = np.asarray(block[rows])
+        del block
+        return out
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -293,12 +294,37 @@ class PaperMatrix:
         files = self.files[wanted]
         for name in np.unique(files):
             at = np.flatnonzero(files == name)
-            out[at] = self._block(str(name))[self.rows[wanted[at]]]
+            out[at] = self._rows(str(name), self.rows[wanted[at]])
         return out
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         full = self[:]
         return full if dtype is None else full.astype(dtype)
+
+
+class ComputedPaperMatrix:
+    """(P, D) paper matrix computed on demand from embeddings, by row slices, never stored.
+
+    For conferences whose cache would not fit on disk (4 bytes x submissions x papers): each
+    ``matrix[lo:hi]`` is one block product, so aggregation reads it like a cached matrix.
+    """
+
+    def __init__(self, queries: np.ndarray, papers: np.ndarray) -> None:
+        if queries.ndim != 2 or papers.ndim != 2 or queries.shape[1] != papers.shape[1]:
+            raise ValueError(f"embedding shapes do not match: queries {queries.shape}, papers {papers.shape}")
+        self.queries = queries
+        self.papers_unit = normalize_rows(papers).T.copy()
+        self.shape = (queries.shape[0], papers.shape[0])
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice):
+            raise TypeError("a ComputedPaperMatrix is read by row slices")
+        return normalize_rows(self.queries[rows]) @ self.papers_unit
 
 
 def write_manifest(manifest: pd.DataFrame, path: PathLike) -> None:
@@ -354,23 +380,16 @@ def reviewer_papers_file(
     return authorship
 
 
-def paper_matrix_file(
+def paper_matrix_inputs(
     submission_embeddings_npy: PathLike,
     submissions_jsonl: PathLike,
     corpus_embeddings_npy: PathLike,
     papers_parquet: PathLike,
     columns_txt: PathLike,
-    out_manifest: PathLike,
-    cache_root: PathLike,
-    part: int = 0,
-    parts: int = 1,
-    block_rows: int = 2048,
-    memory_budget_mb: float = 4096,
-) -> pd.DataFrame:
-    """Paper matrix rows of part ``part`` of ``parts`` of the submissions, through the cache.
+) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    """(submission embeddings, submission ids, column embeddings, column paper ids), checked.
 
-    Columns are the corpus papers listed in ``columns_txt`` (``reviewer_papers_file``); the
-    manifest of the part's rows is written to ``out_manifest``.
+    Embeddings are memory-mapped; the columns are the corpus papers listed in ``columns_txt``.
     """
     submission_ids = [str(rec.get("id")) for rec in read_jsonl(submissions_jsonl)]
     queries = np.load(submission_embeddings_npy, mmap_mode="r")
@@ -391,13 +410,37 @@ def paper_matrix_file(
     columns = position.reindex(paper_ids).to_numpy()
     if np.isnan(columns.astype(float)).any():
         raise ValueError(f"{columns_txt}: paper ids not in {papers_parquet}; re-run the authorship step")
+    return queries, submission_ids, np.asarray(corpus[columns.astype(np.int64)]), paper_ids
+
+
+def paper_matrix_file(
+    submission_embeddings_npy: PathLike,
+    submissions_jsonl: PathLike,
+    corpus_embeddings_npy: PathLike,
+    papers_parquet: PathLike,
+    columns_txt: PathLike,
+    out_manifest: PathLike,
+    cache_root: PathLike,
+    part: int = 0,
+    parts: int = 1,
+    block_rows: int = 2048,
+    memory_budget_mb: float = 4096,
+) -> pd.DataFrame:
+    """Paper matrix rows of part ``part`` of ``parts`` of the submissions, through the cache.
+
+    Columns are the corpus papers listed in ``columns_txt`` (``reviewer_papers_file``); the
+    manifest of the part's rows is written to ``out_manifest``.
+    """
+    queries, submission_ids, papers, paper_ids = paper_matrix_inputs(
+        submission_embeddings_npy, submissions_jsonl, corpus_embeddings_npy, papers_parquet, columns_txt
+    )
     rows = part_rows(len(submission_ids), parts, part, align=rows_for_budget(len(paper_ids), memory_budget_mb, block_rows))
-    key = columns_key(paper_ids, np.asarray(corpus[columns.astype(np.int64)]))
+    key = columns_key(paper_ids, papers)
     prune_cache(cache_root, keep=key)
     manifest = cached_paper_matrix(
         np.asarray(queries[rows]),
         submission_ids[rows],
-        np.asarray(corpus[columns.astype(np.int64)]),
+        papers,
         paper_ids,
         cache_root,
         block_rows=block_rows,

@@ -25,7 +25,7 @@ import io
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ PROFILE_OPTIONAL_COLUMNS = {
     "pc_role": "PCRole",
     "emergency": "emergencyReviewer",
     "affiliation": "Affiliation",
+    "quota": "Quota for Review|QuotaForReview",
 }
 SUBMISSION_COLUMNS = {
     "id": "Submission ID",
@@ -86,6 +87,10 @@ _AUTHOR_USERNAME_COLUMN = re.compile(r"^(\d+)\s*:\s*Username$", re.IGNORECASE)
 _AUTHOR_NAME_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 _INVALID_USERNAME = re.compile(r'[\s,;"]')
 _S2_ID_SEPARATOR = re.compile(r"[,;\s]+")
+_URL = re.compile(r"^(?:https?://|www\.|[\w.-]*semanticscholar\.org/)", re.IGNORECASE)
+_ID_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ORCID = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dXx]$")
+_NO_ID_WORDS = frozenset({"none", "n/a", "na", "-", "--", "no", "null", "nan", "tbd", "unknown"})
 _MANAGER = re.compile(r"\s*\(manager[^)]*\)?", re.IGNORECASE)
 _META_REVIEWER = re.compile(r":?\s*Meta Reviewer\s*:?", re.IGNORECASE)
 
@@ -103,20 +108,15 @@ def read_csv_export(path: PathLike) -> pd.DataFrame:
     names are stripped of whitespace. The index holds spreadsheet row numbers (header = 1);
     ``frame.attrs`` records the encoding and the counts of what was skipped.
     """
-    raw = Path(path).read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-        encoding = "utf-8"
-    except UnicodeDecodeError as exc:
-        logger.warning("%s is not UTF-8 (invalid byte at offset %d); reading it as Latin-1", path, exc.start)
-        text = raw.decode("latin-1")
-        encoding = "latin-1"
+    text, encoding = decode_export(Path(path).read_bytes(), path)
     nul = text.find("\x00")
     if nul >= 0:
+        row, field = _record_position(text, nul)
         raise InputError(
             path,
-            f"NUL byte on line {text.count(chr(10), 0, nul) + 1}: not a text CSV "
-            "(a UTF-16 export must be saved as UTF-8 first)",
+            "NUL byte: not a text CSV (save the export as UTF-8 CSV)",
+            row=row,
+            column=_field_name(text, row, field),
         )
     records = _parse_csv_records(text, path)
     if not records:
@@ -130,8 +130,12 @@ def read_csv_export(path: PathLike) -> pd.DataFrame:
             continue
         if len(record) > n_columns:
             if any(field.strip() for field in record[n_columns:]):
+                extra = next(k for k in range(n_columns, len(record)) if record[k].strip())
                 raise InputError(
-                    path, f"{len(record)} fields, but the header has {n_columns} columns", row=row_number
+                    path,
+                    f"{len(record)} fields, but the header has {n_columns} columns",
+                    row=row_number,
+                    column=f"#{extra + 1}",
                 )
             record = record[:n_columns]
         elif len(record) < n_columns:
@@ -155,6 +159,24 @@ def read_csv_export(path: PathLike) -> pd.DataFrame:
     return frame
 
 
+def decode_export(raw: bytes, path: PathLike) -> tuple[str, str]:
+    """Bytes of an export -> (text, encoding name).
+
+    UTF-8 with or without BOM; UTF-16 when it starts with a UTF-16 BOM (Excel's "Unicode
+    text"); anything else that is not UTF-8 is read as Latin-1, with a warning.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"starts with a UTF-16 mark but is not UTF-16 (byte {exc.start})") from exc
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        logger.warning("%s is not UTF-8 (invalid byte at offset %d); reading it as Latin-1", path, exc.start)
+        return raw.decode("latin-1"), "latin-1"
+
+
 def _parse_csv_records(text: str, path: PathLike) -> list[list[str]]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -163,10 +185,74 @@ def _parse_csv_records(text: str, path: PathLike) -> list[list[str]]:
         for record in reader:
             records.append(record)
     except csv.Error as exc:
+        row, field, what = _csv_error_position(text)
+        if row is None:  # the scanner found nothing: fall back on the reader's position
+            row, field, what = len(records) + 1, 0, str(exc)
         raise InputError(
-            path, f"malformed CSV near line {reader.line_num}: {exc}", row=len(records) + 1
+            path,
+            f"malformed CSV: {what} (a quote opened in this row may have swallowed the rows after it)",
+            row=row,
+            column=_field_name(text, row, field, records[0] if records else None),
         ) from exc
     return records
+
+
+def _csv_error_position(text: str) -> tuple[int | None, int, str]:
+    """(spreadsheet row, field index, what is wrong) of the first quoting error in ``text``.
+
+    Follows the ``csv`` module's strict dialect: a quote opens a quoted field only at a
+    field's start; after the closing quote only a comma or a line end may follow; a
+    quoted field must end before the end of the file.
+    """
+    row, field, i, n = 1, 0, 0, len(text)
+    at_start, quote_row, quote_field = True, 0, 0
+    while i < n:
+        char = text[i]
+        if char == '"' and at_start:
+            quote_row, quote_field = row, field
+            close = i + 1
+            while True:
+                close = text.find('"', close)
+                if close < 0:
+                    return quote_row, quote_field, "a quoted field never ends"
+                if text.startswith('""', close):
+                    close += 2
+                    continue
+                break
+            i = close + 1
+            if i < n and text[i] not in ",\r\n":
+                return quote_row, quote_field, f"{text[i]!r} after the closing quote of a field"
+            at_start = False
+            continue
+        if char == ",":
+            field, at_start = field + 1, True
+        elif char in "\r\n":
+            if char == "\r" and text.startswith("\n", i + 1):
+                i += 1
+            row, field, at_start = row + 1, 0, True
+        else:
+            at_start = False
+        i += 1
+    return None, 0, ""
+
+
+def _record_position(text: str, offset: int) -> tuple[int, int]:
+    """(spreadsheet row, field index) of character ``offset`` (quoted line breaks stay in their row)."""
+    prefix = text[:offset]
+    records = list(csv.reader(io.StringIO(prefix, newline="")))
+    if not records or prefix.endswith(("\n", "\r")):
+        return len(records) + 1, 0
+    return len(records), len(records[-1]) - 1
+
+
+def _field_name(text: str, row: int, field: int, header: list[str] | None = None) -> str:
+    """The header name of field ``field`` (0-based), else its position."""
+    if header is None and row > 1:
+        first = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r"))), [])
+        header = first
+    if header is not None and row > 1 and field < len(header) and header[field].strip():
+        return header[field].strip()
+    return f"#{field + 1}"
 
 
 def _count_columns_to_keep(header: list[str], rows: list[list[str]]) -> int:
@@ -208,6 +294,8 @@ def find_columns(
             path,
             f"missing required column(s) {', '.join(repr(m) for m in missing)}; "
             f"the header has {', '.join(repr(str(c)) for c in frame.columns)}",
+            row=1,
+            column=missing[0],
         )
     for key, aliases in (optional or {}).items():
         found[key] = find_column(frame, aliases, path)
@@ -222,15 +310,23 @@ def _stripped(frame: pd.DataFrame, column: str | None) -> pd.Series:
     return frame[column].astype(str).str.strip()
 
 
+def _raise_if_empty(path: PathLike, values: pd.Series, what: str, column: str) -> None:
+    empty = values == ""
+    if empty.any():
+        raise InputError(path, f"empty {what}", row=int(values.index[empty][0]), column=column)
+
+
 def _duplicates_error(path: PathLike, values: pd.Series, what: str, column: str) -> InputError | None:
     """An ``InputError`` naming the first repeated value and both its rows, else ``None``."""
-    repeated = values[values.duplicated(keep=False)]
+    folded = values.str.casefold()
+    repeated = folded[folded.duplicated(keep=False)]
     if repeated.empty:
         return None
-    value = repeated.iloc[0]
-    rows = repeated.index[repeated == value].tolist()
+    rows = repeated.index[repeated == repeated.iloc[0]].tolist()
+    first, second = values[rows[0]], values[rows[1]]
+    same = repr(first) if first == second else f"{first!r} (as {second!r})"
     return InputError(
-        path, f"{what} {value!r} appears in rows {rows[0]} and {rows[1]}", row=rows[1], column=column
+        path, f"{what} {same} appears in rows {rows[0]} and {rows[1]}", row=rows[1], column=column
     )
 
 
@@ -295,19 +391,58 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
-def clean_s2_ids(value: str) -> list[str]:
-    """Semantic Scholar author ids from a profile cell: URLs -> last path segment.
+def parse_s2_ids(value: str) -> tuple[list[str], list[str]]:
+    """Semantic Scholar author ids in a profile cell, and the pieces that are not ids.
 
-    Several ids may be separated by ``,``, ``;`` or whitespace; query strings and
-    fragments are removed; an empty cell gives ``[]``.
+    Chairs find URLs, bare ids and free text here. A Semantic Scholar URL gives its last
+    path segment (``.../author/Jane-Doe/1741101?sort=year`` -> ``1741101``); several ids
+    may be separated by ``,``, ``;`` or whitespace. In free text (several words), only
+    numeric tokens are ids; a cell of one token is an id when it looks like one (letters,
+    digits, ``-``, ``_``, ``.``). Other URLs (Google Scholar, DBLP, ORCID), ORCID iDs,
+    Google Scholar user ids and placeholder words (``none``, ``n/a``) are not ids: they
+    come back as the second list, so that they can be counted and reported.
     """
-    ids = []
-    for token in _S2_ID_SEPARATOR.split(value or ""):
-        token = token.split("?", 1)[0].split("#", 1)[0].rstrip("/")
-        segment = token.rsplit("/", 1)[-1].strip()
-        if segment:
-            ids.append(segment)
-    return _unique(ids)
+    text = (value or "").strip()
+    if not text or text.casefold() in _NO_ID_WORDS:
+        return [], []
+    ids, rejected = [], []
+    rest = []
+    for token in _S2_ID_SEPARATOR.split(text):
+        if not token:
+            continue
+        if _URL.match(token):
+            host_and_path = token.split("://", 1)[-1].split("?", 1)[0].split("#", 1)[0].rstrip("/")
+            if "semanticscholar.org" in host_and_path.split("/", 1)[0].casefold() and "/" in host_and_path:
+                segment = host_and_path.rsplit("/", 1)[-1]
+                if _ID_TOKEN.match(segment) and segment.casefold() != "author":
+                    ids.append(segment)
+                else:
+                    rejected.append(token)
+            else:
+                rejected.append(token)
+        else:
+            rest.append(token.strip("()[]<>.:'\""))
+    rest = [t for t in rest if t]
+    for token in rest:
+        looks_foreign = _ORCID.match(token) or token.endswith("AAAAJ") or token.casefold() in _NO_ID_WORDS
+        if looks_foreign:
+            rejected.append(token)
+        elif token.isdigit() or (len(rest) == 1 and _ID_TOKEN.match(token)):
+            ids.append(token)
+        elif len(rest) > 1 and _ID_TOKEN.match(token) and "-" in token:
+            ids.append(token)  # a list of slug ids (``jane-doe, john-roe``)
+        else:
+            rejected.append(token)
+    if ids and rejected and all(not _URL.match(r) for r in rejected) and not any(
+        _ORCID.match(r) or r.endswith("AAAAJ") for r in rejected
+    ):
+        rejected = []  # words around an id ("my id is 123") are no loss
+    return _unique(ids), rejected
+
+
+def clean_s2_ids(value: str) -> list[str]:
+    """Semantic Scholar author ids from a profile cell (see :func:`parse_s2_ids`)."""
+    return parse_s2_ids(value)[0]
 
 
 def _profile_records(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFrame, dict]:
@@ -332,35 +467,41 @@ def _profile_records(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFra
         raise error
     emails = _stripped(frame, cols["email"])
     names = (_stripped(frame, cols["first_name"]) + " " + _stripped(frame, cols["last_name"])).str.strip()
-    s2_ids = _stripped(frame, cols["s2_id"])
+    s2_ids_cells = _stripped(frame, cols["s2_id"])
     roles = _stripped(frame, cols["roles"])
     emergency = _stripped(frame, cols["emergency"]).str.casefold().str.contains("yes", regex=False) & (
         _stripped(frame, cols["pc_role"]).str.casefold() == "no"
     )
-    affiliations = _stripped(frame, cols["affiliation"]) if cols["affiliation"] is not None else None
+    affiliations = _stripped(frame, cols["affiliation"])
+    quota_cells = _stripped(frame, cols["quota"])
 
     reviewers, non_reviewers, multi_track = [], [], []
     stats = {
         "rows": len(frame),
         "programme_chairs": 0,
         "without_s2_id": 0,
+        "s2_id_not_understood": [],
         "blank_rows": frame.attrs["blank_rows"],
     }
     for row in frame.index:
         role_string = roles[row]
         parsed = parse_roles(role_string)
+        s2_ids, not_ids = parse_s2_ids(s2_ids_cells[row])
         record = {
             "id": usernames[row],
             "name": names[row],
             "email": emails[row],
-            "ids": clean_s2_ids(s2_ids[row]),
+            "ids": s2_ids,
             "startUsername": usernames[row],
         }
         stats["programme_chairs"] += parsed["programmeChair"]
         if parsed["is_reviewer"] or parsed["areaChair"] or parsed["seniorAreaChair"]:
             record.update({key: parsed[key] for key in ROLE_KEYS})
             record["emergency"] = bool(emergency[row])
+            record["quota"] = _profile_quota(quota_cells[row], path, row, cols["quota"])
             stats["without_s2_id"] += not record["ids"]
+            if not_ids:
+                stats["s2_id_not_understood"].append({"username": record["id"], "value": s2_ids_cells[row]})
             if len(parsed["tracks"]) + len(parsed["ac_tracks"]) + len(parsed["sac_tracks"]) > 1:
                 multi_track.append(
                     [
@@ -384,8 +525,7 @@ def _profile_records(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFra
                 }
             )
             target = non_reviewers
-        if affiliations is not None:
-            record["affiliation"] = affiliations[row]
+        record["affiliation"] = affiliations[row]
         target.append(record)
     report = pd.DataFrame(multi_track, columns=MULTI_TRACK_COLUMNS)
     stats.update(
@@ -415,7 +555,25 @@ def _profile_records(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFra
         stats["multi_track"],
         stats["without_s2_id"],
     )
+    not_understood = stats["s2_id_not_understood"]
+    if not_understood:
+        logger.warning(
+            "%s: %d reviewers' Semantic Scholar ID cells hold something that is not an id "
+            "(another site's link, an ORCID, a name), ignored: %s",
+            path,
+            len(not_understood),
+            "; ".join(f"{d['username']}: {d['value']!r}" for d in not_understood[:10]),
+        )
     return reviewers, non_reviewers, report, stats
+
+
+def _profile_quota(value: str, path: PathLike, row: int, column: str | None) -> int | None:
+    """A profile's review quota: empty -> ``None`` (the default maximum), ``None`` -> 0."""
+    if column is None or value == "":
+        return None
+    if value.casefold() == "none":
+        return 0
+    return _parse_quota(value, path, row, column)
 
 
 def read_profiles(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFrame]:
@@ -424,7 +582,9 @@ def read_profiles(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFrame]
     Reviewer records (reviewers, ACs and SACs; line order = matrix column order) have
     ``id`` (= ``Username``), ``name``, ``email``, ``ids``, ``startUsername``, ``tracks``,
     ``areaChair``, ``ac_tracks``, ``seniorAreaChair``, ``sac_tracks``, ``emergency`` and
-    ``affiliation`` when the column exists. Non-reviewer records keep the reference's
+    ``affiliation`` (``''`` without the column) and ``quota`` (from the optional
+    ``Quota for Review`` column; ``None`` = the default maximum). Non-reviewer records
+    keep the reference's
     keys, where ``tracks`` is the raw ``Roles`` string. The report lists people with more
     than one track across roles.
     """
@@ -561,11 +721,14 @@ def _submission_records(path: PathLike, profiles: list[dict] | None) -> tuple[li
                         "ids": list(profile["ids"]),
                         "startUsername": profile["startUsername"],
                         "email": email or profile["email"],
+                        "affiliation": profile.get("affiliation", ""),
                     }
                 )
             else:
                 stats["authors_unmatched"] += 1
-                authors.append({"name": name, "ids": [], "startUsername": username, "email": email})
+                authors.append(
+                    {"name": name, "ids": [], "startUsername": username, "email": email, "affiliation": ""}
+                )
         stats["authors"] += n_authors
         kept.append(
             {
@@ -688,6 +851,7 @@ def read_bids(
         raise InputError(path, "no columns")
     id_column = frame.columns[0]
     row_ids = _stripped(frame, id_column)
+    _raise_if_empty(path, row_ids, "submission id", str(id_column))
     error = _duplicates_error(path, row_ids, "submission id", str(id_column))
     if error is not None:
         raise error
@@ -753,6 +917,7 @@ def read_quotas(path: PathLike, reviewer_ids: list[str]) -> tuple[dict[str, int]
     frame = read_csv_export(path)
     cols = find_columns(frame, QUOTA_COLUMNS, path)
     usernames = _stripped(frame, cols["username"])
+    _raise_if_empty(path, usernames, "Username", cols["username"])
     error = _duplicates_error(path, usernames, "Username", cols["username"])
     if error is not None:
         raise error
@@ -782,6 +947,19 @@ def read_quotas(path: PathLike, reviewer_ids: list[str]) -> tuple[dict[str, int]
     return quotas, stats
 
 
+def with_quotas(reviewers: list[dict], quotas: dict[str, int]) -> int:
+    """Set ``quota`` of the reviewers named in ``quotas`` (in place); return how many changed."""
+    changed = 0
+    for reviewer in reviewers:
+        quota = quotas.get(reviewer["id"])
+        if quota is not None:
+            changed += reviewer.get("quota") not in (None, quota)
+            reviewer["quota"] = quota
+    if changed:
+        logger.info("quotas file replaced %d profile quotas", changed)
+    return changed
+
+
 def _parse_quota(value: str, path: PathLike, row: int, column: str) -> int:
     try:
         number = float(value)
@@ -806,13 +984,19 @@ def extract_softconf(
     out_non_reviewers: PathLike,
     out_multi_track_csv: PathLike,
     out_report_json: PathLike,
+    quotas_csv: PathLike | None = None,
 ) -> dict:
     """START exports -> reviewers, submissions, rejects, bids matrix and an extraction report.
 
     Everything is read and checked before anything is written, so bad input leaves no
-    output behind. Without a bids file every pair is Maybe (2). Returns the report.
+    output behind. Without a bids file every pair is Maybe (2). A quotas file sets the
+    reviewers' ``quota`` (over a profile's ``Quota for Review``). Returns the report.
     """
     reviewers, non_reviewers, multi_track, profile_stats = _profile_records(profiles_csv)
+    quota_report: dict = {"file": None}
+    if quotas_csv is not None:
+        quotas, quota_stats = read_quotas(quotas_csv, [r["id"] for r in reviewers])
+        quota_report = {"file": str(quotas_csv), **quota_stats, "replaced": with_quotas(reviewers, quotas)}
     submissions, rejects, submission_stats = _submission_records(submissions_csv, reviewers + non_reviewers)
     submission_ids = [s["id"] for s in submissions]
     reviewer_ids = [r["id"] for r in reviewers]
@@ -828,9 +1012,10 @@ def extract_softconf(
         "profiles": {"file": str(profiles_csv), **profile_stats},
         "submissions": {"file": str(submissions_csv), **submission_stats},
         "bids": bid_report,
+        "quotas": quota_report,
         "shape": {"submissions": len(submission_ids), "reviewers": len(reviewer_ids)},
     }
-    writers = [
+    write_all_or_nothing([
         (out_reviewers, lambda p: write_jsonl(reviewers, p)),
         (out_submissions, lambda p: write_jsonl(submissions, p)),
         (out_rejects, lambda p: write_jsonl(rejects, p)),
@@ -838,7 +1023,12 @@ def extract_softconf(
         (out_non_reviewers, lambda p: write_jsonl(non_reviewers, p)),
         (out_multi_track_csv, lambda p: write_csv(multi_track, p)),
         (out_report_json, lambda p: write_json(report, p)),
-    ]
+    ])
+    return report
+
+
+def write_all_or_nothing(writers: list[tuple[PathLike, Callable[[PathLike], object]]]) -> None:
+    """Call each ``write(path)`` (each atomic); if one fails, remove the files already written."""
     written: list[Path] = []
     try:
         for path, write in writers:
@@ -848,4 +1038,3 @@ def extract_softconf(
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    return report

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -60,10 +61,26 @@ def tokenize_text(text: str) -> str:
     return " ".join(_moses().tokenize(text, escape=False)).lower() if text else ""
 
 
-def tokenize(texts: Iterable[str]) -> list[str]:
-    """``tokenize_text`` of every text, with a progress bar."""
-    total = len(texts) if isinstance(texts, Sequence) else None
-    return [tokenize_text(text) for text in progress(texts, desc="tokenize", total=total, unit="text")]
+def tokenize(texts: Iterable[str], processes: int = 1, chunk_size: int = 256) -> list[str]:
+    """``tokenize_text`` of every text (same order), with a progress bar.
+
+    With ``processes > 1`` chunks of ``chunk_size`` texts are tokenised in that many
+    worker processes (Moses tokenisation is pure Python and the slow step of encoding).
+    """
+    texts = list(texts)
+    if processes <= 1 or len(texts) <= chunk_size:
+        return [tokenize_text(text) for text in progress(texts, desc="tokenize", unit="text")]
+    chunks = [texts[start:start + chunk_size] for start in range(0, len(texts), chunk_size)]
+    # fork: workers need no re-import of the main module (a Snakemake script or a REPL)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(processes) as pool:
+        done = pool.imap(_tokenize_chunk, chunks)
+        return [line for chunk in progress(done, desc="tokenize", total=len(chunks), unit="chunk")
+                for line in chunk]
+
+
+def _tokenize_chunk(texts: list[str]) -> list[str]:
+    return [tokenize_text(text) for text in texts]
 
 
 def train_sentencepiece(
@@ -153,14 +170,14 @@ def read_paper_texts(papers_parquet: PathLike, fields: Sequence[str] = TEXT_FIEL
 
 
 def tokenize_papers_file(
-    papers_parquet: PathLike, out_txt: PathLike, fields: Sequence[str] = TEXT_FIELDS
+    papers_parquet: PathLike, out_txt: PathLike, fields: Sequence[str] = TEXT_FIELDS, processes: int = 1
 ) -> None:
     """Write one tokenised, lower-cased line per corpus paper (same order; no text -> empty line)."""
     texts = read_paper_texts(papers_parquet, fields)
     n_empty = sum(not text for text in texts)
     if n_empty:
         logger.warning("%d of %d papers have no text in %s (empty lines)", n_empty, len(texts), fields)
-    n = write_lines(tokenize(texts), out_txt)
+    n = write_lines(tokenize(texts, processes=processes), out_txt)
     logger.info("tokenised %d papers into %s", n, out_txt)
 
 

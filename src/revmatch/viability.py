@@ -19,8 +19,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
 from revmatch.assignment import reviewer_load_bounds
-from revmatch.io import PathLike, read_jsonl, write_text
-from revmatch.softconf import read_quotas
+from revmatch.io import InputError, PathLike, read_json, read_jsonl, write_json, write_text
+from revmatch.softconf import read_quotas, write_all_or_nothing
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ def check_viability(
     ac_papers_per_ac: int = 1,
     ac_max_papers: int = 15,
     by_track: bool = True,
+    coi: np.ndarray | None = None,
 ) -> tuple[str, list[dict]]:
     """Capacity report per track (or one pool ``all``) and the list of problems found.
 
@@ -92,7 +93,10 @@ def check_viability(
     needs ``reviews_per_paper`` distinct reviewers, so a reviewer gives a track at most
     one assignment per paper); AC assignments needed (papers x ``ac_papers_per_ac``) above
     ACs x ``ac_max_papers`` (not checked when the conference has no AC at all); and, with
-    tracks, shared reviewers unable to serve all tracks together.
+    tracks, shared reviewers unable to serve all tracks together. With ``coi`` (bool P x R),
+    a reviewer gives a track at most one assignment per paper of it without a conflict,
+    and papers left with fewer than ``reviews_per_paper`` reviewers free of conflicts are
+    named (kind ``paper``).
     """
     is_ac = np.array([bool(r.get("areaChair")) for r in reviewers], dtype=bool)
     is_sac = np.array([bool(r.get("seniorAreaChair")) for r in reviewers], dtype=bool)
@@ -112,13 +116,24 @@ def check_viability(
         ac_member, sac_member = is_ac[:, None], is_sac[:, None]
         papers = np.array([len(submissions)])
     papers = papers.astype(np.int64)
+    paper_track = (
+        np.array([position[s["track"]] for s in submissions], dtype=np.int64)
+        if by_track
+        else np.zeros(len(submissions), dtype=np.int64)
+    )
+    in_track = np.zeros((len(submissions), len(tracks)), dtype=np.int64)
+    in_track[np.arange(len(submissions)), paper_track] = 1
     regular = member & (is_reviewer & ~is_emergency)[:, None]
     emergency = member & (is_reviewer & is_emergency)[:, None]
     only_track = member.sum(axis=1) == 1
     needed = papers * reviews_per_paper
     available = capacity @ regular
     dedicated = capacity @ (regular & only_track[:, None])
-    usable_pairs = np.minimum(capacity[:, None], papers[None, :]) * regular
+    if coi is None:
+        free_papers = np.broadcast_to(papers[None, :], regular.shape)
+    else:
+        free_papers = (~np.asarray(coi, dtype=bool)).T.astype(np.int64) @ in_track  # R x T
+    usable_pairs = np.minimum(capacity[:, None], free_papers) * regular
     usable = usable_pairs.sum(axis=0)
     n_reviewers = regular.sum(axis=0)
     n_acs = ac_member.sum(axis=0)
@@ -184,6 +199,25 @@ def check_viability(
         block.extend(f"  WARNING: {p['message']}" for p in problems if p["track"] == track)
         lines.extend(block)
 
+    if coi is not None and len(submissions):
+        track_reviewers = regular[:, paper_track].T  # P x R: a regular reviewer of the paper's track
+        free = (track_reviewers & ~np.asarray(coi, dtype=bool)).sum(axis=1)
+        short = np.flatnonzero(free < reviews_per_paper)
+        for k in np.unique(paper_track[short]).tolist():
+            in_k = short[paper_track[short] == k]
+            named = ", ".join(f"{submissions[p]['id']} ({free[p]})" for p in in_k[:10])
+            more = f" and {len(in_k) - 10} more" if len(in_k) > 10 else ""
+            problem = _problem(
+                tracks[k],
+                "paper",
+                len(in_k) * reviews_per_paper,
+                int(np.minimum(free[in_k], reviews_per_paper).sum()),
+                f"{len(in_k)} paper(s) with fewer than {reviews_per_paper} reviewers free of conflicts: "
+                f"{named}{more}",
+            )
+            problems.append(problem)
+            lines += ["", f"  WARNING: {problem['message']}"]
+
     if by_track and len(tracks) > 1 and needed.sum():
         served = _shared_capacity(needed, usable_pairs.T, capacity * regular.any(axis=1))
         total = int(needed.sum())
@@ -218,6 +252,11 @@ def _problem(track: str, kind: str, needed: int, available: int, what: str) -> d
     }
 
 
+def reviewer_quotas(reviewers: list[dict]) -> dict[str, int]:
+    """Quotas carried by ``reviewers.jsonl`` (``quota`` key; ``None`` or absent = the maximum)."""
+    return {str(r["id"]): int(r["quota"]) for r in reviewers if r.get("quota") is not None}
+
+
 def viability_file(
     reviewers_jsonl: PathLike,
     submissions_jsonl: PathLike,
@@ -226,29 +265,98 @@ def viability_file(
     reviews_per_paper: int,
     max_papers_per_reviewer: int,
     by_track: bool = True,
+    coi_npy: PathLike | None = None,
+    out_json: PathLike | None = None,
+    ac_max_papers: int = 15,
+    ac_papers_per_submission: int = 1,
 ) -> list[dict]:
     """Write the capacity report for ``reviewers.jsonl`` and ``submissions.jsonl``; return the problems.
 
-    With ``out_txt`` ``None`` (or the null device, which an atomic rename would replace)
-    the report only goes to the log.
+    Quotas are the reviewers' ``quota`` keys, overridden by the quotas file when given.
+    ``out_json`` gets ``{"feasible", "problems", "settings"}`` for the assignment step
+    (see :func:`raise_if_infeasible`). With ``out_txt`` ``None`` (or the null device,
+    which an atomic rename would replace) the report only goes to the log.
     """
     reviewers = read_jsonl(reviewers_jsonl)
     submissions = read_jsonl(submissions_jsonl)
-    quota_note = "no quotas file: every reviewer can take the maximum"
-    quotas: dict[str, int] = {}
+    quotas = reviewer_quotas(reviewers)
+    quota_note = f"quotas: {len(quotas)} from reviewers.jsonl; the others can take the maximum"
     if quotas_csv_or_None is not None:
-        quotas, stats = read_quotas(quotas_csv_or_None, [r["id"] for r in reviewers])
+        from_file, stats = read_quotas(quotas_csv_or_None, [r["id"] for r in reviewers])
+        quotas.update(from_file)
         quota_note = (
             f"quotas: {stats['quotas']} from {quotas_csv_or_None} ({stats['none']} 'None' = 0, "
-            f"{stats['empty']} empty), {len(stats['unknown_usernames'])} rows of unknown usernames ignored"
+            f"{stats['empty']} empty), {len(stats['unknown_usernames'])} rows of unknown usernames ignored; "
+            f"{len(quotas)} in all"
         )
+    coi = None
+    if coi_npy is not None:
+        coi = np.load(coi_npy)
+        if coi.shape != (len(submissions), len(reviewers)):
+            raise InputError(
+                coi_npy,
+                f"shape {coi.shape} does not match {(len(submissions), len(reviewers))} "
+                "(submissions x reviewers)",
+            )
     text, problems = check_viability(
-        reviewers, submissions, quotas, reviews_per_paper, max_papers_per_reviewer, by_track=by_track
+        reviewers,
+        submissions,
+        quotas,
+        reviews_per_paper,
+        max_papers_per_reviewer,
+        ac_papers_per_ac=ac_papers_per_submission,
+        ac_max_papers=ac_max_papers,
+        by_track=by_track,
+        coi=coi,
     )
-    report = quota_note + "\n" + text
+    report = quota_note + "\n" + ("COIs taken into account\n" if coi is not None else "") + text
+    result = {
+        "feasible": not problems,
+        "problems": problems,
+        "settings": {
+            "reviews_per_paper": reviews_per_paper,
+            "max_papers_per_reviewer": max_papers_per_reviewer,
+            "by_track": by_track,
+            "ac_max_papers": ac_max_papers,
+            "ac_papers_per_submission": ac_papers_per_submission,
+            "quotas": len(quotas),
+            "coi": coi is not None,
+        },
+    }
+    writers = []
     if out_txt is None or os.path.realpath(out_txt) == os.path.realpath(os.devnull):
         for line in report.splitlines():
             logger.info(line)
     else:
-        write_text(report, out_txt)
+        writers.append((out_txt, lambda path: write_text(report, path)))
+    if out_json is not None:
+        writers.append((out_json, lambda path: write_json(result, path)))
+    write_all_or_nothing(writers)
     return problems
+
+
+class InfeasibleTrack(RuntimeError):
+    """A track (or the AC pool) cannot be staffed; the message names each and its shortfall."""
+
+
+def infeasible_message(problems: list[dict], area_chairs: bool = False) -> str | None:
+    """One message naming every blocking track and its shortfall, or ``None``.
+
+    Reviewer and per-paper problems block a reviewer assignment; AC problems block an
+    area-chair assignment (``area_chairs``).
+    """
+    kinds = {"ac"} if area_chairs else {"reviewer", "paper"}
+    blocking = [p for p in problems if p["kind"] in kinds]
+    if not blocking:
+        return None
+    lines = [f"  track {p['track']!r}: short by {p['shortfall']} ({p['message']})" for p in blocking]
+    what = "area-chair" if area_chairs else "reviewer"
+    header = f"{len(blocking)} infeasible {what} track problem(s) found by the viability check:"
+    return "\n".join([header, *lines])
+
+
+def raise_if_infeasible(viability_json: PathLike, area_chairs: bool = False) -> None:
+    """Raise :class:`InfeasibleTrack` when ``viability.json`` reports a blocking problem."""
+    message = infeasible_message(read_json(viability_json)["problems"], area_chairs)
+    if message is not None:
+        raise InfeasibleTrack(message)

@@ -1,25 +1,54 @@
 # Stage 6: affinity jobs in the shape of OpenReview's Expertise API, one per named entry
 # of `affinity_jobs:` in the config.
+#
+# Each job writes results.json / results.csv (declared outputs) and status.json beside them
+# (not an output, so that it survives a failed job). A Data Error (unknown members with
+# on_unknown_member: error, an empty group, no submission, a missing members/submissions/
+# expertise-selection file) leaves status.json with the reason, writes no results, and fails
+# the job (exit 1, one line in the log): `snakemake` stops with the rule's log named, and a
+# chair polling `revmatch affinity status <job>` reads "Data Error" and the reason.
+
+include: "affinity_inputs.smk"
+
+
+rule embed_rejected_submissions:
+    input:
+        model=model_path("similarity.pt"),
+        rejects=conf_path("rejects.jsonl"),
+    output:
+        conf_path("affinity", "embeddings", "avg", "rejects.npy"),
+    params:
+        fields=config["model"]["text_fields"],
+        batch_size=config["model"]["batch_size_embed"],
+    log:
+        conf_log("embed_rejected_submissions"),
+    benchmark:
+        conf_benchmark("embed_rejected_submissions")
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/embed_rejected_submissions.py"
 
 
 rule affinity_job:
     input:
-        reviewers=conf_path("reviewers.jsonl"),
-        submissions=conf_path("submissions.jsonl"),
-        papers=corpus_path("papers.parquet"),
-        corpus_embeddings=model_path("corpus_embeddings.npy"),
-        submission_embeddings=conf_path("matrices", "submission_embeddings.npy"),
+        unpack(affinity_inputs),
     output:
         json=conf_path("affinity", "{job}", "results.json"),
         csv=conf_path("affinity", "{job}", "results.csv"),
     params:
-        job=lambda wildcards: config["affinity_jobs"][wildcards.job],
+        job=affinity_job,
+        name=lambda wildcards: wildcards.job,
+        status=lambda wildcards: conf_path("affinity", wildcards.job, "status.json"),
     log:
         conf_log("affinity_{job}"),
     benchmark:
         conf_benchmark("affinity_{job}")
     resources:
-        mem_mb=4000,
+        mem_mb=8000,
         runtime=30,
     conda:
         "../../envs/matching.yaml"

@@ -12,6 +12,8 @@ rule calibrate_reviews:
         diagnostics=conf_path("calibration", "diagnostics.json"),
     params:
         columns=config.get("calibration", {}).get("columns"),
+        score_map=config.get("calibration", {}).get("score_map"),
+        expertise_map=config.get("calibration", {}).get("expertise_map"),
         n_levels=config.get("calibration", {}).get("n_levels"),
         n_expertise=config.get("calibration", {}).get("n_expertise"),
         method=config.get("calibration", {}).get("method"),
@@ -19,6 +21,11 @@ rule calibrate_reviews:
         tune=config.get("calibration", {}).get("tune"),
         chains=config.get("calibration", {}).get("chains"),
         seed=config.get("calibration", {}).get("seed"),
+        advi_iterations=config.get("calibration", {}).get("advi_iterations"),
+        fail_on_bad_convergence=config.get("calibration", {}).get("fail_on_bad_convergence"),
+        max_rhat=config.get("calibration", {}).get("max_rhat"),
+        min_ess=config.get("calibration", {}).get("min_ess"),
+        hyper=config.get("calibration", {}).get("hyper"),
     log:
         conf_log("calibrate_reviews"),
     benchmark:

@@ -27,6 +27,7 @@ def check_config_files():
         "softconf.submissions": config["softconf"]["submissions"],
         "softconf.bids": config["softconf"].get("bids"),
         "softconf.quotas": config["softconf"].get("quotas"),
+        **{f"coi.files[{k}]": path for k, path in enumerate(config["coi"]["files"])},
     }
     if "calibration" in config:
         files["calibration.reviews"] = config["calibration"]["reviews"]
@@ -71,6 +72,18 @@ def matrix_parts(name, suffix):
     return [conf_path("matrices", name, f"part{k}{suffix}") for k in range(config["matching"]["parts"])]
 
 
+def aggregate_inputs(wildcards):
+    """The part's paper-matrix manifest (cached), or the embeddings it is computed from on the fly."""
+    if config["matching"]["cache_paper_matrix"]:
+        return {"manifest": conf_path("matrices", "paper_matrix", f"part{wildcards.part}.parquet")}
+    return {
+        "submissions": conf_path("matrices", "submission_embeddings.npy"),
+        "submission_ids": conf_path("submissions.jsonl"),
+        "corpus": model_path("corpus_embeddings.npy"),
+        "papers": corpus_path("papers.parquet"),
+    }
+
+
 # ---------------------------------------------------------------- corpus shards
 
 SHARD_SUFFIXES = (".jsonl.gz", ".json.gz", ".gz")
@@ -90,11 +103,146 @@ def local_shards():
     return shards
 
 
-SHARDS = local_shards()
+# s2-api shards are listed by the corpus_manifest checkpoint (workflow/rules/corpus.smk)
+SHARDS = local_shards() if config["corpus"]["source"] == "local" else {}
+
+CORPUS = config["corpus"]
+S2_API = CORPUS["source"] == "s2-api"
+S2_ABSTRACTS = S2_API and CORPUS["s2"]["abstracts"]
+# corpus.s2.update_from: move an older corpus to the release through the diffs endpoint
+S2_UPDATE = S2_API and bool(CORPUS["s2"].get("update_from"))
+
+
+def check_update_from():
+    """The older corpus of corpus.s2.update_from must exist and not be the output itself."""
+    if not S2_UPDATE:
+        return
+    previous = CORPUS["s2"]["update_from"]["papers"]
+    if not os.path.isfile(previous):
+        raise WorkflowError(f"config key corpus.s2.update_from.papers: file not found: {previous}")
+    if os.path.abspath(previous) == os.path.abspath(corpus_path("papers.parquet")):
+        raise WorkflowError(
+            "config key corpus.s2.update_from.papers: the older corpus cannot be "
+            f"{corpus_path('papers.parquet')} (the output); copy it elsewhere first"
+        )
+
+
+check_update_from()
 
 
 def shard_file(wildcards):
     return SHARDS[wildcards.shard]
+
+
+def s2_params():
+    """Everything of corpus.s2 that shapes the download (the key's variable name, never the key)."""
+    return dict(CORPUS["s2"])
+
+
+def s2_datasets():
+    return ["papers", "abstracts"] if S2_ABSTRACTS else ["papers"]
+
+
+def shard_filter_spec():
+    """With abstracts joined later, the no-abstract check moves to the merge."""
+    spec = dict(CORPUS["filter"])
+    if S2_ABSTRACTS:
+        spec["require_abstract"] = False
+    return spec
+
+
+def corpus_manifest():
+    with open(checkpoints.corpus_manifest.get().output[0], encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def manifest_shard_names(dataset, kind="files"):
+    """Shard names of ``dataset`` from the manifest checkpoint (s2-api) or the local dump:
+    ``files`` (a whole release), or ``update``/``delete`` (diff files, in diff order)."""
+    if not S2_API:
+        return list(SHARDS) if dataset == "papers" and kind == "files" else []
+    manifest = corpus_manifest()
+    if kind == "files":
+        return [entry["shard"] for entry in manifest.get("datasets", {}).get(dataset, [])]
+    return [entry["shard"] for diff in manifest.get("diffs", {}).get(dataset, []) for entry in diff[kind]]
+
+
+def papers_parts(wildcards=None):
+    return expand(corpus_path("shards", "{shard}.parquet"), shard=manifest_shard_names("papers"))
+
+
+def papers_summaries(wildcards=None):
+    return expand(corpus_path("shards", "{shard}.summary.json"), shard=manifest_shard_names("papers"))
+
+
+def abstracts_parts(wildcards=None):
+    kind = "update" if S2_UPDATE else "files"
+    return expand(corpus_path("abstracts", "{shard}.parquet"), shard=manifest_shard_names("abstracts", kind))
+
+
+def papers_shard_input(wildcards):
+    if S2_API:
+        return corpus_path("raw", "papers", f"{wildcards.shard}.gz")
+    return SHARDS[wildcards.shard]
+
+
+def previous_corpus():
+    """The older corpus that corpus.s2.update_from moves to the release."""
+    return CORPUS["s2"]["update_from"]["papers"]
+
+
+def update_parts(suffix):
+    """Input function: the filtered update files of the papers diffs (``.parquet``,
+    ``.summary.json`` or ``.ids.npy``)."""
+
+    def parts(wildcards=None):
+        return expand(corpus_path("updates", f"{{shard}}{suffix}"), shard=manifest_shard_names("papers", "update"))
+
+    return parts
+
+
+def delete_ids(dataset):
+    """Input function: the corpus ids of the delete files of ``dataset``'s diffs."""
+
+    def ids(wildcards=None):
+        return expand(corpus_path("deletes", dataset, "{shard}.npy"), shard=manifest_shard_names(dataset, "delete"))
+
+    return ids
+
+
+def paper_id_sources(wildcards=None):
+    """Corpus parts whose paper ids select abstracts: the filtered shards, or with an update
+    the filtered update files plus the older corpus."""
+    if S2_UPDATE:
+        return update_parts(".parquet")() + [previous_corpus()]
+    return papers_parts()
+
+
+# ---------------------------------------------------------------- model inputs
+
+
+def index_corpus_inputs(wildcards):
+    """avg is indexed from the corpus embeddings; every other model from the papers' texts."""
+    inputs = {"papers": corpus_path("papers.parquet")}
+    if wildcards.scorer == "avg":
+        inputs["embeddings"] = model_path("corpus_embeddings.npy")
+    return inputs
+
+
+def model_index_paths(spec):
+    """The corpus index files of the members of a model spec (``a+b`` -> two files)."""
+    return [model_path("index", f"{name.strip()}.npz") for name in spec.split("+")]
+
+
+def evaluation_inputs(wildcards):
+    names = {name.strip() for spec in config["model"]["evaluation"]["models"] for name in spec.split("+")}
+    inputs = {"papers": corpus_path("papers.parquet")}
+    if "avg" in names:
+        inputs["model"] = model_path("similarity.pt")
+    sts = config["model"]["evaluation"].get("sts")
+    if sts:
+        inputs["sts"] = sts
+    return inputs
 
 
 # ---------------------------------------------------------------- optional inputs
@@ -107,7 +255,9 @@ def optional_input(key):
 
 
 def coauthor_inputs(wildcards):
-    return [corpus_path("papers.parquet")] if config["coi"]["coauthor_since_year"] is not None else []
+    coi = config["coi"]
+    checked = coi["coauthor_since_year"] is not None or coi["coauthor_years"] is not None
+    return [corpus_path("papers.parquet")] if checked else []
 
 
 def train_params():

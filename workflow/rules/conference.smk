@@ -1,7 +1,10 @@
 # Stage 3: the conference's START/SoftConf exports -> reviewers, submissions, bids;
-# COIs merged from every source; a capacity check per track.
+# COIs merged from every source (bids, authorship, corpus co-authorship, e-mail domain,
+# affiliation, external files); a capacity check per track that the assignment can read.
 
 
+# Quotas are read where they matter (viability, assignment), so that a changed quota
+# re-solves the assignment without extracting, embedding and matching again.
 rule extract_softconf:
     input:
         profiles=config["softconf"]["profiles"],
@@ -32,12 +35,20 @@ rule merge_cois:
         reviewers=conf_path("reviewers.jsonl"),
         bids=conf_path("bids.npy"),
         papers=coauthor_inputs,
+        external=config["coi"]["files"],
     output:
         coi=conf_path("coi.npy"),
+        submission_index=conf_path("coi_submissions.txt"),
+        reviewer_index=conf_path("coi_reviewers.txt"),
         reasons=conf_path("coi_reasons.csv"),
         report=conf_path("coi_report.txt"),
     params:
         coauthor_since_year=config["coi"]["coauthor_since_year"],
+        coauthor_years=config["coi"]["coauthor_years"],
+        conference_year=config["coi"]["conference_year"],
+        same_email_domain=config["coi"]["same_email_domain"],
+        public_email_domains=config["coi"]["public_email_domains"],
+        same_affiliation=config["coi"]["same_affiliation"],
     log:
         conf_log("merge_cois"),
     benchmark:
@@ -56,12 +67,16 @@ rule check_viability:
         reviewers=conf_path("reviewers.jsonl"),
         submissions=conf_path("submissions.jsonl"),
         quotas=optional_input("quotas"),
+        coi=conf_path("coi.npy"),
     output:
-        conf_path("viability.txt"),
+        report=conf_path("viability.txt"),
+        result=conf_path("viability.json"),
     params:
         reviews_per_paper=config["matching"]["reviews_per_paper"],
         max_papers_per_reviewer=config["matching"]["max_papers_per_reviewer"],
         by_track=config["matching"]["by_track"],
+        ac_max_papers=config["viability"]["ac_max_papers"],
+        ac_papers_per_submission=config["viability"]["ac_papers_per_submission"],
     log:
         conf_log("check_viability"),
     resources:

@@ -75,7 +75,7 @@ rule compute_paper_matrix:
 
 rule aggregate_scores:
     input:
-        manifest=conf_path("matrices", "paper_matrix", "part{part}.parquet"),
+        unpack(aggregate_inputs),
         columns=conf_path("matrices", "paper_matrix_papers.txt"),
         authorship=conf_path("matrices", "authorship.npz"),
     output:
@@ -83,13 +83,18 @@ rule aggregate_scores:
     params:
         method=config["matching"]["aggregator"],
         k=config["matching"]["top_k"],
+        cached=config["matching"]["cache_paper_matrix"],
+        part=lambda wildcards: int(wildcards.part),
+        parts=config["matching"]["parts"],
+        block_rows=config["matching"]["block_rows"],
+        memory_budget_mb=config["matching"]["memory_budget_mb"],
     log:
         conf_log("aggregate_scores_part{part}"),
     benchmark:
         conf_benchmark("aggregate_scores_part{part}")
     threads: workflow.cores
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wildcards, input: 4000 + config["matching"]["memory_budget_mb"],
         runtime=60,
     conda:
         "../../envs/matching.yaml"
@@ -120,6 +125,7 @@ rule solve_assignment:
         submissions=conf_path("submissions.jsonl"),
         reviewers=conf_path("reviewers.jsonl"),
         authorship=conf_path("matrices", "authorship.npz"),
+        viability=conf_path("viability.json"),
         quotas=optional_input("quotas"),
     output:
         assignment=conf_path("assignment.csv"),

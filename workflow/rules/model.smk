@@ -1,5 +1,6 @@
 # Stage 2: the expertise model. Moses tokens -> sentencepiece -> paraphrastic averaging
 # model (torch; CUDA when the job lands on a GPU) -> corpus embeddings.
+# Other models (tfidf, bm25, sentence-transformers) and ensembles a+b: revmatch.registry.
 
 
 rule tokenize_corpus:
@@ -13,6 +14,7 @@ rule tokenize_corpus:
         "logs/model/tokenize_corpus.log",
     benchmark:
         "results/benchmarks/model/tokenize_corpus.tsv"
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=60,
@@ -69,12 +71,15 @@ rule train_similarity_model:
     input:
         pieces=model_path("corpus.sp.txt"),
         sentencepiece=model_path("sentencepiece.model"),
+        papers=corpus_path("papers.parquet"),
     output:
         model_path("similarity.pt"),
     params:
         train=train_params(),
         device=config["model"]["gpu"],
         checkpoint_dir=checkpoint_dir(),
+        heldout_fraction=config["model"]["evaluation"]["heldout_fraction"],
+        heldout_seed=config["model"]["evaluation"]["seed"],
     log:
         "logs/model/train_similarity_model.log",
     benchmark:
@@ -93,11 +98,11 @@ rule train_similarity_model:
 rule embed_corpus:
     input:
         model=model_path("similarity.pt"),
-        papers=corpus_path("papers.parquet"),
+        pieces=model_path("corpus.sp.txt"),
+        sentencepiece=model_path("sentencepiece.model"),
     output:
         model_path("corpus_embeddings.npy"),
     params:
-        fields=config["model"]["text_fields"],
         batch_size=config["model"]["batch_size_embed"],
     log:
         "logs/model/embed_corpus.log",
@@ -111,3 +116,61 @@ rule embed_corpus:
         "../../envs/model.yaml"
     script:
         "../scripts/embed_corpus.py"
+
+
+# One corpus index per model (avg from the embeddings above, tfidf/bm25/sentence-transformers
+# from the texts), conference-independent: every conference reuses it. Ensembles a+b read
+# their members' indexes.
+rule index_corpus:
+    input:
+        unpack(index_corpus_inputs),
+    output:
+        model_path("index", "{scorer}.npz"),
+    wildcard_constraints:
+        scorer=r"[A-Za-z0-9_-]+",
+    params:
+        fields=config["model"]["text_fields"],
+        sentence_transformers=config["model"]["sentence_transformers"],
+        bm25=config["model"]["bm25"],
+    log:
+        "logs/model/index_corpus_{scorer}.log",
+    benchmark:
+        "results/benchmarks/model/index_corpus_{scorer}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/index_corpus.py"
+
+
+# Held-out retrieval (title -> own abstract; paper -> its authors' other papers) and STS.
+rule evaluate_models:
+    input:
+        unpack(evaluation_inputs),
+    output:
+        json=model_path("evaluation", "retrieval.json"),
+        txt=model_path("evaluation", "retrieval.txt"),
+    params:
+        models=config["model"]["evaluation"]["models"],
+        fields=config["model"]["text_fields"],
+        sentence_transformers=config["model"]["sentence_transformers"],
+        bm25=config["model"]["bm25"],
+        heldout_fraction=config["model"]["evaluation"]["heldout_fraction"],
+        seed=config["model"]["evaluation"]["seed"],
+        max_queries=config["model"]["evaluation"]["max_queries"],
+        ks=config["model"]["evaluation"]["ks"],
+    log:
+        "logs/model/evaluate_models.log",
+    benchmark:
+        "results/benchmarks/model/evaluate_models.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/evaluate_models.py"

@@ -5,12 +5,12 @@ from revmatch.log import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 
-from revmatch.model import embed_papers_file  # noqa: E402
+from revmatch.model import embed_pieces_file  # noqa: E402
 
-embed_papers_file(
+embed_pieces_file(
     snakemake.input.model,
-    snakemake.input.papers,
+    snakemake.input.pieces,
+    snakemake.input.sentencepiece,
     snakemake.output[0],
-    fields=tuple(snakemake.params.fields),
     batch_size=snakemake.params.batch_size,
 )

@@ -4,4 +4,10 @@ setup_logging(snakemake.log[0])
 
 from revmatch.corpus import filter_shard_file  # noqa: E402
 
-filter_shard_file(snakemake.input[0], snakemake.output.papers, snakemake.output.summary, snakemake.params.spec)
+filter_shard_file(
+    snakemake.input[0],
+    snakemake.output.papers,
+    snakemake.output.summary,
+    snakemake.params.spec,
+    max_bad_share=snakemake.params.max_bad_share,
+)

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.coi import merge_cois_file  # noqa: E402
+from revmatch.coi import coauthor_since, merge_cois_file  # noqa: E402
 
 merge_cois_file(
     snakemake.input.submissions,
@@ -12,5 +12,13 @@ merge_cois_file(
     out_coi_npy=snakemake.output.coi,
     out_reasons_csv=snakemake.output.reasons,
     out_report_txt=snakemake.output.report,
-    coauthor_since_year=snakemake.params.coauthor_since_year,
+    coauthor_since_year=coauthor_since(
+        snakemake.params.coauthor_since_year, snakemake.params.coauthor_years, snakemake.params.conference_year
+    ),
+    external_csvs=list(snakemake.input.external),
+    same_email_domain=snakemake.params.same_email_domain,
+    same_affiliation=snakemake.params.same_affiliation,
+    public_email_domains=snakemake.params.public_email_domains,
+    out_submission_index=snakemake.output.submission_index,
+    out_reviewer_index=snakemake.output.reviewer_index,
 )

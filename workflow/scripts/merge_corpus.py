@@ -9,4 +9,6 @@ merge_shards_file(
     list(snakemake.input.summaries),
     snakemake.output.papers,
     snakemake.output.summary,
+    abstract_parquets=list(snakemake.input.abstracts) if snakemake.params.join_abstracts else None,
+    require_abstract=snakemake.params.require_abstract,
 )

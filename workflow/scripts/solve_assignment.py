@@ -24,4 +24,5 @@ solve_assignment_file(
     min_senior_per_paper=snakemake.params.min_senior_per_paper,
     senior_min_papers=snakemake.params.senior_min_papers,
     mip_rel_gap=snakemake.params.mip_rel_gap,
+    viability_json=snakemake.input.viability,
 )

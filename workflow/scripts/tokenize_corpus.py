@@ -4,4 +4,6 @@ setup_logging(snakemake.log[0])
 
 from revmatch.text import tokenize_papers_file  # noqa: E402
 
-tokenize_papers_file(snakemake.input[0], snakemake.output[0], fields=tuple(snakemake.params.fields))
+tokenize_papers_file(
+    snakemake.input[0], snakemake.output[0], fields=tuple(snakemake.params.fields), processes=snakemake.threads
+)

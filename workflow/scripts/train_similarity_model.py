@@ -14,4 +14,7 @@ train_model_file(
     params=snakemake.params.train,
     device=snakemake.params.device,
     checkpoint_dir=snakemake.params.checkpoint_dir,
+    papers_parquet=snakemake.input.papers,
+    heldout_fraction=snakemake.params.heldout_fraction,
+    heldout_seed=snakemake.params.heldout_seed,
 )

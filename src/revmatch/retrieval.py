@@ -1,0 +1,243 @@
+"""Held-out retrieval evaluation of similarity models, and STS correlation.
+
+Two tasks on the corpus, both for papers held out of training (``model.heldout_mask``):
+
+- ``title_to_abstract``: a held-out paper's title is the query; the candidates are the
+  abstracts of all corpus papers; the paper's own abstract is the one relevant item.
+- ``author_papers``: a held-out paper's title + abstract is the query; the candidates are
+  all other corpus papers; the relevant ones share an author id with it.
+
+Metrics: ``mrr`` (mean reciprocal rank of the first relevant candidate) and
+``recall@k`` (share of the relevant candidates in the top k, out of ``min(k, n_relevant)``,
+so 1 is reachable for every k). Ties are ranked pessimistically (a query whose scores are
+all equal gets the worst rank, not the best).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
+
+from revmatch.io import InputError, PathLike, write_json, write_text
+from revmatch.model import heldout_mask
+from revmatch.registry import Ensemble, Model, load_registry_model, parse_spec, score_blocks
+from revmatch.text import paper_text
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KS = (1, 5, 10)
+
+
+def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """1-based rank of column ``targets[i]`` in row ``i`` of ``scores`` (ties counted against it)."""
+    target = scores[np.arange(len(targets)), targets][:, None]
+    return (scores >= target).sum(axis=1)
+
+
+def top_k_columns(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the ``k`` highest scores of each row, best first."""
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
+
+
+def summarise(first_ranks: np.ndarray, recalls: Mapping[int, np.ndarray]) -> dict:
+    """Mean reciprocal rank and mean recall@k over the queries."""
+    out = {"queries": len(first_ranks), "mrr": float(np.mean(1.0 / first_ranks)) if len(first_ranks) else 0.0}
+    out |= {f"recall@{k}": float(np.mean(values)) if len(values) else 0.0 for k, values in recalls.items()}
+    return out
+
+
+def title_to_abstract(model: Model, index, titles: Sequence[str], targets: np.ndarray,
+                      ks: Sequence[int] = DEFAULT_KS, block_rows: int = 1024) -> dict:
+    """Rank each title against the indexed abstracts; ``targets[i]`` is its own abstract's row."""
+    ranks = np.empty(len(titles), dtype=np.int64)
+    for rows, block in score_blocks(model, index, titles, block_rows=block_rows):
+        ranks[rows] = target_ranks(block, targets[rows])
+    return summarise(ranks, {k: (ranks <= k).astype(float) for k in ks})
+
+
+def author_papers(model: Model, index, texts: Sequence[str], query_rows: np.ndarray,
+                  relevant: sp.csr_matrix, ks: Sequence[int] = DEFAULT_KS, block_rows: int = 1024) -> dict:
+    """Rank all other corpus papers for each query paper; ``relevant`` is (queries, corpus) bool."""
+    k_max = max(ks)
+    n_relevant = np.diff(relevant.indptr)
+    first = np.empty(len(query_rows), dtype=np.int64)
+    recalls = {k: np.empty(len(query_rows)) for k in ks}
+    for rows, block in score_blocks(model, index, [texts[i] for i in query_rows], block_rows=block_rows):
+        block[np.arange(block.shape[0]), query_rows[rows]] = -np.inf
+        is_relevant = relevant[rows].toarray()
+        best = np.where(is_relevant, block, -np.inf).max(axis=1, keepdims=True)
+        first[rows] = (block >= best).sum(axis=1)
+        hits = np.take_along_axis(is_relevant, top_k_columns(block, k_max), axis=1)
+        for k in ks:
+            recalls[k][rows] = hits[:, :k].sum(axis=1) / np.minimum(k, n_relevant[rows])
+    return summarise(first, recalls)
+
+
+def coauthor_relevance(author_ids: Sequence[Sequence[str]], query_rows: np.ndarray) -> sp.csr_matrix:
+    """(queries, papers) bool: the paper shares an author id with the query paper (itself excluded)."""
+    codes, uniques = pd.factorize(pd.Series([a for ids in author_ids for a in ids], dtype=object))
+    owners = np.repeat(np.arange(len(author_ids)), [len(ids) for ids in author_ids])
+    papers_authors = sp.csr_matrix((np.ones(len(codes), dtype=np.float32), (owners, codes)),
+                                   shape=(len(author_ids), len(uniques)))
+    shared = (papers_authors[query_rows] @ papers_authors.T).tocoo()
+    other = shared.col != query_rows[shared.row]
+    return sp.csr_matrix((np.ones(int(other.sum()), dtype=bool), (shared.row[other], shared.col[other])),
+                         shape=shared.shape)
+
+
+def sts_correlation(model: Model, first: Sequence[str], second: Sequence[str], gold: np.ndarray) -> dict:
+    """Pearson and Spearman correlation (x 100) of the model's pair scores with gold scores."""
+    index = model.index(second)
+    predicted = np.empty(len(first), dtype=np.float64)
+    for rows, block in score_blocks(model, index, first, block_rows=512):
+        predicted[rows] = block[np.arange(block.shape[0]), np.arange(rows.start, rows.stop)]
+    return {"pairs": len(first), "pearson": 100 * float(stats.pearsonr(predicted, gold)[0]),
+            "spearman": 100 * float(stats.spearmanr(predicted, gold)[0])}
+
+
+def evaluate(
+    models: Mapping[str, Model],
+    papers: pd.DataFrame,
+    heldout: np.ndarray,
+    max_queries: int = 2000,
+    ks: Sequence[int] = DEFAULT_KS,
+    seed: int = 1,
+    sts: pd.DataFrame | None = None,
+) -> dict:
+    """Metrics of every model (spec -> model) on both retrieval tasks, and STS when given.
+
+    Query papers are the held-out ones with the needed text (and, for ``author_papers``, at
+    least one co-authored paper), at most ``max_queries`` of them drawn with ``seed``.
+    Corpus indexes are built once per member model and shared by the ensembles.
+    """
+    rng = np.random.default_rng(seed)
+    titles = [paper_text(t, None) for t in papers["title"]]
+    abstracts = [paper_text(None, a) for a in papers["abstract"]]
+    texts = [paper_text(t, a) for t, a in zip(papers["title"], papers["abstract"], strict=True)]
+    author_ids = [[str(a.get("id")) for a in (authors if authors is not None else []) if a.get("id")]
+                  for authors in papers["authors"]]
+
+    candidates = np.flatnonzero(heldout & np.array([bool(t) and bool(a) for t, a in zip(titles, abstracts)]))
+    title_rows = np.sort(rng.choice(candidates, size=min(max_queries, len(candidates)), replace=False))
+    relevant_all = coauthor_relevance(author_ids, np.flatnonzero(heldout))
+    with_coauthored = np.flatnonzero(heldout)[np.diff(relevant_all.indptr) > 0]
+    author_rows = np.sort(rng.choice(with_coauthored, size=min(max_queries, len(with_coauthored)),
+                                     replace=False))
+    relevant = coauthor_relevance(author_ids, author_rows)
+    logger.info("evaluation: %d held-out papers; %d title queries; %d author queries (%d held-out papers "
+                "without a co-authored paper skipped)", int(heldout.sum()), len(title_rows), len(author_rows),
+                int(heldout.sum()) - len(with_coauthored))
+
+    results = {}
+    abstract_indexes = _member_indexes(models, abstracts)
+    text_indexes = _member_indexes(models, texts)
+    for spec, model in models.items():
+        results[spec] = {
+            "title_to_abstract": title_to_abstract(model, _spec_index(model, abstract_indexes),
+                                                   [titles[i] for i in title_rows], title_rows, ks),
+            "author_papers": author_papers(model, _spec_index(model, text_indexes), texts, author_rows,
+                                           relevant, ks),
+        }
+        if sts is not None:
+            results[spec]["sts"] = sts_correlation(model, sts["sentence1"].tolist(),
+                                                   sts["sentence2"].tolist(),
+                                                   sts["score"].to_numpy(dtype=float))
+        logger.info("%s: %s", spec, results[spec])
+    return results
+
+
+def _members(model: Model) -> list[Model]:
+    return model.members if isinstance(model, Ensemble) else [model]
+
+
+def _member_indexes(models: Mapping[str, Model], texts: Sequence[str]) -> dict:
+    indexes = {}
+    for model in models.values():
+        for member in _members(model):
+            if member.name not in indexes:
+                indexes[member.name] = member.index(texts)
+    return indexes
+
+
+def _spec_index(model: Model, indexes: Mapping):
+    return [indexes[m.name] for m in model.members] if isinstance(model, Ensemble) else indexes[model.name]
+
+
+def load_models(specs: Sequence[str], loader: Callable[[str], Model]) -> dict[str, Model]:
+    """Model of each spec, loading each member name once (``loader(name)``) and sharing it."""
+    members: dict[str, Model] = {}
+    models = {}
+    for spec in specs:
+        names = parse_spec(spec)
+        for name in names:
+            if name not in members:
+                members[name] = loader(name)
+        models[spec] = members[names[0]] if len(names) == 1 else Ensemble([members[n] for n in names])
+    return models
+
+
+def format_report(results: Mapping[str, dict]) -> str:
+    """A readable table: one line per model and task."""
+    lines = []
+    for spec, tasks in results.items():
+        for task, metrics in tasks.items():
+            values = "  ".join(f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}"
+                               for key, value in metrics.items())
+            lines.append(f"{spec:<24} {task:<18} {values}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- files
+
+
+def read_sts(path: PathLike) -> pd.DataFrame:
+    """An STS file: tab-separated with a header naming ``sentence1``, ``sentence2`` and ``score``."""
+    frame = pd.read_csv(path, sep="\t", quoting=3, dtype={"sentence1": str, "sentence2": str},
+                        keep_default_na=False)
+    for column in ("sentence1", "sentence2", "score"):
+        if column not in frame.columns:
+            raise InputError(path, "missing column", column=column)
+    scores = pd.to_numeric(frame["score"], errors="coerce")
+    bad = np.flatnonzero(scores.isna().to_numpy())
+    if len(bad):
+        raise InputError(path, f"score is not a number: {frame['score'].iloc[bad[0]]!r}", row=int(bad[0]) + 2,
+                         column="score")
+    return frame.assign(score=scores)
+
+
+def evaluate_models_file(
+    papers_parquet: PathLike,
+    out_json: PathLike,
+    out_txt: PathLike,
+    specs: Sequence[str],
+    avg_model: PathLike | None = None,
+    sentence_transformers: Mapping[str, PathLike] | None = None,
+    bm25: Mapping[str, float] | None = None,
+    heldout_fraction: float = 0.05,
+    heldout_seed: int = 1,
+    max_queries: int = 2000,
+    ks: Sequence[int] = DEFAULT_KS,
+    sts_tsv: PathLike | None = None,
+    processes: int = 1,
+) -> dict:
+    """Evaluate the models of ``specs`` on the corpus; write the metrics as JSON and a table."""
+    papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
+    heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), heldout_fraction, heldout_seed)
+    sts = read_sts(sts_tsv) if sts_tsv else None
+    models = load_models(specs, lambda name: load_registry_model(
+        name, avg_model=avg_model, sentence_transformers=sentence_transformers, bm25=bm25,
+        processes=processes))
+    results = evaluate(models, papers, heldout, max_queries=max_queries, ks=ks, seed=heldout_seed, sts=sts)
+    write_json({"heldout_fraction": heldout_fraction, "heldout_seed": heldout_seed,
+                "heldout_papers": int(heldout.sum()), "corpus_papers": len(papers), "models": results},
+               out_json)
+    write_text(format_report(results), out_txt)
+    return results

@@ -1,0 +1,243 @@
+"""Affinity jobs on the demo conference: every mode through Snakemake against the Expertise
+API schema (jsonschema), metadata, symmetry, Data Errors and `revmatch affinity status`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from revmatch import affinity
+from revmatch.io import read_jsonl
+from tests.conftest import REPO, copy_workflow, run_snakemake
+
+DEMO_JOBS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["affinity_jobs"]
+BAD_JOBS = {
+    "bad_unknown_member": {
+        "mode": "user_subset", "members": ["ghost", "xjin90"], "on_unknown_member": "error"
+    },
+    "bad_members_file": {"mode": "group_submissions", "group": {"members_file": "nowhere.txt"}},
+}
+EXTRA_JOBS = {
+    "current_submissions": {"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "current"},
+    "legacy_group_group": {"mode": "group_group", "group": {"role": "senior_area_chair"},
+                           "alternate_group": {"role": "area_chair"}},
+}
+
+
+def results_schema(mode: str, schema: str) -> dict:
+    """JSON Schema of the Expertise API results document (legacy or current keys)."""
+    if schema == "current":
+        a_key, b_key = "entityA", "entityB"
+    elif mode == "group_group":
+        a_key, b_key = "match_member", "submission_member"
+    else:
+        a_key, b_key = "user", "submission"
+    ids = {"type": "array", "items": {"type": "string"}}
+    count = {"type": "integer", "minimum": 0}
+    meta = {"no_profile": ids, "no_profile_submission": ids, "no_publications": ids,
+            "no_publications_count": count, "submission_count": count}
+    if schema == "current":
+        meta["archives_count"] = {"type": "object", "additionalProperties": count}
+    entry = {
+        "type": "object", "additionalProperties": False, "required": [a_key, b_key, "score"],
+        "properties": {a_key: {"type": "string"}, b_key: {"type": "string"},
+                       "score": {"type": "number", "minimum": 0, "maximum": 1}},
+    }
+    return {
+        "type": "object", "additionalProperties": False, "required": ["metadata", "results"],
+        "properties": {
+            "metadata": {"type": "object", "additionalProperties": False, "required": list(meta),
+                         "properties": meta},
+            "results": {"type": "array", "items": entry},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo's reviewers, submissions, rejects and corpus from the real rules, synthetic
+    embeddings, and every demo job plus some bad ones run by Snakemake's affinity rule."""
+    work = copy_workflow(tmp_path_factory.mktemp("affinity_demo"))
+    proc = run_snakemake(work, "results/demo/reviewers.jsonl", "results/corpus/papers.parquet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rng = np.random.default_rng(0)
+    conf = work / "results" / "demo"
+    sizes = {
+        "results/model/corpus_embeddings.npy": len(pd.read_parquet(work / "results/corpus/papers.parquet",
+                                                                   columns=["year"])),
+        "results/demo/matrices/submission_embeddings.npy": len(read_jsonl(conf / "submissions.jsonl")),
+        "results/demo/affinity/embeddings/avg/rejects.npy": len(read_jsonl(conf / "rejects.jsonl")),
+    }
+    for path, rows in sizes.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        np.save(work / path, rng.normal(size=(rows, 24)).astype(np.float32))
+    (work / "jobs.yaml").write_text(yaml.safe_dump({"affinity_jobs": {**DEMO_JOBS, **BAD_JOBS}}))
+    targets = [f"results/demo/affinity/{job}/results.json" for job in [*DEMO_JOBS, *BAD_JOBS]]
+    # Only the affinity rule runs: the embeddings above stand in for the model's.
+    run = run_snakemake(work, "--allowed-rules", "affinity_job", "--keep-going", *targets,
+                        "--configfile", "config/config.yaml", "jobs.yaml")
+    for job, spec in EXTRA_JOBS.items():  # more schemas and modes, in this process
+        affinity.affinity_job_file(
+            spec, conf / "reviewers.jsonl", conf / "submissions.jsonl",
+            work / "results/corpus/papers.parquet",
+            work / "results/model/corpus_embeddings.npy", conf / "matrices/submission_embeddings.npy",
+            conf / "affinity" / job / "results.json", conf / "affinity" / job / "results.csv",
+        )
+    return {"work": work, "run": run, "conf": conf}
+
+
+def load_inputs(demo):
+    conf = demo["conf"]
+    return {
+        "reviewers": read_jsonl(conf / "reviewers.jsonl"),
+        "submissions": read_jsonl(conf / "submissions.jsonl"),
+        "papers": pd.read_parquet(demo["work"] / "results/corpus/papers.parquet"),
+        "corpus_embeddings": np.load(demo["work"] / "results/model/corpus_embeddings.npy"),
+        "submission_embeddings": np.load(conf / "matrices/submission_embeddings.npy"),
+    }
+
+
+@pytest.mark.parametrize("job", [*DEMO_JOBS, *EXTRA_JOBS])
+def test_each_mode_writes_the_expertise_api_schema(demo, job):
+    spec = affinity.check_job({**DEMO_JOBS, **EXTRA_JOBS}[job])
+    folder = demo["conf"] / "affinity" / job
+    status = json.loads((folder / "status.json").read_text())
+    assert status["status"] == "Completed", status
+    document = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(document, results_schema(spec["mode"], spec["schema"]))
+    assert document["results"], job
+    meta = document["metadata"]
+    assert meta["no_publications_count"] == len(meta["no_publications"])
+    table = pd.read_csv(folder / "results.csv", dtype=str)
+    keys = affinity.results_columns(spec["mode"], spec["schema"])
+    assert list(table.columns) == keys
+    assert table.astype({"score": float}).to_dict("records") == document["results"]
+
+
+def test_demo_modes_cover_the_four_modes():
+    assert sorted({job["mode"] for job in DEMO_JOBS.values()}) == sorted(affinity.JOB_MODES)
+
+
+def test_metadata_lists_members_without_profile_or_publications(demo):
+    inputs = load_inputs(demo)
+    reviewers = inputs["reviewers"]
+    corpus_ids = {str(a["id"]) for authors in inputs["papers"]["authors"] for a in authors if a["id"]}
+    without = [r["id"] for r in reviewers if not {str(i) for i in r["ids"]} & corpus_ids]
+    with_papers = [r for r in reviewers if r["id"] not in without]
+    assert without and with_papers
+    listed = [without[0], "ghost@nowhere.org", with_papers[0]["email"].upper(), with_papers[1]["id"], "ghost"]
+    doc = affinity.run_affinity_job({"mode": "user_subset", "members": listed}, **inputs)
+    assert doc["metadata"]["no_profile"] == ["ghost@nowhere.org", "ghost"]
+    assert doc["metadata"]["no_publications"] == [without[0]]
+    assert doc["metadata"]["no_publications_count"] == 1
+    assert {e["user"] for e in doc["results"]} == {with_papers[0]["id"], with_papers[1]["id"]}
+    assert len(doc["results"]) == 2 * len(inputs["submissions"])
+    # A whole role: every member without corpus papers is listed, in profile order.
+    everyone = affinity.run_affinity_job({"mode": "group_submissions", "group": {"role": "all"}}, **inputs)
+    assert everyone["metadata"]["no_publications"] == without
+    assert len(everyone["results"]) == len(with_papers) * len(inputs["submissions"])
+
+
+@pytest.mark.parametrize("reduce", ["max", "mean"])
+def test_user_to_user_scores_are_symmetric_when_a_is_b(demo, reduce):
+    inputs = load_inputs(demo)
+    job = {"mode": "group_group", "group": {"role": "area_chair"}, "alternate_group": {"role": "area_chair"},
+           "reduce": reduce}
+    doc = affinity.run_affinity_job(job, **inputs)
+    scores = {(e["match_member"], e["submission_member"]): e["score"] for e in doc["results"]}
+    n = sum(bool(r["areaChair"]) for r in inputs["reviewers"]) - doc["metadata"]["no_publications_count"]
+    assert len(scores) == n * n and n > 5
+    assert all(scores[(a, b)] == scores[(b, a)] for a, b in scores)
+
+
+def test_data_errors_leave_a_status_and_fail_the_job(demo):
+    assert demo["run"].returncode != 0  # the bad jobs fail the run; --keep-going ran the rest
+    expected = {
+        "bad_unknown_member": "not in the conference: ['ghost']",
+        "bad_members_file": "nowhere.txt: id list file not found",
+    }
+    for job, reason in expected.items():
+        folder = demo["conf"] / "affinity" / job
+        status = json.loads((folder / "status.json").read_text())
+        assert status["status"] == "Data Error" and reason in status["description"], status
+        assert sorted(p.name for p in folder.iterdir()) == ["status.json"]
+        log = (demo["work"] / "logs" / "demo" / f"affinity_{job}.log").read_text()
+        assert f"affinity job {job}: Data Error: " in log and "Traceback" not in log
+
+
+def test_status_command(demo):
+    work = demo["work"]
+    env = dict(os.environ)
+
+    def status(*args):
+        return subprocess.run([sys.executable, "-m", "revmatch.cli", "affinity", "status", *args],
+                              cwd=work, capture_output=True, text=True, env=env)
+
+    done = status("area_chairs_vs_submissions", "--config", "jobs.yaml", "--conference-dir", "results/demo")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "Completed"
+    bad = status("bad_unknown_member", "--config", "config/config.yaml", "--conference-dir", "results/demo")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["status"] == "Data Error"
+    folder = status("results/demo/affinity/bad_members_file")
+    assert folder.returncode == 1 and "nowhere.txt" in json.loads(folder.stdout)["description"]
+    (work / "more.yaml").write_text("conference: demo\naffinity_jobs:\n  later:\n    mode: user_subset\n"
+                                    "    members: [xjin90]\n")
+    queued = status("later", "--config", "more.yaml")
+    assert queued.returncode == 0 and json.loads(queued.stdout)["status"] == "Queued"
+    unknown = status("never", "--config", "more.yaml")
+    assert unknown.returncode == 2 and "no affinity job 'never'" in unknown.stderr
+
+
+def test_run_command_on_a_job_file(demo, tmp_path):
+    work = demo["work"]
+    job = tmp_path / "acs.yaml"
+    job.write_text(yaml.safe_dump({"mode": "group_submissions", "group": {"role": "area_chair"},
+                                   "submission_status": ["active", "desk_rejected"], "schema": "current"}))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "revmatch.cli", "affinity", "run", "--job", str(job), "--conference-dir",
+         "results/demo", "--reject-embeddings", "results/demo/affinity/embeddings/avg/rejects.npy",
+         "--out", str(out)],
+        cwd=work, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "Completed"
+    document = json.loads((out / "results.json").read_text())
+    jsonschema.validate(document, results_schema("group_submissions", "current"))
+    rejects = [r for r in read_jsonl(demo["conf"] / "rejects.jsonl") if r["reason"] == "desk reject"]
+    active = read_jsonl(demo["conf"] / "submissions.jsonl")
+    assert document["metadata"]["submission_count"] == len(active) + len(rejects)
+
+
+@pytest.mark.slow
+def test_demo_workflow_jobs_with_the_trained_model(demo_run):
+    """The configured demo jobs in the end-to-end run (real model embeddings)."""
+    for job, spec in DEMO_JOBS.items():
+        folder = demo_run / "results" / "demo" / "affinity" / job
+        assert json.loads((folder / "status.json").read_text())["status"] == "Completed"
+        spec = affinity.check_job(spec)
+        jsonschema.validate(json.loads((folder / "results.json").read_text()),
+                            results_schema(spec["mode"], spec["schema"]))
+
+
+def test_job_model_selects_the_embeddings(demo):
+    """`model:` goes through `affinity_model_files`: known parts (an ensemble too) are
+    inputs of the job; an unknown model stops the workflow before any job runs."""
+    work = demo["work"]
+    (work / "models.yaml").write_text(yaml.safe_dump({"affinity_jobs": {
+        "ensemble": {"mode": "user_subset", "members": ["xjin90"], "model": "avg+avg"}}}))
+    target = "results/demo/affinity/ensemble/results.json"
+    dry = run_snakemake(work, "-n", target, "--allowed-rules", "affinity_job",
+                        "--configfile", "config/config.yaml", "models.yaml")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    (work / "models.yaml").write_text(yaml.safe_dump({"affinity_jobs": {
+        "ensemble": {"mode": "user_subset", "members": ["xjin90"], "model": "avg+specter"}}}))
+    unknown = run_snakemake(work, "-n", target, "--configfile", "config/config.yaml", "models.yaml")
+    assert unknown.returncode != 0
+    assert "affinity model 'avg+specter': unknown ['specter']" in unknown.stdout + unknown.stderr

@@ -1,0 +1,140 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from revmatch.io import InputError
+from revmatch.model import heldout_mask
+from revmatch.registry import BM25Model, DenseModel, TfidfModel
+from revmatch.retrieval import (
+    author_papers,
+    coauthor_relevance,
+    evaluate_models_file,
+    format_report,
+    read_sts,
+    sts_correlation,
+    summarise,
+    target_ranks,
+    title_to_abstract,
+    top_k_columns,
+)
+
+TOPICS = {
+    "parsing": "parser grammar treebank dependency constituency",
+    "translation": "translation bilingual decoder alignment bleu",
+    "speech": "speech acoustic phoneme waveform prosody",
+    "sentiment": "sentiment opinion polarity emotion stance",
+}
+
+
+def test_ranks_are_pessimistic_on_ties_and_top_k_is_ordered():
+    scores = np.array([[0.1, 0.9, 0.5, 0.9], [0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    assert target_ranks(scores, np.array([1, 2])).tolist() == [2, 4]
+    assert target_ranks(scores, np.array([2, 0])).tolist() == [3, 4]
+    assert top_k_columns(np.array([[0.1, 0.9, 0.5, 0.7]]), 3).tolist() == [[1, 3, 2]]
+    assert summarise(np.array([1, 2, 4]), {1: np.array([1.0, 0.0, 0.0])}) == {
+        "queries": 3, "mrr": pytest.approx((1 + 0.5 + 0.25) / 3), "recall@1": pytest.approx(1 / 3)}
+
+
+def test_title_to_abstract_with_tfidf():
+    abstracts = [f"{words} unique{i} study" for i, words in enumerate(TOPICS.values())]
+    titles = ["unique2 waveform", "unique0 parser", "no word known"]
+    model = TfidfModel()
+    result = title_to_abstract(model, model.index(abstracts), titles, np.array([2, 0, 3]), ks=(1, 2))
+    # the unknown title scores 0 everywhere: worst rank 4
+    assert result == {"queries": 3, "mrr": pytest.approx((1 + 1 + 0.25) / 3),
+                      "recall@1": pytest.approx(2 / 3), "recall@2": pytest.approx(2 / 3)}
+
+
+def test_author_papers_by_hand():
+    # fixed 2-d embeddings: paper 0 is closest to 1, then 2, then 3
+    vectors = {"a": [1, 0], "b": [0.9, 0.1], "c": [0.6, 0.4], "d": [0, 1]}
+    model = DenseModel("fixed", lambda texts: np.array([vectors[t] for t in texts], dtype=np.float32))
+    texts = ["a", "b", "c", "d"]
+    authors = [["x", "y"], ["z"], ["x"], ["y"]]
+    relevant = coauthor_relevance(authors, np.array([0, 2]))
+    assert relevant.toarray().tolist() == [[False, False, True, True], [True, False, False, False]]
+    result = author_papers(model, model.index(texts), texts, np.array([0, 2]), relevant, ks=(1, 2))
+    # query 0: ranking 1, 2, 3 (self excluded) -> first relevant (2) at rank 2; recall@1 0, @2 1/2
+    # query 2: ranking 1, 0, 3 -> relevant 0 at rank 2; recall@1 0, @2 1
+    assert result == {"queries": 2, "mrr": pytest.approx(0.5), "recall@1": 0.0,
+                      "recall@2": pytest.approx(0.75)}
+
+
+def test_sts_correlation_and_file(tmp_path):
+    path = tmp_path / "sts.tsv"
+    path.write_text("sentence1\tsentence2\tscore\n"
+                    "a parser for trees\ta parser for trees\t5\n"
+                    "a parser for trees\ta tree parser\t3.5\n"
+                    "speech from audio\ta tree parser\t0\n"
+                    "opinion of reviews\topinion polarity of reviews\t4\n")
+    sts = read_sts(path)
+    result = sts_correlation(BM25Model(), sts["sentence1"].tolist(), sts["sentence2"].tolist(),
+                             sts["score"].to_numpy())
+    assert result["pairs"] == 4 and result["spearman"] > 50
+    path.write_text("sentence1\tsentence2\tscore\na\tb\thigh\n")
+    with pytest.raises(InputError, match="row 2"):
+        read_sts(path)
+    path.write_text("s1\ts2\tscore\na\tb\t1\n")
+    with pytest.raises(InputError, match="sentence1"):
+        read_sts(path)
+
+
+def synthetic_corpus(n: int, seed: int = 0) -> pd.DataFrame:
+    """Papers on four topics; authors write on one topic each."""
+    rng = np.random.default_rng(seed)
+    names = list(TOPICS)
+    rows = []
+    for i in range(n):
+        topic = names[i % 4]
+        words = TOPICS[topic].split()
+        rows.append({
+            "paper_id": f"P{i}",
+            "title": f"{rng.choice(words)} {rng.choice(words)} own{i}",
+            "abstract": " ".join(rng.choice(words, size=15)) + f" own{i} own{i}",
+            "authors": [{"id": f"{topic}-{rng.integers(3)}", "name": "x"}],
+        })
+    return pd.DataFrame(rows)
+
+
+def test_evaluate_models_file(tmp_path):
+    papers = synthetic_corpus(120)
+    parquet = tmp_path / "papers.parquet"
+    papers.to_parquet(parquet, index=False)
+    sts = tmp_path / "sts.tsv"
+    sts.write_text("sentence1\tsentence2\tscore\nparser grammar\tparser grammar\t5\n"
+                   "parser grammar\tspeech prosody\t0\nparser treebank\tparser grammar\t3\n")
+    results = evaluate_models_file(parquet, tmp_path / "r.json", tmp_path / "r.txt",
+                                   specs=["tfidf", "bm25", "tfidf+bm25"], heldout_fraction=0.25,
+                                   max_queries=20, ks=(1, 5), sts_tsv=sts)
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["heldout_papers"] == int(heldout_mask(papers["paper_id"].tolist(), 0.25).sum())
+    assert saved["models"] == results and set(results) == {"tfidf", "bm25", "tfidf+bm25"}
+    for metrics in results.values():
+        title = metrics["title_to_abstract"]
+        assert title["queries"] == 20 and title["recall@1"] > 0.9  # the own-word gives it away
+        assert 0 < metrics["author_papers"]["mrr"] <= 1 and metrics["sts"]["pairs"] == 3
+    assert (tmp_path / "r.txt").read_text() == format_report(results)
+
+
+@pytest.mark.slow
+def test_workflow_indexes_and_evaluates_the_demo_models(tmp_path):
+    from conftest import copy_workflow, run_snakemake
+
+    from revmatch.registry import load_index
+
+    workdir = copy_workflow(tmp_path)
+    (workdir / "small.yaml").write_text("model:\n  train:\n    epochs: 1\n    dim: 32\n")
+    targets = ["results/model/index/avg.npz", "results/model/index/bm25.npz",
+               "results/model/evaluation/retrieval.json"]
+    proc = run_snakemake(workdir, *targets, "--configfile", "config/config.yaml", "small.yaml")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    papers = pd.read_parquet(workdir / "results/corpus/papers.parquet")
+    assert len(load_index(workdir / "results/model/index/avg.npz", "avg")) == len(papers)
+    assert len(load_index(workdir / "results/model/index/bm25.npz", "bm25")) == len(papers)
+    saved = json.loads((workdir / "results/model/evaluation/retrieval.json").read_text())
+    assert set(saved["models"]) == {"avg", "tfidf", "bm25"}
+    for metrics in saved["models"].values():
+        assert metrics["title_to_abstract"]["queries"] > 0
+        assert 0 < metrics["title_to_abstract"]["mrr"] <= 1

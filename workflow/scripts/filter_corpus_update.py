@@ -1,0 +1,14 @@
+from revmatch.log import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from revmatch.corpus import filter_update_file  # noqa: E402
+
+filter_update_file(
+    snakemake.input[0],
+    snakemake.output.papers,
+    snakemake.output.summary,
+    snakemake.output.ids,
+    snakemake.params.spec,
+    max_bad_share=snakemake.params.max_bad_share,
+)

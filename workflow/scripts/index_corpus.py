@@ -1,0 +1,18 @@
+import torch
+
+from revmatch.log import setup_logging
+
+setup_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+
+from revmatch.registry import index_corpus_file  # noqa: E402
+
+index_corpus_file(
+    snakemake.wildcards.scorer,
+    snakemake.input.papers,
+    snakemake.output[0],
+    fields=tuple(snakemake.params.fields),
+    corpus_embeddings=snakemake.input.get("embeddings"),
+    sentence_transformers=snakemake.params.sentence_transformers,
+    bm25=snakemake.params.bm25,
+)
