@@ -45,8 +45,10 @@ def main() -> None:
     parser.add_argument("--papers", help="papers.parquet for the raw-text encoding figure")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--dim", type=int, default=1024)
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="0: the reference's behaviour; > 0: real dropout (slower)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: see README)")
     parser.add_argument("--processes", type=int, default=2, help="Moses processes for raw texts")
     parser.add_argument("--n-encode", type=int, default=100_000)
     parser.add_argument("--model", help="existing model file: skip training, only encode")
@@ -60,12 +62,13 @@ def main() -> None:
         model_path = args.model
         if model_path is None:
             model_path = str(Path(tmp) / "model.pt")
-            params = TrainParams(dim=args.dim, epochs=args.epochs)
+            params = TrainParams(dim=args.dim, epochs=args.epochs, dropout=args.dropout)
             started, cpu_started = time.perf_counter(), time.process_time()
             stats = train_model(piece_lines, params, model_path, args.sentencepiece, device=args.device)
             figures["training"] = {
                 "lines": len(piece_lines), "sequences": stats["sequences"], "vocab_size": stats["vocab_size"],
-                "dim": args.dim, "epochs": args.epochs, "tokens_per_second": stats["tokens_per_second"],
+                "dim": args.dim, "dropout": args.dropout, "epochs": args.epochs,
+                "tokens_per_second": stats["tokens_per_second"],
                 "seconds_per_epoch": stats["seconds"] / args.epochs, "loss_history": stats["loss_history"],
                 "wall_seconds": time.perf_counter() - started,
                 "cpu_seconds": time.process_time() - cpu_started,

@@ -16,6 +16,7 @@ from revmatch.calibration import (
     calibrate_reviews_file,
     calibration_diagnostics,
     check_convergence,
+    draw_ordered_thresholds,
     fit_calibration,
     nominal_thresholds,
     ordered_probit_logp,
@@ -24,6 +25,7 @@ from revmatch.calibration import (
     read_reviews,
     simulate_reviews,
     summarise_calibration,
+    thresholds_from_offsets,
 )
 from revmatch.io import InputError
 
@@ -38,9 +40,10 @@ START_COLUMNS = {
 
 # Reviewers less accurate than the default (mean accuracy 2, not 5): leniency differences
 # large enough for calibration to matter; expertise precisions far enough apart for their
-# order to show in a few hundred reviews.
+# order to show in a few hundred reviews. The fits use the simulation's accuracy prior.
 TRUE_PRECISION = (0.7, 1.5, 3.0)
 SIMULATION = {"seed": 3, "accuracy_shape": 4.0, "accuracy_rate": 2.0, "expertise_precision": TRUE_PRECISION}
+HYPER = {"accuracy_shape": 4.0, "accuracy_rate": 2.0}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,9 @@ def simulated():
 @pytest.fixture(scope="module")
 def fitted(simulated):
     reviews, _ = simulated
-    idata = fit_calibration(reviews, 5, 3, method="nuts", draws=200, tune=200, chains=2, seed=1, cores=2)
+    idata = fit_calibration(
+        reviews, 5, 3, method="nuts", draws=200, tune=200, chains=2, seed=1, hyper=HYPER, cores=2
+    )
     return idata, summarise_calibration(idata, reviews)
 
 
@@ -104,6 +109,17 @@ def test_simulated_truth_frames(simulated):
     shift = (thresholds - nominal_thresholds(5)).mean(axis=1)
     np.testing.assert_allclose(reviewers["threshold_shift"], shift)
     assert len(truth["submissions"]) == N_SUBMISSIONS and truth["submissions"]["quality"].std() > 0.5
+
+
+def test_thresholds_are_drawn_ordered_from_the_models_prior():
+    theta0 = nominal_thresholds(5)
+    accuracy, thresholds, redrawn = draw_ordered_thresholds(4000, theta0, 2.0, 2.0, np.random.default_rng(0))
+    assert thresholds.shape == (4000, 4) and (np.diff(thresholds, axis=1) > 0).all()
+    assert redrawn > 1000  # threshold sd about 1 = the nominal gap: many draws come out of order
+    # the restriction to ordered thresholds keeps the prior symmetric about theta0 and favours
+    # accurate reviewers (mean accuracy above the Gamma(2, 2) mean of 1)
+    assert abs((thresholds - theta0).mean()) < 0.03
+    assert accuracy.mean() > 1.1
 
 
 def test_simulation_follows_given_pairs_and_ids():
@@ -253,6 +269,12 @@ def test_ordered_probit_matches_scipy_and_stays_finite_in_the_tails():
         value = ordered_probit_logp(np.array([q]), nominal_thresholds(5)[None], np.ones(1), one, one, one,
                                     np.array([2]), 5).eval()
         assert value == pytest.approx(expected, rel=1e-9)
+    # the lowest and the highest score 40 sd beyond their one threshold, either way
+    for q, y, expected in ((40.0, 0, norm.logcdf(0.5 - 40.0)), (-40.0, 0, norm.logcdf(40.5)),
+                           (-40.0, 4, norm.logsf(3.5 + 40.0)), (40.0, 4, norm.logsf(3.5 - 40.0))):
+        value = ordered_probit_logp(np.array([q]), nominal_thresholds(5)[None], np.ones(1), one, one, one,
+                                    np.array([y]), 5).eval()
+        assert value == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 def test_threshold_prior_is_the_specs_normal_restricted_to_order(simulated):
@@ -278,9 +300,10 @@ def test_threshold_prior_is_the_specs_normal_restricted_to_order(simulated):
     # d theta / d (first, log gaps) = (1 / sqrt(a))^4 prod exp(log gaps), per reviewer
     jacobian = (-2.0 * np.log(accuracy) + point["threshold_log_gap"].sum(axis=1)).sum()
     assert logp(point) == pytest.approx(spec + jacobian, rel=1e-10)
-    [expression] = model.replace_rvs_by_values([model["thresholds"]])
-    deterministic = model.compile_fn(expression, inputs=model.value_vars, on_unused_input="ignore")
-    np.testing.assert_allclose(deterministic(point), thresholds, rtol=1e-10)
+    derived = thresholds_from_offsets(
+        accuracy, point["threshold_offset_first"], point["threshold_log_gap"], 5
+    )
+    np.testing.assert_allclose(derived, thresholds, rtol=1e-10)
 
 
 # ------------------------------------------------------------------ fitting
@@ -349,18 +372,6 @@ def test_check_convergence_reports_each_problem():
     assert check_convergence({"max_rhat": None, "min_ess_bulk": None, "divergences": None}) == []
 
 
-def test_advi_fits_and_ranks(simulated):
-    reviews, truth = simulated
-    idata = fit_calibration(reviews, 5, 3, method="advi", draws=300, seed=2, advi_iterations=3000)
-    assert idata.posterior.sizes["chain"] == 1 and idata.posterior.sizes["draw"] == 300
-    diag = calibration_diagnostics(idata)
-    assert diag["method"] == "advi" and diag["max_rhat"] is None and np.isfinite(diag["advi_final_loss"])
-    assert check_convergence(diag) == []
-    submissions, _, _ = summarise_calibration(idata, reviews)
-    merged = submissions.merge(truth["submissions"], on="submission_id")
-    assert spearmanr(merged["quality_mean"], merged["quality"]).statistic > 0.75
-
-
 def test_advi_loss_change():
     assert advi_loss_change(np.linspace(200.0, 100.0, 1000)) > 0.05
     settled = 100.0 + np.random.default_rng(0).normal(0.0, 1.0, 1000)
@@ -382,8 +393,8 @@ def test_bad_hyperparameters_are_rejected(simulated):
 # ------------------------------------------------------------------ files
 
 
-def test_calibrate_reviews_file_writes_every_output(tmp_path, simulated):
-    reviews, _ = simulated
+def test_calibrate_reviews_file_fits_advi_and_writes_every_output(tmp_path, simulated):
+    reviews, truth = simulated
     export = start_export(reviews)
     export["Overall Recommendation"] = export["Overall Recommendation"].astype(str)
     export.loc[[5, 17], "Overall Recommendation"] = ""
@@ -394,22 +405,26 @@ def test_calibrate_reviews_file_writes_every_output(tmp_path, simulated):
                out / "diagnostics.json"]
     returned = calibrate_reviews_file(
         src, *outputs, columns=START_COLUMNS, n_levels=5, n_expertise=3, method="advi",
-        draws=40, seed=0, advi_iterations=300, fail_on_bad_convergence=False,
+        draws=300, seed=2, hyper=HYPER, advi_iterations=3000,
     )
     assert all(p.stat().st_size > 0 for p in outputs)
     assert no_temp_files(tmp_path)
     diagnostics = json.loads(outputs[4].read_text())
     assert diagnostics == json.loads(json.dumps(returned))
+    assert diagnostics["method"] == "advi" and diagnostics["max_rhat"] is None
+    assert diagnostics["problems"] == [] and np.isfinite(diagnostics["advi_final_loss"])
+    assert 2000 <= diagnostics["advi_iterations"] <= 3000
     assert diagnostics["skipped_empty_scores"] == 2 and diagnostics["reviews"] == len(reviews) - 2
-    assert diagnostics["problems"]  # 300 ADVI steps: the loss is still falling
     assert diagnostics["reviewers_without_reviews"] == [] and diagnostics["submissions_without_reviews"] == []
     submissions = pd.read_csv(outputs[0], dtype={"submission_id": str})
     assert len(submissions) == N_SUBMISSIONS and submissions["n_reviews"].sum() == len(reviews) - 2
+    merged = submissions.merge(truth["submissions"], on="submission_id", validate="one_to_one")
+    assert spearmanr(merged["quality_mean"], merged["quality"]).statistic > 0.75
     posterior = az.from_netcdf(outputs[3])
     assert set(posterior.posterior.data_vars) == {
         "quality", "expertise_precision", "accuracy", "threshold_shift", "thresholds"
     }
-    assert posterior.posterior.sizes["draw"] == 40
+    assert posterior.posterior.sizes["chain"] == 1 and posterior.posterior.sizes["draw"] == 300
     assert posterior.observed_data["score"].size == len(reviews) - 2
 
     plots = [out / "plots" / "quality.png", out / "plots" / "leniency.png", out / "plots" / "expertise.png"]

@@ -153,6 +153,32 @@ def _ids(ids: Sequence[str] | None, n: int, prefix: str, what: str) -> list[str]
     return ids
 
 
+def draw_ordered_thresholds(
+    n_reviewers: int, theta0: np.ndarray, accuracy_shape: float, accuracy_rate: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Reviewer accuracies ``a[j] ~ Gamma(accuracy_shape, accuracy_rate)`` and thresholds
+    ``theta[j] ~ Normal(theta0, precision a[j])`` restricted to increasing thresholds, as in
+    the model's prior (``build_model``): a reviewer whose draw is out of order draws both
+    again, so the pair follows the model's joint density of accuracy and ordered thresholds.
+
+    Returns ``accuracy`` (J,), ``thresholds`` (J, T) and the number of redrawn reviewers.
+    """
+    accuracy = np.empty(n_reviewers)
+    thresholds = np.empty((n_reviewers, len(theta0)))
+    pending = np.arange(n_reviewers)
+    redrawn = 0
+    while len(pending):
+        a = rng.gamma(accuracy_shape, 1.0 / accuracy_rate, size=len(pending))
+        theta = theta0 + rng.standard_normal((len(pending), len(theta0))) / np.sqrt(a)[:, None]
+        ordered = (np.diff(theta, axis=1) > 0).all(axis=1)
+        accuracy[pending[ordered]] = a[ordered]
+        thresholds[pending[ordered]] = theta[ordered]
+        pending = pending[~ordered]
+        redrawn += len(pending)
+    return accuracy, thresholds, redrawn
+
+
 def simulate_reviews(
     n_submissions: int,
     n_reviewers: int,
@@ -170,13 +196,15 @@ def simulate_reviews(
     """Reviews drawn from the generative model, and the parameters they were drawn from.
 
     Quality is ``Normal(middle of the scale, sd SIMULATED_QUALITY_SD)``; with the default
-    precisions every level is used, most often the middle ones. ``pairs`` (n, 2) of
+    precisions every level is used, most often the middle ones. Accuracies and ordered
+    thresholds come from ``draw_ordered_thresholds`` (the model's prior with
+    ``Gamma(accuracy_shape, accuracy_rate)`` accuracies). ``pairs`` (n, 2) of
     (submission index, reviewer index) fixes who reviews what; otherwise each submission gets
     ``reviews_per_submission`` distinct reviewers with balanced loads (``balanced_pairs``).
     Expertise levels are drawn uniformly. Returns ``reviews`` (submission_id, reviewer_id,
     score 0..L-1, expertise 1..E) and ``truth``: ``submissions`` (submission_id, quality),
     ``reviewers`` (reviewer_id, accuracy, threshold_shift = mean of theta_j - theta0, and the
-    sorted thresholds t0..t{L-2}) and ``expertise`` (expertise, precision).
+    thresholds t0..t{L-2}) and ``expertise`` (expertise, precision).
     """
     if len(expertise_precision) != n_expertise:
         raise ValueError(f"{len(expertise_precision)} expertise precisions for {n_expertise} levels")
@@ -191,8 +219,10 @@ def simulate_reviews(
 
     precision = np.asarray(expertise_precision, dtype=np.float64)
     quality = (n_levels - 1) / 2 + SIMULATED_QUALITY_SD * rng.standard_normal(n_submissions)
-    accuracy = rng.gamma(accuracy_shape, 1.0 / accuracy_rate, size=n_reviewers)
-    thresholds = theta0 + rng.standard_normal((n_reviewers, len(theta0))) / np.sqrt(accuracy)[:, None]
+    accuracy, thresholds, redrawn = draw_ordered_thresholds(
+        n_reviewers, theta0, accuracy_shape, accuracy_rate, rng
+    )
+    logger.debug("simulation: redrew %d reviewer(s) with out-of-order thresholds", redrawn)
     expertise = rng.integers(1, n_expertise + 1, size=len(pairs))
     latent = quality[pairs[:, 0]] + rng.standard_normal(len(pairs)) / np.sqrt(precision[expertise - 1])
     score = (thresholds[pairs[:, 1]] < latent[:, None]).sum(axis=1)
@@ -208,9 +238,8 @@ def simulate_reviews(
         "accuracy": accuracy,
         "threshold_shift": (thresholds - theta0).mean(axis=1),
     })
-    sorted_thresholds = np.sort(thresholds, axis=1)
     for t in range(len(theta0)):
-        reviewers[f"t{t}"] = sorted_thresholds[:, t]
+        reviewers[f"t{t}"] = thresholds[:, t]
     truth = {
         "submissions": pd.DataFrame({"submission_id": submission_ids, "quality": quality}),
         "reviewers": reviewers,
@@ -424,6 +453,12 @@ def _log_normal_interval(lower, upper):
     return log_high + pt.log1mexp(_log_phi(low) - log_high)
 
 
+# A missing bound (below the lowest or above the highest threshold) stands OPEN_BOUND
+# standard deviations beyond the other bound or beyond 0, whichever is further out: the mass
+# left out is below Phi(-OPEN_BOUND) (about e^-800) relative to the interval, and all finite.
+OPEN_BOUND = 40.0
+
+
 def ordered_probit_logp(
     quality, thresholds, precision, submission_code: np.ndarray, reviewer_code: np.ndarray,
     expertise_code: np.ndarray, score: np.ndarray, n_levels: int, as_data: bool = False,
@@ -431,42 +466,33 @@ def ordered_probit_logp(
     """Log likelihood of all reviews (a pytensor scalar).
 
     ``P(y = k) = Phi((theta[j, k] - q[s]) sqrt(gamma[e])) - Phi((theta[j, k-1] - q[s])
-    sqrt(gamma[e]))`` with ``theta[j, -1] = -inf`` and ``theta[j, T] = +inf``. Only the
+    sqrt(gamma[e]))`` with ``theta[j, -1] = -inf`` and ``theta[j, T] = +inf``. Only the two
     thresholds that bound each observed score are gathered (not all ``T`` of them), by integer
-    indices fixed once from the data; the reviews at either end of the scale have one bound.
-    With ``as_data`` (inside a model) the indices are ``pm.Data``, not constants embedded in
-    the graph.
+    indices fixed once from the data; a missing bound at either end of the scale stands
+    ``OPEN_BOUND`` standard deviations beyond the other bound (or beyond 0), so every review
+    is one interval of one vectorised expression (a smaller graph: faster to compile). With
+    ``as_data`` (inside a model) the indices are ``pm.Data``, not constants in the graph.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     n_thresholds = n_levels - 1
-    flat_thresholds = thresholds.reshape((-1,))
-    root_precision = pt.sqrt(precision)
-    base = np.asarray(reviewer_code, dtype=np.int64) * n_thresholds
     score = np.asarray(score, dtype=np.int64)
+    base = np.asarray(reviewer_code, dtype=np.int64) * n_thresholds
+    lower_index = base + np.maximum(score - 1, 0)
+    upper_index = base + np.minimum(score, n_thresholds - 1)
 
     def index(name: str, values: np.ndarray):
         return pm.Data(name, values.astype(np.int64)) if as_data else values
 
-    def standardised(group: str, rows: np.ndarray, threshold: np.ndarray):
-        gathered = flat_thresholds[index(f"{group}_threshold", base[rows] + threshold)]
-        centre = quality[index(f"{group}_submission", submission_code[rows])]
-        return (gathered - centre) * root_precision[index(f"{group}_expertise", expertise_code[rows])]
-
-    total = pt.constant(0.0)
-    bottom = np.flatnonzero(score == 0)
-    if len(bottom):
-        total += _log_phi(standardised("bottom", bottom, np.zeros(len(bottom), dtype=np.int64))).sum()
-    top = np.flatnonzero(score == n_thresholds)
-    if len(top):
-        total += _log_phi(-standardised("top", top, np.full(len(top), n_thresholds - 1))).sum()
-    middle = np.flatnonzero((score > 0) & (score < n_thresholds))
-    if len(middle):
-        k = score[middle]
-        lower = standardised("middle_lower", middle, k - 1)
-        total += _log_normal_interval(lower, standardised("middle_upper", middle, k)).sum()
-    return total
+    flat_thresholds = thresholds.reshape((-1,))
+    centre = quality[index("review_submission", np.asarray(submission_code, dtype=np.int64))]
+    root_precision = pt.sqrt(precision)[index("review_expertise", np.asarray(expertise_code, dtype=np.int64))]
+    lower = (flat_thresholds[index("review_lower_threshold", lower_index)] - centre) * root_precision
+    upper = (flat_thresholds[index("review_upper_threshold", upper_index)] - centre) * root_precision
+    lower = pt.switch(score == 0, pt.minimum(upper, 0.0) - OPEN_BOUND, lower)
+    upper = pt.switch(score == n_thresholds, pt.maximum(lower, 0.0) + OPEN_BOUND, upper)
+    return _log_normal_interval(lower, upper).sum()
 
 
 def build_model(
@@ -484,8 +510,8 @@ def build_model(
     ordered thresholds (as with PyMC's ordered transform, the restriction is not
     renormalised). The likelihood is the ordered probit of ``ordered_probit_logp``.
 
-    Deterministics: ``thresholds`` (reviewer x threshold) and ``threshold_shift`` (the mean
-    of ``theta[j] - theta0``; leniency: negative = lenient).
+    The model has no deterministics (they would be evaluated at every draw inside the
+    sampler); ``add_threshold_draws`` derives the thresholds and their shift from the draws.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -531,10 +557,7 @@ def build_model(
             offset = pt.concatenate([first[:, None], rest], axis=1)
         else:
             offset = first[:, None]
-        thresholds = pm.Deterministic(
-            "thresholds", theta0 + offset / root_accuracy, dims=("reviewer", "threshold")
-        )
-        pm.Deterministic("threshold_shift", offset.mean(axis=1) / root_accuracy[:, 0], dims="reviewer")
+        thresholds = theta0 + offset / root_accuracy
         pm.Potential(
             "score",
             ordered_probit_logp(
@@ -543,6 +566,39 @@ def build_model(
             ),
         )
     return model
+
+
+def thresholds_from_offsets(
+    accuracy: np.ndarray, offset_first: np.ndarray, log_gap: np.ndarray, n_levels: int
+) -> np.ndarray:
+    """Reviewer thresholds ``theta0 + z / sqrt(a)`` from the model's coordinates (any leading
+    sample axes): ``accuracy`` (..., J), ``offset_first`` (..., J), ``log_gap``
+    (..., J, T-1); ``theta[j, t] - theta[j, t-1] = exp(log_gap[j, t]) / sqrt(a[j])``.
+    Returns (..., J, T)."""
+    theta0 = nominal_thresholds(n_levels)
+    root_accuracy = np.sqrt(accuracy)[..., None]
+    first = theta0[0] + offset_first[..., None] / root_accuracy
+    gaps = np.exp(log_gap) / root_accuracy
+    return np.concatenate([first, first + np.cumsum(gaps, axis=-1)], axis=-1)
+
+
+def add_threshold_draws(idata, n_levels: int) -> None:
+    """Add ``thresholds`` (reviewer x threshold) and ``threshold_shift`` (mean of
+    ``theta[j] - theta0``; leniency: negative = lenient) to ``idata.posterior``, computed
+    from the draws of accuracy and threshold offsets."""
+    posterior = idata.posterior
+    n_thresholds = n_levels - 1
+    if n_thresholds > 1:
+        log_gap = posterior["threshold_log_gap"].to_numpy()
+    else:
+        log_gap = np.zeros((*posterior["accuracy"].shape, 0))
+    thresholds = thresholds_from_offsets(
+        posterior["accuracy"].to_numpy(), posterior["threshold_offset_first"].to_numpy(), log_gap, n_levels
+    )
+    dims = ("chain", "draw", "reviewer", "threshold")
+    posterior["thresholds"] = (dims, thresholds)
+    posterior["threshold_shift"] = (dims[:3], (thresholds - nominal_thresholds(n_levels)).mean(axis=-1))
+    posterior.coords["threshold"] = np.arange(n_thresholds)
 
 
 def _review_data(reviews: pd.DataFrame):
@@ -578,8 +634,9 @@ def fit_calibration(
     installed (``posterior.attrs["compile_seconds"]``: its numba compilation), else PyMC's
     NUTS. ``method="advi"`` fits mean-field ADVI with at most ``advi_iterations`` Adam steps
     (fewer once the loss settles, ``stop_when_settled``) and returns ``draws`` draws of the
-    approximation as one chain (``tune`` and ``chains`` are not used). ``posterior.attrs`` records the method,
-    the sampler and the wall time.
+    approximation as one chain (``tune`` and ``chains`` are not used). The posterior holds
+    ``thresholds`` and ``threshold_shift`` too (``add_threshold_draws``); ``posterior.attrs``
+    records the method, the sampler and the wall time.
     """
     import pymc as pm
 
@@ -618,6 +675,7 @@ def fit_calibration(
             idata.posterior.attrs["advi_final_loss"] = final_loss
             idata.posterior.attrs["advi_loss_change"] = advi_loss_change(losses)
     seconds = time.perf_counter() - start
+    add_threshold_draws(idata, n_levels)
     idata.add_groups(observed_data=_review_data(reviews))
     idata.posterior.attrs["method"] = method
     idata.posterior.attrs["fit_seconds"] = seconds

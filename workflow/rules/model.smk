@@ -84,7 +84,10 @@ rule train_similarity_model:
         "logs/model/train_similarity_model.log",
     benchmark:
         "results/benchmarks/model/train_similarity_model.tsv"
-    threads: 2
+    # One torch thread: a step is many small ops plus a memory-bound Adam step over the
+    # table; on the shared 2-core machine two threads were 3 to 20 times slower than one
+    # (benchmarks/README.md).
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=24 * 60,
