@@ -130,6 +130,13 @@ def _as_counts(value: int | np.ndarray, size: int, what: str) -> np.ndarray:
     return counts
 
 
+def float_scores(scores: np.ndarray) -> np.ndarray:
+    """Scores as a float array: float32 stays float32 (an ACL-scale P x R matrix is then half
+    the size), anything else becomes float64."""
+    scores = np.asarray(scores)
+    return scores if scores.dtype in (np.float32, np.float64) else scores.astype(np.float64)
+
+
 def _checked_problem(
     scores: np.ndarray,
     allowed: np.ndarray,
@@ -142,9 +149,7 @@ def _checked_problem(
     Float32 scores stay float32 (an ACL-scale P x R matrix is then half the size); pair scores
     go to the solver as float64.
     """
-    scores = np.asarray(scores)
-    if scores.dtype not in (np.float32, np.float64):
-        scores = scores.astype(np.float64)
+    scores = float_scores(scores)
     allowed = np.asarray(allowed, dtype=bool)
     if scores.ndim != 2 or scores.shape != allowed.shape:
         raise ValueError(f"scores {scores.shape} and allowed {allowed.shape} must be the same 2-d shape")
@@ -512,6 +517,10 @@ def solve_assignment_pruned(
         raise InfeasibleAssignment("; ".join(problems))
     n_papers, n_reviewers = scores.shape
     candidates = min(max(int(candidates_per_paper), int(demand.max(initial=0))), max(n_reviewers, 1))
+
+    def relaxation_over(paper_of: np.ndarray, reviewer_of: np.ndarray) -> _LpSolution:
+        return _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper, senior)
+
     lp_seconds = 0.0
     while True:
         paper_of, reviewer_of = candidate_pairs(scores, allowed, candidates)
@@ -521,7 +530,7 @@ def solve_assignment_pruned(
                                                np.concatenate([reviewer_of, extra[1]])]), axis=0)
             paper_of, reviewer_of = pairs[:, 0], pairs[:, 1]
         try:
-            lp = _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper, senior)
+            lp = relaxation_over(paper_of, reviewer_of)
             lp_seconds += lp.seconds
             break
         except InfeasibleAssignment:
@@ -555,7 +564,7 @@ def solve_assignment_pruned(
         paper_of = np.concatenate([paper_of, pricing.paper_of])
         reviewer_of = np.concatenate([reviewer_of, pricing.reviewer_of])
         in_lp[pricing.paper_of, pricing.reviewer_of] = True
-        lp = _solve_lp(paper_of, reviewer_of, scores[paper_of, reviewer_of], demand, lower, upper, senior)
+        lp = relaxation_over(paper_of, reviewer_of)
         lp_seconds += lp.seconds
         rounds += 1
     proven = pricing.improving == 0
@@ -897,9 +906,7 @@ def solve_conference(
     at least that many reviewers flagged in ``senior`` (R,) bool (fewer where fewer are allowed,
     with a warning naming the papers), solved as a MIP to ``mip_rel_gap``.
     """
-    scores = np.asarray(scores)
-    if scores.dtype not in (np.float32, np.float64):
-        scores = scores.astype(np.float64)
+    scores = float_scores(scores)
     if scores.shape != (len(submissions), len(reviewers)):
         raise ValueError(f"scores have shape {scores.shape}, expected ({len(submissions)}, {len(reviewers)})")
     allowed = allowed_pairs(coi, submissions, reviewers, by_track=by_track, area_chairs=area_chairs)
