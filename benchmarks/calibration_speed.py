@@ -1,11 +1,13 @@
 """Speed and parameter recovery of the review calibration model on simulated conferences.
 
     .venv/bin/python benchmarks/calibration_speed.py --size kdd09 --method nuts    # NUTS, KDD'09 size
+    .venv/bin/python benchmarks/calibration_speed.py --size mid --sampler nutpie   # 9,000 reviews, nutpie
     .venv/bin/python benchmarks/calibration_speed.py --size neurips --method advi  # ADVI, NeurIPS size
     .venv/bin/python benchmarks/calibration_speed.py --size kdd09 --method nuts --out kdd09.json
 
 Sizes: ``kdd09`` = 600 submissions x 3 reviews by 200 reviewers (1,800 reviews);
 ``neurips`` = 13,000 submissions, 50,000 reviews (3 or 4 a submission) by 10,000 reviewers.
+``mid`` = 3,000 submissions x 3 reviews by 1,000 reviewers (9,000 reviews: where nutpie wins).
 Reviews are drawn from the model itself (``simulate_reviews``: ordered thresholds drawn as the
 model's prior does) with 3 expertise levels of true precision 1.3, 1.5, 1.6 and reviewer
 accuracy ``Gamma(4, 4)`` (mean 1: thresholds spread by about one rating level, the gap
@@ -49,6 +51,7 @@ SIZES = {
     "kdd09": (600, 200, 3, 1800),
     "neurips": (13_000, 10_000, 4, 50_000),
     "small": (120, 60, 3, 360),
+    "mid": (3000, 1000, 3, 9000),
 }
 SIMULATION = {"accuracy_shape": 4.0, "accuracy_rate": 4.0}
 PRIORS = {
@@ -122,6 +125,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--tune", type=int, default=300)
     parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--sampler", choices=["auto", "nutpie", "pymc"], default="auto",
+                        help="NUTS implementation (auto: PyMC's below 4,000 reviews, nutpie above)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--advi-iterations", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
@@ -139,6 +144,7 @@ def main() -> None:
     idata = fit_calibration(
         reviews, 5, 3, method=args.method, draws=args.draws, tune=args.tune, chains=args.chains,
         seed=args.seed + 1, hyper=hyper, cores=args.cores, advi_iterations=args.advi_iterations,
+        sampler=args.sampler,
     )
     total_seconds = time.perf_counter() - start
     fit_cpu_seconds = cpu_seconds() - cpu_start

@@ -75,7 +75,8 @@ def naive_max(sub_emb, corpus_emb, member_rows):
 def run(conference, **job):
     c = conference
     return affinity.run_affinity_job(
-        job, c["reviewers"], c["submissions"], c["papers"], c["corpus_embeddings"], c["submission_embeddings"]
+        job, c["reviewers"], c["submissions"], c["papers"],
+        affinity.EmbeddingScorer(c["corpus_embeddings"], c["submission_embeddings"]),
     )
 
 
@@ -411,20 +412,6 @@ def test_read_expertise_selection(tmp_path):
         affinity.read_expertise_selection(path)
 
 
-def test_ensemble_embeddings_average_cosines():
-    rng = np.random.default_rng(3)
-    a, b = rng.normal(size=(6, 8)), rng.normal(size=(6, 5)) * 3.0
-    joined = affinity.ensemble_embeddings([a, b])
-    def cos(x):
-        unit_rows = x / np.linalg.norm(x, axis=1, keepdims=True)
-        return unit_rows @ unit_rows.T
-
-    np.testing.assert_allclose(joined @ joined.T, (cos(a) + cos(b)) / 2, atol=1e-6)
-    assert affinity.ensemble_embeddings([a]) is a
-    with pytest.raises(ValueError, match="row counts"):
-        affinity.ensemble_embeddings([a, b[:3]])
-
-
 def test_score_digits_match_string_formatting():
     values = np.array([0.0, 1.0, 0.5, 1e-7, 0.12345675, 0.99999996, 0.3333333333])
     got = [bytes(row).decode() for row in affinity.score_digits(values)]
@@ -443,7 +430,8 @@ def test_rejected_submissions_by_status(conference):
         spec = {"mode": "group_submissions", "group": {"role": "area_chair"}, "submission_status": status}
         spec |= extra
         return affinity.run_affinity_job(
-            spec, c["reviewers"], c["submissions"], c["papers"], c["corpus_embeddings"], embeddings, rejects
+            spec, c["reviewers"], c["submissions"], c["papers"],
+            affinity.EmbeddingScorer(c["corpus_embeddings"], embeddings), rejects,
         )
     assert {e["submission"] for e in job("desk_rejected")["results"]} == {"r1"}
     assert {e["submission"] for e in job(["withdrawn", "desk_rejected"])["results"]} == {"r1", "w1"}
@@ -454,7 +442,7 @@ def test_rejected_submissions_by_status(conference):
     # The reject's score equals the one computed from its embedding as an active submission.
     alone = affinity.run_affinity_job(
         {"mode": "group_submissions", "group": {"role": "area_chair"}, "normalize": False},
-        c["reviewers"], [{"id": "r1"}], c["papers"], c["corpus_embeddings"], embeddings[5:6],
+        c["reviewers"], [{"id": "r1"}], c["papers"], affinity.EmbeddingScorer(c["corpus_embeddings"], embeddings[5:6]),
     )
     raw = job("desk_rejected", normalize=False)
     assert scores_by_pair(raw, "user", "submission") == {
@@ -551,3 +539,134 @@ def test_member_scores_from_blocks_equal_embedding_scores(conference):
     got = affinity.member_scores_from_blocks(blocks, len(subs), incidence[:, used], "p75")
     expected = affinity.submission_member_scores(subs, corpus_emb, incidence, "p75")
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+# ---------------------------------------------------------------- registry models
+
+
+WORDS = ("parsing translation speech dialogue sentiment summarization grammar alignment retrieval "
+         "entity relation question answer embedding attention decoder lexicon morphology").split()
+
+
+def texted(conference, seed=11):
+    """The conference with real-looking texts: each corpus paper and submission a bag of words."""
+    rng = np.random.default_rng(seed)
+    def text(n):
+        return " ".join(rng.choice(WORDS, size=n))
+    papers = conference["papers"].assign(title=[text(4) for _ in range(len(conference["papers"]))],
+                                         abstract=[text(12) for _ in range(len(conference["papers"]))])
+    submissions = [{**s, "title": text(4), "paperAbstract": text(12)} for s in conference["submissions"]]
+    corpus_texts = [f"{t}. {a}" for t, a in zip(papers["title"], papers["abstract"], strict=True)]
+    return {**conference, "papers": papers, "submissions": submissions, "corpus_texts": corpus_texts}
+
+
+def registry_scorer(c, spec):
+    from revmatch import registry
+
+    model = registry.load_registry_model(spec)
+    index = model.index(c["corpus_texts"])
+    texts = affinity.submission_texts(c["submissions"])
+    return affinity.RegistryScorer(model, index, texts, c["corpus_texts"]), model, index
+
+
+@pytest.mark.parametrize("reduce", ["max", "mean", "p75"])
+def test_ensemble_job_is_the_mean_of_member_z_scores_reduced(conference, reduce):
+    from revmatch import registry
+
+    c = texted(conference)
+    scorer, model, indexes = registry_scorer(c, "tfidf+bm25")
+    texts = affinity.submission_texts(c["submissions"])
+    z = [index.calibration.normalise(registry.paper_scores(member, index, texts)).astype(np.float64)
+         for member, index in zip(model.members, indexes, strict=True)]
+    mean_z = (z[0] + z[1]) / 2  # submissions x corpus
+    job = {"mode": "group_submissions", "model": "tfidf+bm25", "group": {"role": "all"}, "reduce": reduce}
+    doc = affinity.run_affinity_job(job, c["reviewers"], c["submissions"], c["papers"], scorer)
+    incidence, _ = affinity.member_publications(c["reviewers"], c["papers"])
+    how = {"max": np.max, "mean": np.mean, "p75": lambda v: np.percentile(v, 75)}[reduce]
+    raw = {(c["reviewers"][m]["id"], s["id"]): how(mean_z[k, incidence[m].indices])
+           for m in range(len(c["reviewers"])) if incidence[m].nnz
+           for k, s in enumerate(c["submissions"])}
+    low, high = min(raw.values()), max(raw.values())
+    expected = {pair: (value - low) / (high - low) for pair, value in raw.items()}
+    got = scores_by_pair(doc, "user", "submission")
+    assert got.keys() == expected.keys()
+    assert all(got[p] == pytest.approx(expected[p], abs=2e-6) for p in got)
+    # Not the mean of raw similarities (the old meaning of "a+b").
+    raw_mean = (registry.paper_scores(model.members[0], indexes[0], texts)
+                + registry.paper_scores(model.members[1], indexes[1], texts)) / 2
+    assert not np.allclose(np.corrcoef(raw_mean.ravel(), mean_z.ravel())[0, 1], 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_tfidf_group_group_is_exactly_symmetric_when_a_is_b(conference, normalize):
+    c = texted(conference)
+    scorer, _, _ = registry_scorer(c, "tfidf")
+    for reduce in ("max", "mean"):
+        job = {"mode": "group_group", "model": "tfidf", "group": {"role": "all"},
+               "alternate_group": {"role": "all"}, "reduce": reduce, "normalize": normalize}
+        doc = affinity.run_affinity_job(job, c["reviewers"], c["submissions"], c["papers"], scorer)
+        got = scores_by_pair(doc, "match_member", "submission_member")
+        assert len(got) == 5 * 5
+        assert all(got[(a, b)] == got[(b, a)] for a, b in got)
+        assert len(set(got.values())) > 5
+
+
+def test_tfidf_job_without_normalize_gives_cosines(conference):
+    from revmatch import registry
+
+    c = texted(conference)
+    scorer, model, index = registry_scorer(c, "tfidf")
+    job = {"mode": "group_submissions", "model": "tfidf", "group": {"role": "reviewer"}, "normalize": False}
+    doc = affinity.run_affinity_job(job, c["reviewers"], c["submissions"], c["papers"], scorer)
+    cosines = registry.paper_scores(model, index, affinity.submission_texts(c["submissions"]))
+    # rev1 has corpus papers 0, 1, 2 and 8.
+    expected = {s["id"]: round(float(cosines[k, [0, 1, 2, 8]].max()), 7) for k, s in enumerate(c["submissions"])}
+    got = {sub: v for (user, sub), v in scores_by_pair(doc, "user", "submission").items() if user == "rev1"}
+    assert got == pytest.approx(expected, abs=1e-7)
+
+
+def test_model_scales_and_checks():
+    assert [affinity.model_scale(m) for m in ("avg", "minilm", "tfidf", "bm25", "avg+tfidf")] == [
+        "cosine", "cosine", "unit", "relative", "relative"]
+    np.testing.assert_array_equal(affinity.unit_scores(np.array([-0.5, 0.25, np.nan]), "unit"), [0.0, 0.25, np.nan])
+    with pytest.raises(ValueError, match="no fixed map"):
+        affinity.unit_scores(np.zeros(2), "relative")
+    with pytest.raises(ValueError, match="'avg\\+bm25' has no fixed \\[0, 1\\] scale"):
+        affinity.check_job({"mode": "user_subset", "members": ["a"], "model": "avg+bm25", "normalize": False})
+    with pytest.raises(ValueError, match="malformed model spec"):
+        affinity.check_job({"mode": "user_subset", "members": ["a"], "model": "avg+"})
+
+
+def test_scores_must_come_from_the_jobs_model(conference):
+    c = texted(conference)
+    scorer, _, _ = registry_scorer(c, "tfidf")
+    with pytest.raises(ValueError, match="the job's model is 'avg', the scores given are 'tfidf''s"):
+        affinity.run_affinity_job({"mode": "group_submissions", "group": {"role": "reviewer"}},
+                                  c["reviewers"], c["submissions"], c["papers"], scorer)
+
+
+def test_registry_job_file_with_rejects(tmp_path, conference):
+    """A tfidf job on files: the rejects' texts are scored; a wrong index is a Data Error."""
+    from revmatch import registry
+
+    c = texted(conference)
+    paths = write_inputs(tmp_path, c)
+    rejects = [{"startSubmissionId": "r1", "title": "speech grammar", "reason": "desk reject"}]
+    write_jsonl(rejects, tmp_path / "rejects.jsonl")
+    for name in ("tfidf", "bm25"):
+        registry.index_corpus_file(name, paths["papers_parquet"], tmp_path / f"{name}.npz")
+    job = {"mode": "group_submissions", "model": "tfidf", "group": {"role": "reviewer"},
+           "submission_status": ["active", "desk_rejected"], "schema": "current"}
+    files = {k: v for k, v in paths.items() if "embeddings" not in k}
+    status = affinity.affinity_job_file(
+        job, **files, out_json=tmp_path / "job/results.json", out_csv=tmp_path / "job/results.csv",
+        index_npzs=[tmp_path / "tfidf.npz"], rejects_jsonl=tmp_path / "rejects.jsonl",
+    )
+    assert status["status"] == "Completed", status
+    doc = json.loads((tmp_path / "job/results.json").read_text())
+    assert {e["entityB"] for e in doc["results"]} == {*(s["id"] for s in c["submissions"]), "r1"}
+    wrong = affinity.affinity_job_file(
+        job, **files, out_json=tmp_path / "bad/results.json", out_csv=tmp_path / "bad/results.csv",
+        index_npzs=[tmp_path / "bm25.npz"], rejects_jsonl=tmp_path / "rejects.jsonl",
+    )
+    assert wrong["status"] == "Data Error" and "corpus index of model 'bm25', expected 'tfidf'" in wrong["description"]

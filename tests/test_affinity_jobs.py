@@ -1,5 +1,6 @@
 """Affinity jobs on the demo conference: every mode through Snakemake against the Expertise
-API schema (jsonschema), metadata, symmetry, Data Errors and `revmatch affinity status`."""
+API schema (jsonschema), registry models (tfidf, the ensemble avg+bm25), metadata, symmetry,
+Data Errors and `revmatch affinity status`."""
 
 import json
 import os
@@ -14,6 +15,8 @@ import yaml
 
 from revmatch import affinity
 from revmatch.io import read_jsonl
+from revmatch.model import TrainParams, train_model
+from revmatch.text import read_paper_texts, tokenize, train_sentencepiece
 from tests.conftest import REPO, copy_workflow, run_snakemake
 
 DEMO_JOBS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["affinity_jobs"]
@@ -23,6 +26,14 @@ BAD_JOBS = {
     },
     "bad_members_file": {"mode": "group_submissions", "group": {"members_file": "nowhere.txt"}},
 }
+# Registry models through the workflow: their corpus indexes come from rule index_corpus.
+MODEL_JOBS = {
+    "tfidf_vs_submissions": {"mode": "group_submissions", "model": "tfidf", "group": {"role": "area_chair"},
+                             "submission_status": ["active", "desk_rejected"], "normalize": False},
+    "ensemble_acs": {"mode": "group_group", "model": "avg+bm25", "group": {"role": "area_chair"},
+                     "alternate_group": {"role": "area_chair"}, "schema": "current"},
+}
+EMBEDDING_DIM = 24
 EXTRA_JOBS = {
     "current_submissions": {"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "current"},
     "legacy_group_group": {"mode": "group_group", "group": {"role": "senior_area_chair"},
@@ -68,6 +79,9 @@ def demo(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rng = np.random.default_rng(0)
     conf = work / "results" / "demo"
+    # A small real averaging model of the embeddings' dimension (for the avg member of avg+bm25),
+    # written before the embeddings so that they are not older than the model.
+    train_tiny_model(work / "results/corpus/papers.parquet", work / "results/model", EMBEDDING_DIM)
     sizes = {
         "results/model/corpus_embeddings.npy": len(pd.read_parquet(work / "results/corpus/papers.parquet",
                                                                    columns=["year"])),
@@ -76,20 +90,37 @@ def demo(tmp_path_factory):
     }
     for path, rows in sizes.items():
         (work / path).parent.mkdir(parents=True, exist_ok=True)
-        np.save(work / path, rng.normal(size=(rows, 24)).astype(np.float32))
-    (work / "jobs.yaml").write_text(yaml.safe_dump({"affinity_jobs": {**DEMO_JOBS, **BAD_JOBS}}))
-    targets = [f"results/demo/affinity/{job}/results.json" for job in [*DEMO_JOBS, *BAD_JOBS]]
-    # Only the affinity rule runs: the embeddings above stand in for the model's.
-    run = run_snakemake(work, "--allowed-rules", "affinity_job", "--keep-going", *targets,
+        np.save(work / path, rng.normal(size=(rows, EMBEDDING_DIM)).astype(np.float32))
+    jobs = {**DEMO_JOBS, **BAD_JOBS, **MODEL_JOBS}
+    (work / "jobs.yaml").write_text(yaml.safe_dump({"affinity_jobs": jobs}))
+    targets = [f"results/demo/affinity/{job}/results.json" for job in jobs]
+    # Only the affinity and index rules run: the embeddings above stand in for the model's.
+    run = run_snakemake(work, "--allowed-rules", "affinity_job", "index_corpus", "--keep-going", *targets,
                         "--configfile", "config/config.yaml", "jobs.yaml")
     for job, spec in EXTRA_JOBS.items():  # more schemas and modes, in this process
         affinity.affinity_job_file(
             spec, conf / "reviewers.jsonl", conf / "submissions.jsonl",
             work / "results/corpus/papers.parquet",
-            work / "results/model/corpus_embeddings.npy", conf / "matrices/submission_embeddings.npy",
             conf / "affinity" / job / "results.json", conf / "affinity" / job / "results.csv",
+            corpus_embeddings_npy=work / "results/model/corpus_embeddings.npy",
+            submission_embeddings_npy=conf / "matrices/submission_embeddings.npy",
         )
     return {"work": work, "run": run, "conf": conf}
+
+
+def train_tiny_model(papers_parquet, folder, dim):
+    """``similarity.pt``: the averaging model trained for one epoch on 300 demo titles."""
+    folder.mkdir(parents=True, exist_ok=True)
+    titles = read_paper_texts(papers_parquet, ["title"])[:300]
+    tokens = folder / "titles.tok.txt"
+    tokens.write_text("\n".join(tokenize(titles)) + "\n")
+    train_sentencepiece(tokens, folder / "titles.sp.model", vocab_size=400)
+    import sentencepiece as spm
+
+    pieces = spm.SentencePieceProcessor(model_file=str(folder / "titles.sp.model")).encode(
+        tokens.read_text().splitlines(), out_type=str)
+    params = TrainParams(dim=dim, epochs=1, batch_size=32, lr=0.02, seed=1)
+    train_model(pieces, params, folder / "similarity.pt", folder / "titles.sp.model", device="cpu")
 
 
 def load_inputs(demo):
@@ -98,14 +129,14 @@ def load_inputs(demo):
         "reviewers": read_jsonl(conf / "reviewers.jsonl"),
         "submissions": read_jsonl(conf / "submissions.jsonl"),
         "papers": pd.read_parquet(demo["work"] / "results/corpus/papers.parquet"),
-        "corpus_embeddings": np.load(demo["work"] / "results/model/corpus_embeddings.npy"),
-        "submission_embeddings": np.load(conf / "matrices/submission_embeddings.npy"),
+        "scorer": affinity.EmbeddingScorer(np.load(demo["work"] / "results/model/corpus_embeddings.npy"),
+                                           np.load(conf / "matrices/submission_embeddings.npy")),
     }
 
 
-@pytest.mark.parametrize("job", [*DEMO_JOBS, *EXTRA_JOBS])
+@pytest.mark.parametrize("job", [*DEMO_JOBS, *EXTRA_JOBS, *MODEL_JOBS])
 def test_each_mode_writes_the_expertise_api_schema(demo, job):
-    spec = affinity.check_job({**DEMO_JOBS, **EXTRA_JOBS}[job])
+    spec = affinity.check_job({**DEMO_JOBS, **EXTRA_JOBS, **MODEL_JOBS}[job])
     folder = demo["conf"] / "affinity" / job
     status = json.loads((folder / "status.json").read_text())
     assert status["status"] == "Completed", status
@@ -226,18 +257,51 @@ def test_demo_workflow_jobs_with_the_trained_model(demo_run):
                             results_schema(spec["mode"], spec["schema"]))
 
 
-def test_job_model_selects_the_embeddings(demo):
-    """`model:` goes through `affinity_model_files`: known parts (an ensemble too) are
-    inputs of the job; an unknown model stops the workflow before any job runs."""
+def test_registry_model_jobs_read_their_indexes(demo):
+    """tfidf and avg+bm25 jobs ran through rule index_corpus; tfidf scores (normalize: false)
+    are the cosine of the submission's text and the member's closest paper."""
+    from revmatch import registry
+    from revmatch.text import paper_text
+
+    work, conf = demo["work"], demo["conf"]
+    assert sorted(p.name for p in (work / "results/model/index").iterdir()) == ["avg.npz", "bm25.npz", "tfidf.npz"]
+    document = json.loads((conf / "affinity/tfidf_vs_submissions/results.json").read_text())
+    rejects = [r for r in read_jsonl(conf / "rejects.jsonl") if r["reason"] == "desk reject"]
+    assert document["metadata"]["submission_count"] == len(read_jsonl(conf / "submissions.jsonl")) + len(rejects)
+    entry = document["results"][len(document["results"]) // 2]
+    record = {r["id"]: r for r in read_jsonl(conf / "submissions.jsonl")}.get(entry["submission"]) or {
+        r["startSubmissionId"]: r for r in rejects}[entry["submission"]]
+    reviewers = read_jsonl(conf / "reviewers.jsonl")
+    papers = pd.read_parquet(work / "results/corpus/papers.parquet")
+    member = next(r for r in reviewers if r["id"] == entry["user"])
+    incidence, _ = affinity.member_publications([member], papers)
+    index = registry.load_index(work / "results/model/index/tfidf.npz", "tfidf")
+    text = paper_text(record.get("title"), record.get("paperAbstract"))
+    cosines = registry.paper_scores(registry.TfidfModel(), index, [text], incidence.indices)
+    assert entry["score"] == pytest.approx(round(float(cosines.max()), affinity.SCORE_DECIMALS), abs=2e-7)
+    ensemble = json.loads((conf / "affinity/ensemble_acs/results.json").read_text())
+    scores = {(e["entityA"], e["entityB"]): e["score"] for e in ensemble["results"]}
+    assert len(scores) > 25 and all(scores[(a, b)] == scores[(b, a)] for a, b in scores)
+    log = (work / "logs/demo/affinity_ensemble_acs.log").read_text()
+    assert "Traceback" not in log
+
+
+def test_job_model_names_any_registry_model(demo):
+    """An unknown model, or a model without a fixed scale and normalize: false, stops the
+    workflow before any job runs, naming the job (known models ran in the fixture)."""
     work = demo["work"]
-    (work / "models.yaml").write_text(yaml.safe_dump({"affinity_jobs": {
-        "ensemble": {"mode": "user_subset", "members": ["xjin90"], "model": "avg+avg"}}}))
     target = "results/demo/affinity/ensemble/results.json"
-    dry = run_snakemake(work, "-n", target, "--allowed-rules", "affinity_job",
-                        "--configfile", "config/config.yaml", "models.yaml")
-    assert dry.returncode == 0, dry.stderr[-3000:]
-    (work / "models.yaml").write_text(yaml.safe_dump({"affinity_jobs": {
-        "ensemble": {"mode": "user_subset", "members": ["xjin90"], "model": "avg+specter"}}}))
-    unknown = run_snakemake(work, "-n", target, "--configfile", "config/config.yaml", "models.yaml")
+
+    def dry_run(job):
+        (work / "models.yaml").write_text(yaml.safe_dump({"affinity_jobs": {"ensemble": job}}))
+        return run_snakemake(work, "-n", target, "--allowed-rules", "affinity_job",
+                             "--configfile", "config/config.yaml", "models.yaml")
+
+    job = {"mode": "user_subset", "members": ["xjin90"]}
+    unknown = dry_run({**job, "model": "avg+specter"})
     assert unknown.returncode != 0
-    assert "affinity model 'avg+specter': unknown ['specter']" in unknown.stdout + unknown.stderr
+    assert ("affinity job 'ensemble': model 'avg+specter': unknown ['specter']; known models: "
+            "['avg', 'tfidf', 'bm25']") in unknown.stdout + unknown.stderr
+    unscaled = dry_run({**job, "model": "bm25", "normalize": False})
+    assert unscaled.returncode != 0
+    assert "affinity job 'ensemble': model 'bm25' has no fixed [0, 1] scale" in unscaled.stdout + unscaled.stderr

@@ -16,6 +16,7 @@ from revmatch.calibration import (
     calibrate_reviews_file,
     calibration_diagnostics,
     check_convergence,
+    choose_sampler,
     draw_ordered_thresholds,
     fit_calibration,
     nominal_thresholds,
@@ -493,3 +494,26 @@ def test_cli_calibrate_with_maps(tmp_path, simulated):
                  "--expertise-map", json.dumps({"Outsider": 1, "Knowledgeable": 2, "Expert": 3}),
                  "--method", "advi", "--advi-iterations", "100", "--seed", "3", "--out", str(again)]) == 3
     assert not again.exists()
+
+
+def test_sampler_choice_by_size_and_setting():
+    assert choose_sampler("pymc", 10**6) == "pymc"
+    assert choose_sampler("auto", 1800) == "pymc"  # nutpie's compilation would dominate
+    assert choose_sampler("auto", 50_000) == "nutpie"
+    assert choose_sampler("nutpie", 10) == "nutpie"
+    with pytest.raises(ValueError, match="sampler"):
+        choose_sampler("stan", 10)
+
+
+def test_nutpie_and_pymc_samplers_agree(simulated, fitted):
+    reviews, _ = simulated
+    pytest.importorskip("nutpie")
+    idata = fit_calibration(
+        reviews, 5, 3, method="nuts", draws=200, tune=200, chains=2, seed=1, hyper=HYPER, cores=2,
+        sampler="nutpie",
+    )
+    assert idata.posterior.attrs["sampler"] == "nutpie" and fitted[0].posterior.attrs["sampler"] == "pymc"
+    quality = idata.posterior["quality"].mean(("chain", "draw")).to_numpy()
+    reference = fitted[0].posterior["quality"].mean(("chain", "draw")).to_numpy()
+    assert np.corrcoef(quality, reference)[0, 1] > 0.97
+    assert np.abs(quality - reference).max() < 0.5

@@ -23,10 +23,12 @@ from revmatch.model import (
     embed_submissions_file,
     embed_texts,
     heldout_mask,
+    inverse_document_frequency,
     length_batches,
     load_model,
     make_pairs,
     mean_pool,
+    sublinear_weights,
     train_model,
     train_model_file,
 )
@@ -254,6 +256,56 @@ def test_resume_after_interruption_is_bit_identical(corpus, tmp_path, dropout):
     stats = train_model(corpus["piece_lines"], other, tmp_path / "other.pt", corpus["sp_model"],
                         device="cpu", checkpoint_dir=checkpoints)
     assert stats["resumed_from_epoch"] == 0
+
+
+def test_idf_initialisation_scales_each_row_by_its_idf(corpus, tmp_path):
+    sequences = [np.array([0, 1, 1]), np.array([0, 2]), np.array([0, 1])]
+    idf = inverse_document_frequency(sequences, 4)
+    expected = np.log(4 / (np.array([3, 2, 1, 0]) + 1.0)) + 1
+    assert np.allclose(idf, expected)
+    normal = _new_state(4, dataclasses.replace(FAST, dim=8), torch.device("cpu"))
+    scaled = _new_state(4, dataclasses.replace(FAST, dim=8, init="idf"), torch.device("cpu"), idf)
+    assert torch.allclose(scaled.module.embedding.weight,
+                          normal.module.embedding.weight * torch.from_numpy(idf)[:, None])
+    with pytest.raises(ValueError, match="init"):
+        TrainParams(init="xavier")
+    # A whole run with it trains and lowers its loss as well.
+    stats = train_model(corpus["piece_lines"], dataclasses.replace(FAST, init="idf"), tmp_path / "idf.pt",
+                        corpus["sp_model"], device="cpu")
+    assert stats["loss_history"][-1] < stats["loss_history"][0]
+
+
+def test_sublinear_pooling_weighs_repeats_by_one_plus_log_count():
+    table = torch.randn(5, 6, dtype=torch.float64)
+    ids = torch.tensor([1, 1, 1, 2, 3, 3, 4])
+    lengths = torch.tensor([4, 3])
+    weights = sublinear_weights(ids, lengths)
+    c3, c2 = 1 + np.log(3), 1 + np.log(2)
+    assert torch.allclose(weights, torch.tensor([c3 / 3] * 3 + [1.0, c2 / 2, c2 / 2, 1.0], dtype=torch.float32))
+    pooled = mean_pool(table, ids, lengths, sublinear=True)
+    expected = torch.stack([c3 * table[1] + table[2], c2 * table[3] + table[4]])
+    assert torch.allclose(pooled, expected)
+    # The dropout path weighs alike (no coordinate dropped at a vanishing rate).
+    dropped = mean_pool(table, ids, lengths, dropout=1e-9, rng=np.random.default_rng(0), sublinear=True)
+    assert torch.allclose(dropped * lengths[:, None], expected)
+    with pytest.raises(ValueError, match="pooling"):
+        TrainParams(pooling="max")
+
+
+def test_sublinear_model_round_trips(corpus, tmp_path):
+    params = dataclasses.replace(FAST, pooling="sublinear", epochs=2)
+    path = tmp_path / "sub.pt"
+    stats = train_model(corpus["piece_lines"], params, path, corpus["sp_model"], device="cpu")
+    assert stats["loss_history"][-1] < stats["loss_history"][0]
+    model = load_model(path)
+    assert model.params.pooling == "sublinear" and model.module.sublinear
+    lines = corpus["piece_lines"][:5]
+    vectors = embed_piece_lines(model, lines)
+    ids, lengths = torch.from_numpy(np.concatenate([[model.vocab[p] for p in line] for line in lines])), \
+        torch.tensor([len(line) for line in lines])
+    expected = torch.nn.functional.normalize(mean_pool(model.module.embedding.weight.detach(), ids, lengths,
+                                                       sublinear=True), dim=1)
+    assert np.allclose(vectors, expected.numpy(), atol=1e-6)
 
 
 def test_embed_texts_normalised_ordered_and_similar(trained):

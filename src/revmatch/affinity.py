@@ -1,10 +1,10 @@
 """Affinity jobs in the shape of OpenReview's Expertise API.
 
 A job scores entity A (a group of committee members) against entity B (submissions, or
-the members of a second group) from embeddings: a member's expertise is the set of their
-corpus papers, a member-submission score reduces the cosine similarities of the member's
-papers to the submission (``max`` by default), and a member-member score reduces over
-pairs of their papers. Modes:
+the members of a second group) with an expertise model: a member's expertise is the set
+of their corpus papers, a member-submission score reduces the scores of the member's
+papers against the submission (``max`` by default), and a member-member score reduces
+over pairs of their papers. Modes:
 
 - ``group_submissions``: a group (role, optional track, or explicit members) vs all
   submissions of the chosen ``submission_status`` (or the ``submissions`` listed);
@@ -12,14 +12,25 @@ pairs of their papers. Modes:
 - ``user_subset``: the listed ``members`` vs all submissions (or the listed ones);
 - ``group_group``: ``group`` vs ``alternate_group`` (OpenReview's ``alternate_match_group``).
 
+Models: a job's ``model`` is any spec of ``revmatch.registry`` (``avg``, ``tfidf``,
+``bm25``, a sentence-transformers name, or an ensemble ``a+b``: the mean of the members'
+calibrated z-scores). ``avg`` alone scores with its cached embeddings
+(``EmbeddingScorer``: cosine, nothing encoded); every other spec with
+``registry.score_blocks`` on its corpus index(es) (``RegistryScorer``: submission texts
+and, for ``group_group``, the members' corpus papers as queries).
+
 Publications: a member's corpus papers (by Semantic Scholar author id); an expertise
 selection table can ``include`` (only these papers) or ``exclude`` papers per member; then
 ``since_year`` and ``max_papers`` (most recent) apply.
 
-Scores lie in [0, 1] and carry ``SCORE_DECIMALS`` decimals: with ``normalize`` they are
-min-max scaled over the job (a constant job scores 0 everywhere); without it cosine
-similarity s becomes (s + 1) / 2, which needs a reduction that stays in [-1, 1] (not the
-weighted sums ``weighted_top3``, ...). Members without corpus papers get no score: they
+Scores lie in [0, 1] and carry ``SCORE_DECIMALS`` decimals. With ``normalize`` (the
+default) they are min-max scaled over the job, whatever the model (a constant job scores 0
+everywhere). Without it a fixed map per model (``model_scale``, ``unit_scores``) keeps
+scores comparable across jobs: cosine models (``avg``, sentence-transformers) give
+(s + 1) / 2, ``tfidf`` (a cosine of non-negative vectors) its cosine as it is; ``bm25``
+(unbounded sums) and ensembles (mean z-scores) have no fixed scale and need
+``normalize``. The fixed maps need a reduction that stays within the model's range (not
+the weighted sums ``weighted_top3``, ...). Members without corpus papers get no score: they
 are left out of ``results`` and listed under ``metadata.no_publications``, as the
 Expertise API does. Members and submissions that a job names but the conference does not
 have are listed under ``no_profile`` and ``no_profile_submission`` (or, with
@@ -36,10 +47,9 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +60,11 @@ import scipy.sparse as sp
 from revmatch.aggregate import AGGREGATORS, MAX_BLOCK_VALUES, aggregate_scores
 from revmatch.io import InputError, PathLike, atomic_path, read_json, read_jsonl, write_json
 from revmatch.log import progress
+from revmatch.registry import (
+    CorpusIndex, Model, load_indexes, load_registry_model, parse_spec, score_blocks,
+)
 from revmatch.similarity import authorship_matrix, corpus_author_ids, normalize_rows, reviewer_paper_ids
+from revmatch.text import TEXT_FIELDS, read_paper_texts, submission_texts
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +81,8 @@ DEFAULT_MODEL = "avg"
 _UNBOUNDED_REDUCERS = ("weighted_top3", "weighted_topk", "reference_weighted_top3")
 # Reductions for which the member-member score is one over all pairs of papers (symmetric).
 _PAIRWISE_REDUCERS = ("max", "mean")
+# How ``normalize: false`` maps a model's scores into [0, 1] (``model_scale``).
+SCALES = ("cosine", "unit", "relative")
 _JOB_KEYS = {
     "mode", "model", "group", "alternate_group", "submissions", "submissions_file", "members",
     "members_file", "submission_status", "expertise_selection", "on_unknown_member",
@@ -234,23 +250,6 @@ def selection_pairs(
     )
 
 
-def ensemble_embeddings(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """One embedding matrix whose dot products are the mean cosine of the models in ``parts``.
-
-    Each part (rows aligned across parts) is L2-normalised and scaled by 1/sqrt(K), then
-    the parts are concatenated: u.v = mean_k cos_k. One part is returned as it is.
-    """
-    if len(parts) == 0:
-        raise ValueError("an ensemble needs at least one model")
-    if len(parts) == 1:
-        return parts[0]
-    rows = {len(p) for p in parts}
-    if len(rows) != 1:
-        raise ValueError(f"ensemble parts have different row counts {sorted(rows)}")
-    scale = 1.0 / math.sqrt(len(parts))
-    return np.concatenate([normalize_rows(np.asarray(p, dtype=np.float32)) * scale for p in parts], axis=1)
-
-
 # ---------------------------------------------------------------- reductions
 
 
@@ -333,6 +332,18 @@ def _used_columns(incidence: sp.spmatrix) -> tuple[np.ndarray, sp.csr_matrix]:
     return used, sp.csr_matrix(incidence[:, used])
 
 
+BlockScores = Callable[[np.ndarray, np.ndarray, int], Iterable[tuple[slice, np.ndarray]]]
+"""``blocks(rows, columns, block_rows)``: scores of the queries ``rows`` against the corpus
+papers ``columns``, as ``(slice into rows, float32 block)`` pairs of at most ``block_rows``
+queries (the shape of ``registry.score_blocks``)."""
+
+
+def _block_rows(incidence: sp.csr_matrix, block_rows: int) -> int:
+    """Rows a block may have so that its scores and gathered values stay near
+    ``aggregate.MAX_BLOCK_VALUES`` each."""
+    return max(1, min(int(block_rows), MAX_BLOCK_VALUES // max(1, incidence.shape[1], incidence.nnz)))
+
+
 def _reduce_blockwise(
     block_scores: Callable[[int, int], np.ndarray],
     n_rows: int,
@@ -342,18 +353,13 @@ def _reduce_blockwise(
     desc: str,
 ) -> np.ndarray:
     """(n_rows x M) float32: ``group_submission_scores`` of the score rows ``block_scores(lo, hi)``
-    (each ``hi - lo`` x D) against ``incidence`` (M x D), a block of rows at a time.
-
-    Blocks shrink so that a block's scores and gathered values stay near
-    ``aggregate.MAX_BLOCK_VALUES`` each.
-    """
-    rows = max(1, min(int(block_rows), MAX_BLOCK_VALUES // max(1, incidence.shape[1], incidence.nnz)))
-    out = np.full((n_rows, incidence.shape[0]), np.nan, dtype=np.float32)
+    (each ``hi - lo`` x D) against ``incidence`` (M x D), a block of rows at a time."""
+    rows = _block_rows(incidence, block_rows)
     starts = range(0, n_rows, rows)
-    for lo in progress(starts, desc=desc, total=len(starts), unit="block"):
-        hi = min(lo + rows, n_rows)
-        out[lo:hi] = group_submission_scores(block_scores(lo, hi), incidence, reduce)
-    return out
+    blocks = ((slice(lo, min(lo + rows, n_rows)), block_scores(lo, min(lo + rows, n_rows))) for lo in starts)
+    return member_scores_from_blocks(
+        progress(blocks, desc=desc, total=len(starts), unit="block"), n_rows, incidence, reduce
+    )
 
 
 def member_scores_from_blocks(
@@ -363,15 +369,75 @@ def member_scores_from_blocks(
 
     ``blocks`` yields ``(rows, scores)`` with ``scores`` (rows x C) against the C corpus
     papers that the columns of ``incidence`` (M x C) stand for, the shape of
-    ``registry.score_blocks(model, index, texts, columns=used)``: any model whose scores can
-    come block by block (bm25, an ensemble, ...) scores a job this way. Members without
-    papers get NaN.
+    ``registry.score_blocks(model, index, texts, columns=used)``. Members without papers
+    get NaN.
     """
     incidence = sp.csr_matrix(incidence, dtype=bool)
     out = np.full((n_rows, incidence.shape[0]), np.nan, dtype=np.float32)
     for rows, scores in blocks:
         out[rows] = group_submission_scores(scores, incidence, reduce)
     return out
+
+
+def member_scores(
+    blocks: BlockScores,
+    queries: np.ndarray,
+    incidence: sp.spmatrix,
+    reduce: str = "max",
+    block_rows: int = 1024,
+    desc: str = "submission scores",
+) -> np.ndarray:
+    """Query-member scores (len(queries) x M, float32): ``reduce`` of each query's scores
+    over each member's papers (``incidence``, M x D over the corpus).
+
+    ``blocks`` scores the queries (submissions, or corpus papers) against the papers some
+    member has, and nothing else; blocks shrink as ``_block_rows`` says. Members without
+    papers get NaN.
+    """
+    used, local = _used_columns(incidence)
+    queries = np.asarray(queries, dtype=np.int64)
+    rows = _block_rows(local, block_rows)
+    n_blocks = -(-len(queries) // rows)
+    scored = progress(blocks(queries, used, rows), desc=desc, total=n_blocks, unit="block")
+    return member_scores_from_blocks(scored, len(queries), local, reduce)
+
+
+def member_member_scores(
+    paper_blocks: BlockScores,
+    inc_a: sp.spmatrix,
+    inc_b: sp.spmatrix,
+    reduce: str = "max",
+    block_rows: int = 1024,
+) -> np.ndarray:
+    """Member-member scores (A x B): ``reduce`` over pairs of the two members' papers.
+
+    ``paper_blocks`` scores corpus papers (as queries) against corpus papers. The
+    reduction runs over B's papers first (A's papers as queries), then over A's,
+    block-wise; for ``max`` and ``mean`` this equals the max (mean) over all pairs.
+    Members of either side without papers get NaN.
+    """
+    used_a, local_a = _used_columns(inc_a)
+    inc_b = sp.csr_matrix(inc_b)
+    paper_member = member_scores(paper_blocks, used_a, inc_b, reduce, block_rows, "paper-member scores")
+    out = np.full((local_a.shape[0], inc_b.shape[0]), np.nan)
+    has_papers = np.flatnonzero(np.diff(inc_b.indptr) > 0)
+    member_paper = paper_member[:, has_papers].T
+    out[:, has_papers] = _reduce_blockwise(
+        lambda lo, hi: member_paper[lo:hi],
+        len(has_papers), local_a, reduce, block_rows, "member-member scores",
+    ).T
+    return out
+
+
+def cosine_blocks(
+    queries: np.ndarray, rows: np.ndarray, papers: np.ndarray, columns: np.ndarray, block_rows: int
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Cosine similarities (float32) of ``queries[rows]`` to ``papers[columns]``, in blocks of rows."""
+    left = normalize_rows(np.asarray(queries[rows]).reshape(len(rows), -1))
+    right_t = normalize_rows(np.asarray(papers[columns]).reshape(len(columns), -1)).T.copy()
+    for lo in range(0, len(rows), block_rows):
+        hi = min(lo + block_rows, len(rows))
+        yield slice(lo, hi), left[lo:hi] @ right_t
 
 
 def submission_member_scores(
@@ -386,12 +452,10 @@ def submission_member_scores(
     ``pub_embeddings`` (D x d) is aligned with the columns of ``incidence`` (M x D); only
     papers some member authored are read. Members without papers get NaN.
     """
-    used, local = _used_columns(incidence)
-    pubs_t = normalize_rows(np.asarray(pub_embeddings[used]).reshape(len(used), -1)).T.copy()
-    subs = normalize_rows(submission_embeddings)
-    return _reduce_blockwise(
-        lambda lo, hi: subs[lo:hi] @ pubs_t, len(subs), local, reduce, block_rows, "submission scores"
-    )
+    def blocks(rows: np.ndarray, columns: np.ndarray, size: int) -> Iterator[tuple[slice, np.ndarray]]:
+        return cosine_blocks(submission_embeddings, rows, pub_embeddings, columns, size)
+
+    return member_scores(blocks, np.arange(len(submission_embeddings)), incidence, reduce, block_rows)
 
 
 def group_group_scores(
@@ -402,29 +466,101 @@ def group_group_scores(
     reduce: str = "max",
     block_rows: int = 1024,
 ) -> np.ndarray:
-    """Cosine member-member scores (A x B): ``reduce`` over pairs of the two members' papers.
+    """Cosine member-member scores (A x B) (``member_member_scores`` of embeddings).
 
     ``emb_a_pubs`` / ``emb_b_pubs`` are aligned with the columns of ``inc_a`` / ``inc_b``
-    (both may be the whole corpus). The reduction runs over B's papers first, then over
-    A's, block-wise; for ``max`` and ``mean`` this equals the max (mean) over all pairs.
-    Members of either side without papers get NaN.
+    (both may be the whole corpus).
     """
-    used_a, local_a = _used_columns(inc_a)
-    used_b, local_b = _used_columns(inc_b)
-    pubs_a = normalize_rows(np.asarray(emb_a_pubs[used_a]).reshape(len(used_a), -1))
-    pubs_b_t = normalize_rows(np.asarray(emb_b_pubs[used_b]).reshape(len(used_b), -1)).T.copy()
-    paper_member = _reduce_blockwise(
-        lambda lo, hi: pubs_a[lo:hi] @ pubs_b_t,
-        len(pubs_a), local_b, reduce, block_rows, "paper-member scores",
-    )
-    out = np.full((local_a.shape[0], local_b.shape[0]), np.nan)
-    has_papers = np.flatnonzero(np.diff(local_b.indptr) > 0)
-    member_paper = paper_member[:, has_papers].T
-    out[:, has_papers] = _reduce_blockwise(
-        lambda lo, hi: member_paper[lo:hi],
-        len(has_papers), local_a, reduce, block_rows, "member-member scores",
-    ).T
-    return out
+    def blocks(rows: np.ndarray, columns: np.ndarray, size: int) -> Iterator[tuple[slice, np.ndarray]]:
+        return cosine_blocks(emb_a_pubs, rows, emb_b_pubs, columns, size)
+
+    return member_member_scores(blocks, inc_a, inc_b, reduce, block_rows)
+
+
+# ---------------------------------------------------------------- models
+
+
+def model_scale(spec: str) -> str:
+    """How ``normalize: false`` maps the scores of model ``spec`` into [0, 1] (``SCALES``).
+
+    ``cosine``: (s + 1) / 2 (``avg``, sentence-transformers: cosine in [-1, 1]); ``unit``:
+    as they are (``tfidf``: cosine of non-negative vectors, in [0, 1]); ``relative``: no
+    fixed map (``bm25``: unbounded sums; ensembles: mean z-scores), only the job's min-max.
+    """
+    names = parse_spec(spec)
+    if len(names) > 1 or names[0] == "bm25":
+        return "relative"
+    return "unit" if names[0] == "tfidf" else "cosine"
+
+
+def unit_scores(scores: np.ndarray, scale: str) -> np.ndarray:
+    """Scores mapped into [0, 1] (float64) by a fixed ``scale`` (``model_scale``); NaN stays NaN."""
+    if scale == "cosine":
+        return cosine_to_unit(scores)
+    if scale == "unit":
+        return np.clip(np.array(scores, dtype=np.float64), 0.0, 1.0)
+    raise ValueError(f"scale {scale!r} has no fixed map to [0, 1]; use one of {SCALES[:2]} or normalise_scores")
+
+
+class EmbeddingScorer:
+    """Cosine similarities of cached embeddings: the ``avg`` model's fast path (nothing encoded).
+
+    ``corpus_embeddings`` rows follow the corpus; ``submission_embeddings`` rows the
+    submissions, then the rejects.
+    """
+
+    def __init__(self, corpus_embeddings: np.ndarray, submission_embeddings: np.ndarray,
+                 name: str = "avg") -> None:
+        self.corpus_embeddings = corpus_embeddings
+        self.submission_embeddings = submission_embeddings
+        self.name = name
+        self.n_papers, self.n_submissions = len(corpus_embeddings), len(submission_embeddings)
+
+    def submission_blocks(self, rows: np.ndarray, columns: np.ndarray,
+                          block_rows: int) -> Iterator[tuple[slice, np.ndarray]]:
+        return cosine_blocks(self.submission_embeddings, rows, self.corpus_embeddings, columns, block_rows)
+
+    def paper_blocks(self, rows: np.ndarray, columns: np.ndarray,
+                     block_rows: int) -> Iterator[tuple[slice, np.ndarray]]:
+        return cosine_blocks(self.corpus_embeddings, rows, self.corpus_embeddings, columns, block_rows)
+
+    def to_unit(self, scores: np.ndarray) -> np.ndarray:
+        return cosine_to_unit(scores)
+
+
+class RegistryScorer:
+    """Scores of a registry model (``registry.score_blocks``) against its corpus index(es).
+
+    ``submission_texts`` follow the submissions, then the rejects; ``corpus_texts`` the
+    corpus, needed only to score corpus papers against each other (``group_group``).
+    """
+
+    def __init__(self, model: Model, index: CorpusIndex | Sequence[CorpusIndex],
+                 submission_texts: Sequence[str], corpus_texts: Sequence[str] | None = None) -> None:
+        self.model, self.index = model, index
+        self.name = model.name
+        self.submission_texts, self.corpus_texts = list(submission_texts), corpus_texts
+        self.n_papers = len(index) if isinstance(index, CorpusIndex) else len(index[0])
+        self.n_submissions = len(self.submission_texts)
+        self.scale = model_scale(model.name)
+
+    def submission_blocks(self, rows: np.ndarray, columns: np.ndarray,
+                          block_rows: int) -> Iterator[tuple[slice, np.ndarray]]:
+        texts = [self.submission_texts[i] for i in rows]
+        return score_blocks(self.model, self.index, texts, columns, block_rows)
+
+    def paper_blocks(self, rows: np.ndarray, columns: np.ndarray,
+                     block_rows: int) -> Iterator[tuple[slice, np.ndarray]]:
+        if self.corpus_texts is None:
+            raise ValueError(f"model {self.name!r}: scoring corpus papers needs the corpus texts")
+        texts = [self.corpus_texts[i] for i in rows]
+        return score_blocks(self.model, self.index, texts, columns, block_rows)
+
+    def to_unit(self, scores: np.ndarray) -> np.ndarray:
+        return unit_scores(scores, self.scale)
+
+
+Scorer = EmbeddingScorer | RegistryScorer
 
 
 def normalise_scores(scores: np.ndarray) -> np.ndarray:
@@ -703,6 +839,12 @@ def check_job(job: dict) -> dict:
     how = _parse_reduce(checked["reduce"])
     if not checked["normalize"] and how in _UNBOUNDED_REDUCERS:
         raise ValueError(f"reduce {how!r} sums similarities beyond [-1, 1]; use it with normalize: true")
+    scale = model_scale(str(checked["model"]))  # a malformed spec raises here
+    if not checked["normalize"] and scale == "relative":
+        raise ValueError(
+            f"model {checked['model']!r} has no fixed [0, 1] scale (bm25: unbounded sums; ensembles: mean "
+            "z-scores); use it with normalize: true"
+        )
     for key in ("group", "alternate_group"):
         if checked.get(key) is not None:
             _check_group(checked[key], key)
@@ -803,25 +945,27 @@ def affinity_scores(
     reviewers: list[dict],
     submissions: list[dict],
     papers: pd.DataFrame,
-    corpus_embeddings: np.ndarray,
-    submission_embeddings: np.ndarray,
+    scorer: Scorer,
     rejects: Sequence[dict] = (),
     selection: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, list[str], list[str], dict]:
     """Score one affinity job: (scores A x B in [0, 1], NaN = no score; entity A ids;
     entity B ids; metadata for ``results_document``). See ``run_affinity_job``.
 
-    ``submission_embeddings`` has one row per submission, then one per reject.
-    ``selection`` is the output of ``selection_pairs``. Bad input (an empty group, no
-    submission, no member with publications) raises ``ValueError``.
+    ``scorer`` (``EmbeddingScorer`` or ``RegistryScorer``) is the job's model: its
+    submission side has one row per submission, then one per reject. ``selection`` is the
+    output of ``selection_pairs``. Bad input (an empty group, no submission, no member
+    with publications) raises ``ValueError``.
     """
     job = check_job(job)
     mode = job["mode"]
-    if len(corpus_embeddings) != len(papers):
-        raise ValueError(f"{len(corpus_embeddings)} corpus embeddings for {len(papers)} papers")
-    if len(submission_embeddings) != len(submissions) + len(rejects):
+    if parse_spec(scorer.name) != parse_spec(job["model"]):
+        raise ValueError(f"the job's model is {job['model']!r}, the scores given are {scorer.name!r}'s")
+    if scorer.n_papers != len(papers):
+        raise ValueError(f"{scorer.n_papers} corpus papers scored by {scorer.name!r} for {len(papers)} papers")
+    if scorer.n_submissions != len(submissions) + len(rejects):
         raise ValueError(
-            f"{len(submission_embeddings)} submission embeddings for "
+            f"{scorer.n_submissions} submissions scored by {scorer.name!r} for "
             f"{len(submissions)} submissions and {len(rejects)} rejects"
         )
     limits = {"max_papers": job["max_papers"], "since_year": job["since_year"]}
@@ -843,9 +987,12 @@ def affinity_scores(
         col_ids = [_member_id(m) for m in b_members]
         if inc_b.nnz == 0:
             raise ValueError(f"no member of the alternate group has publications ({len(b_members)} members)")
-        raw = group_group_scores(corpus_embeddings, inc_a, corpus_embeddings, inc_b, job["reduce"])
-        if row_ids == col_ids and _parse_reduce(job["reduce"]) in _PAIRWISE_REDUCERS:
-            raw = (raw + raw.T) / 2.0  # the same value either way round; exact symmetry
+        if inc_a.nnz:
+            raw = member_member_scores(scorer.paper_blocks, inc_a, inc_b, job["reduce"])
+        if inc_a.nnz and row_ids == col_ids and _parse_reduce(job["reduce"]) in _PAIRWISE_REDUCERS:
+            # The same value either way round for symmetric scores (cosine), up to rounding:
+            # exact symmetry; the symmetric mean of both directions for BM25.
+            raw = (raw + raw.T) / 2.0
     else:
         pool_rows, pool_ids, other_ids = submission_pool(submissions, rejects, job["submission_status"])
         picked, no_profile_submission = select_submissions(pool_ids, job.get("submissions"), other_ids)
@@ -857,12 +1004,10 @@ def affinity_scores(
         rows = pool_rows[picked]
         col_ids = [pool_ids[i] for i in picked]
         if inc_a.nnz:
-            raw = submission_member_scores(
-                np.asarray(submission_embeddings[rows]), corpus_embeddings, inc_a, job["reduce"]
-            ).T
+            raw = member_scores(scorer.submission_blocks, rows, inc_a, job["reduce"]).T
     if inc_a.nnz == 0:
         raise ValueError(f"no member of the group has publications in the corpus ({len(a_members)} members)")
-    scores = normalise_scores(raw) if job["normalize"] else cosine_to_unit(raw)
+    scores = normalise_scores(raw) if job["normalize"] else scorer.to_unit(raw)
     scores = np.round(scores, SCORE_DECIMALS, out=scores)
     logger.info(
         "affinity %s: %d x %d scores, %d without profile, %d without publications, %d submissions not found",
@@ -883,23 +1028,24 @@ def run_affinity_job(
     reviewers: list[dict],
     submissions: list[dict],
     papers: pd.DataFrame,
-    corpus_embeddings: np.ndarray,
-    submission_embeddings: np.ndarray,
+    scorer: Scorer,
     rejects: Sequence[dict] = (),
     selection: pd.DataFrame | None = None,
 ) -> dict:
     """Run one affinity job; return the Expertise API results document.
 
-    ``corpus_embeddings`` rows follow ``papers`` rows, ``submission_embeddings`` rows follow
-    ``submissions`` and then ``rejects``. Job keys: ``mode``; ``model`` (chosen by the
-    caller's embeddings); ``group`` / ``alternate_group`` (``role`` and optional ``track``,
+    ``scorer`` scores the job's model: ``EmbeddingScorer(corpus_embeddings,
+    submission_embeddings)`` for ``avg``, a ``RegistryScorer`` for any model; its corpus
+    side follows ``papers`` rows, its submission side ``submissions`` and then ``rejects``.
+    Job keys: ``mode``; ``model`` (a registry spec, the scorer's); ``group`` /
+    ``alternate_group`` (``role`` and optional ``track``,
     or ``members``); ``submissions`` and ``members`` (id lists); ``submission_status``
     (``active``, ``withdrawn``, ``desk_rejected`` or a list of them); ``on_unknown_member``
     (``report`` or ``error``); ``reduce``; ``normalize``; ``max_papers``; ``since_year``;
     ``schema`` (``legacy`` or ``current``).
     """
     scores, row_ids, col_ids, metadata = affinity_scores(
-        job, reviewers, submissions, papers, corpus_embeddings, submission_embeddings, rejects, selection
+        job, reviewers, submissions, papers, scorer, rejects, selection
     )
     return results_document(scores, row_ids, col_ids, job["mode"], metadata, job.get("schema", "legacy"))
 
@@ -1012,25 +1158,50 @@ def read_job_files(job: dict) -> tuple[dict, pd.DataFrame | None]:
     return resolved, selection
 
 
-def load_model_embeddings(
-    corpus_npys: Sequence[PathLike], submission_npys: Sequence[PathLike], n_papers: int, n_submissions: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Corpus and submission embeddings of a model or an ensemble (one file per part each,
-    same order): ``ensemble_embeddings`` of the parts. Rows and dimensions are checked."""
-    if len(corpus_npys) != len(submission_npys) or not corpus_npys:
-        raise ValueError(f"{len(corpus_npys)} corpus and {len(submission_npys)} submission embedding files")
-    corpus_parts, submission_parts = [], []
-    for corpus_npy, submission_npy in zip(corpus_npys, submission_npys, strict=True):
-        corpus_part = _load_embeddings(corpus_npy, n_papers, "corpus")
-        submission_part = _load_embeddings(submission_npy, n_submissions, "submission")
-        if corpus_part.shape[1] != submission_part.shape[1]:
-            raise InputError(
-                submission_npy,
-                f"dimension {submission_part.shape[1]} differs from the corpus's {corpus_part.shape[1]}",
-            )
-        corpus_parts.append(corpus_part)
-        submission_parts.append(submission_part)
-    return ensemble_embeddings(corpus_parts), ensemble_embeddings(submission_parts)
+def load_embedding_scorer(
+    corpus_embeddings_npy: PathLike,
+    submission_embeddings_npys: Sequence[PathLike],
+    n_papers: int,
+    n_submissions: Sequence[int],
+) -> EmbeddingScorer:
+    """The ``avg`` fast path: corpus embeddings, and the submission embeddings of each file
+    (submissions, then rejects) stacked. Rows and dimensions are checked against the counts."""
+    corpus_embeddings = _load_embeddings(corpus_embeddings_npy, n_papers, "corpus")
+    parts = []
+    for path, rows in zip(submission_embeddings_npys, n_submissions, strict=True):
+        part = _load_embeddings(path, rows, "submission")
+        if part.shape[1] != corpus_embeddings.shape[1]:
+            raise InputError(path, f"dimension {part.shape[1]} differs from the corpus's {corpus_embeddings.shape[1]}")
+        parts.append(part)
+    submission_embeddings = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return EmbeddingScorer(corpus_embeddings, submission_embeddings)
+
+
+def load_registry_scorer(
+    spec: str,
+    index_npzs: Sequence[PathLike],
+    n_papers: int,
+    submission_texts: Sequence[str],
+    corpus_texts: Sequence[str] | None = None,
+    avg_model: PathLike | None = None,
+    sentence_transformers: Mapping[str, PathLike] | None = None,
+    bm25: Mapping[str, float] | None = None,
+    device: str = "cpu",
+) -> RegistryScorer:
+    """A registry model (``load_registry_model``) with its corpus indexes (one file per
+    member, member order), checked to cover the ``n_papers`` corpus papers. ``device``
+    ``auto`` picks CUDA when present (for ``avg`` and sentence-transformers members)."""
+    if device == "auto" and set(parse_spec(spec)) - {"tfidf", "bm25"}:
+        from revmatch.model import resolve_device
+
+        device = str(resolve_device(device))
+    model = load_registry_model(spec, avg_model=avg_model, sentence_transformers=sentence_transformers,
+                                bm25=bm25, device=device)
+    index = load_indexes(model, index_npzs)
+    indexed = len(index) if isinstance(index, CorpusIndex) else len(index[0])
+    if indexed != n_papers:
+        raise InputError(index_npzs[0], f"corpus index of {indexed} papers, the corpus has {n_papers}")
+    return RegistryScorer(model, index, submission_texts, corpus_texts)
 
 
 def affinity_job_file(
@@ -1038,22 +1209,33 @@ def affinity_job_file(
     reviewers_jsonl: PathLike,
     submissions_jsonl: PathLike,
     papers_parquet: PathLike,
-    corpus_embeddings_npy: PathLike | Sequence[PathLike],
-    submission_embeddings_npy: PathLike | Sequence[PathLike],
     out_json: PathLike,
     out_csv: PathLike,
+    *,
+    corpus_embeddings_npy: PathLike | None = None,
+    submission_embeddings_npy: PathLike | None = None,
+    reject_embeddings_npy: PathLike | None = None,
+    index_npzs: Sequence[PathLike] = (),
+    avg_model: PathLike | None = None,
+    text_fields: Sequence[str] = TEXT_FIELDS,
+    sentence_transformers: Mapping[str, PathLike] | None = None,
+    bm25: Mapping[str, float] | None = None,
+    device: str = "cpu",
     status_json: PathLike | None = None,
     name: str | None = None,
     rejects_jsonl: PathLike | None = None,
-    reject_embeddings_npy: PathLike | Sequence[PathLike] = (),
 ) -> dict:
     """Run one affinity job on files; write the results (JSON and CSV) and ``status.json``.
 
-    Embedding arguments take one file, or one per model of an ensemble (same order for
-    corpus, submissions and rejects). Rejects (and their embeddings) are needed when the
-    job scores withdrawn or desk-rejected submissions. Returns the final status record:
-    ``Completed`` (description: counts), or ``Data Error`` with the reason when the input
-    is bad (no results are written then). Other failures write ``Error`` and raise.
+    The job's ``model``: ``avg`` alone reads the cached embeddings (``corpus_embeddings_npy``,
+    ``submission_embeddings_npy`` and, for rejects, ``reject_embeddings_npy``); any other
+    spec reads its members' corpus indexes (``index_npzs``, member order) and scores the
+    submissions' ``text_fields`` (and, for ``group_group``, the corpus papers' texts) with
+    the registry model (``avg_model``: the trained model file when ``avg`` is a member;
+    ``sentence_transformers``: name -> folder; ``bm25``: ``k1``, ``b``). Rejects are needed
+    when the job scores withdrawn or desk-rejected submissions. Returns the final status
+    record: ``Completed`` (description: counts), or ``Data Error`` with the reason when the
+    input is bad (no results are written then). Other failures write ``Error`` and raise.
     """
     status_json = Path(status_json) if status_json else Path(out_json).with_name("status.json")
     name = name or Path(out_json).parent.name
@@ -1067,7 +1249,7 @@ def affinity_job_file(
         needs_rejects = job["mode"] != "group_group" and set(statuses) - {"active"}
         rejects = read_jsonl(rejects_jsonl) if needs_rejects and rejects_jsonl else []
         if needs_rejects and not rejects_jsonl:
-            raise ValueError(f"submission_status {list(statuses)} needs the rejects file and its embeddings")
+            raise ValueError(f"submission_status {list(statuses)} needs the rejects file")
         if not os.path.isfile(papers_parquet):
             raise InputError(papers_parquet, "publications (corpus) file not found")
         columns = pq.read_schema(papers_parquet).names
@@ -1075,23 +1257,30 @@ def affinity_job_file(
         if missing:
             raise InputError(papers_parquet, f"missing corpus columns {missing}")
         papers = pd.read_parquet(papers_parquet, columns=["paper_id", "year", "authors"])
-        corpus_files, submission_files, reject_files = (
-            [f] if isinstance(f, (str, os.PathLike)) else list(f)
-            for f in (corpus_embeddings_npy, submission_embeddings_npy, reject_embeddings_npy)
-        )
-        corpus_embeddings, submission_embeddings = load_model_embeddings(
-            corpus_files, submission_files, len(papers), len(submissions)
-        )
-        if rejects:
-            _, reject_embeddings = load_model_embeddings(
-                corpus_files, reject_files, len(papers), len(rejects)
+        if parse_spec(job["model"]) == ["avg"]:
+            if corpus_embeddings_npy is None or submission_embeddings_npy is None:
+                raise ValueError("model avg reads the corpus and submission embeddings; none given")
+            if rejects and reject_embeddings_npy is None:
+                raise ValueError(f"submission_status {list(statuses)} needs the rejects' embeddings")
+            files = [submission_embeddings_npy, *([reject_embeddings_npy] if rejects else [])]
+            scorer = load_embedding_scorer(
+                corpus_embeddings_npy, files, len(papers), [len(submissions), len(rejects)][: len(files)]
             )
-            submission_embeddings = np.concatenate([submission_embeddings, reject_embeddings])
+        else:
+            texts = submission_texts(submissions, text_fields, submissions_jsonl)
+            texts += submission_texts(rejects, text_fields, rejects_jsonl or "rejects")
+            corpus_texts = None
+            if job["mode"] == "group_group":
+                corpus_texts = read_paper_texts(papers_parquet, text_fields)
+            scorer = load_registry_scorer(
+                job["model"], index_npzs, len(papers), texts, corpus_texts, avg_model=avg_model,
+                sentence_transformers=sentence_transformers, bm25=bm25, device=device,
+            )
         pairs = selection_pairs(selection, reviewers, papers["paper_id"].astype(str).tolist()) if (
             selection is not None) else None
         write_status(status_json, name, "Running Expertise", "scoring", request)
         scores, row_ids, col_ids, metadata = affinity_scores(
-            job, reviewers, submissions, papers, corpus_embeddings, submission_embeddings, rejects, pairs
+            job, reviewers, submissions, papers, scorer, rejects, pairs
         )
     except (InputError, ValueError, FileNotFoundError, KeyError) as exc:
         reason = str(exc) if not isinstance(exc, KeyError) else f"missing key {exc}"

@@ -336,12 +336,22 @@ def aggregate_uncached_file(
     rows_per_block = rows_for_budget(len(paper_ids), memory_budget_mb, block_rows)
     rows = part_rows(len(submission_ids), parts, part, align=rows_per_block)
     matrix = ComputedPaperMatrix(np.asarray(queries[rows]), papers)
+    return aggregate_computed_file(matrix, authorship_npz, out_npy, method, k, rows_per_block)
+
+
+def aggregate_computed_file(
+    matrix, authorship_npz: PathLike, out_npy: PathLike, method: str = "weighted_top3", k: int = 3,
+    block_rows: int = 2048,
+) -> np.ndarray:
+    """Reviewer scores of a paper matrix computed on the fly (any object read by row slices,
+    e.g. ``ComputedPaperMatrix`` or ``RegistryPaperMatrix``), saved to ``out_npy``."""
+    check_method(method, k)
     authorship = sp.load_npz(authorship_npz).tocsr()
     logger.info(
         "aggregating %d x %d similarities (computed on the fly) over %d reviewers with %s (k=%d)",
         matrix.shape[0], matrix.shape[1], authorship.shape[0], method, k,
     )
-    scores = aggregate_scores(matrix, authorship, method=method, k=k, block_rows=rows_per_block)
+    scores = aggregate_scores(matrix, authorship, method=method, k=k, block_rows=block_rows)
     save_npy(scores, out_npy)
     return scores
 

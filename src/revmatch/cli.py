@@ -100,6 +100,11 @@ def _cmd_affinity_run(args: argparse.Namespace) -> int:
 
     with open(args.job, encoding="utf-8") as fh:
         job = yaml.safe_load(fh)
+    model = {}
+    if os.path.isfile(args.config):
+        with open(args.config, encoding="utf-8") as fh:
+            model = (yaml.safe_load(fh) or {}).get("model") or {}
+    members = [name.strip() for name in str((job or {}).get("model", "avg")).split("+")]
     conf = Path(args.conference_dir)
     out = Path(args.out)
     status = affinity_job_file(
@@ -107,14 +112,20 @@ def _cmd_affinity_run(args: argparse.Namespace) -> int:
         conf / "reviewers.jsonl",
         conf / "submissions.jsonl",
         args.papers,
-        args.corpus_embeddings,
-        args.submission_embeddings or conf / "matrices" / "submission_embeddings.npy",
         out / "results.json",
         out / "results.csv",
+        corpus_embeddings_npy=args.corpus_embeddings,
+        submission_embeddings_npy=args.submission_embeddings or conf / "matrices" / "submission_embeddings.npy",
+        reject_embeddings_npy=args.reject_embeddings,
+        index_npzs=args.indexes or [Path(args.model_dir) / "index" / f"{name}.npz" for name in members],
+        avg_model=Path(args.model_dir) / "similarity.pt",
+        text_fields=tuple(model.get("text_fields") or ("title", "abstract")),
+        sentence_transformers=model.get("sentence_transformers") or {},
+        bm25=model.get("bm25") or {},
+        device=model.get("gpu", "auto"),
         status_json=out / "status.json",
         name=Path(args.job).stem,
         rejects_jsonl=conf / "rejects.jsonl",
-        reject_embeddings_npy=args.reject_embeddings or [],
     )
     print(json.dumps(status, indent=2))
     return 0 if status["status"] == "Completed" else 1
@@ -231,12 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job", required=True, help="YAML file with one job (mode, group, ...)")
     p.add_argument("--conference-dir", required=True, help="results/<conference> of a finished run")
     p.add_argument("--papers", default="results/corpus/papers.parquet")
-    p.add_argument("--corpus-embeddings", nargs="+", default=["results/model/corpus_embeddings.npy"],
-                   help="one file, or one per model of an ensemble")
-    p.add_argument("--submission-embeddings", nargs="+",
-                   help="default: <conference-dir>/matrices/submission_embeddings.npy")
-    p.add_argument("--reject-embeddings", nargs="+",
-                   help="for jobs that score withdrawn or desk-rejected submissions")
+    p.add_argument("--corpus-embeddings", default="results/model/corpus_embeddings.npy",
+                   help="model avg: the corpus embeddings")
+    p.add_argument("--submission-embeddings",
+                   help="model avg: default <conference-dir>/matrices/submission_embeddings.npy")
+    p.add_argument("--reject-embeddings",
+                   help="model avg: for jobs that score withdrawn or desk-rejected submissions")
+    p.add_argument("--model-dir", default="results/model",
+                   help="other models: index/<name>.npz per member; similarity.pt when avg is a member")
+    p.add_argument("--indexes", nargs="+", help="other models: corpus index files, one per member (in order)")
+    p.add_argument("--config", default="config/config.yaml",
+                   help="other models: model.text_fields, sentence_transformers, bm25 and gpu are read here")
     p.add_argument("--out", required=True, help="output folder (results.json, results.csv, status.json)")
     p.set_defaults(func=_cmd_affinity_run)
     p = affinity.add_parser("status", help="print a job's status.json (exit 1 on Data Error or Error)")

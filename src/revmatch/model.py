@@ -45,7 +45,7 @@ from torch import nn
 
 from revmatch.io import InputError, PathLike, atomic_path, read_jsonl, read_lines, save_npy
 from revmatch.log import progress
-from revmatch.text import TEXT_FIELDS, paper_text, read_paper_texts, tokenize
+from revmatch.text import TEXT_FIELDS, read_paper_texts, submission_texts, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ UNKNOWN = "UUUNKKK"
 MODEL_FORMAT = "revmatch-averaging-1"
 CHECKPOINT_FORMAT = "revmatch-averaging-checkpoint-1"
 _CHECKPOINT_NAME = re.compile(r"epoch-(\d+)\.pt")
+INITIALISATIONS = ("normal", "idf")
+POOLINGS = ("mean", "sublinear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +62,11 @@ class TrainParams:
     """Training settings; the defaults are the ACL setting of the reference tool.
 
     ``dropout`` defaults to 0: the reference is run with ``--dropout 0.3`` but its dropout
-    has no effect (the result of the call is discarded).
+    has no effect (the result of the call is discarded). ``init`` is the reference's
+    ``"normal"`` (N(0, 1) rows) or ``"idf"``: those rows scaled by each piece's smoothed IDF
+    over the training lines, so the untrained model already weighs rare pieces up.
+    ``pooling`` is the reference's ``"mean"`` or ``"sublinear"`` (``sublinear_pool``), used
+    in training and embedding alike.
     """
 
     dim: int = 1024
@@ -75,6 +81,8 @@ class TrainParams:
     grad_clip: float = 5.0
     max_vocab: int = 200000
     seed: int = 1
+    init: str = "normal"
+    pooling: str = "mean"
 
     def __post_init__(self) -> None:
         at_least = {"dim": 1, "epochs": 1, "batch_size": 2, "megabatch_size": 1, "megabatch_anneal": 1,
@@ -84,6 +92,10 @@ class TrainParams:
                 raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.init not in INITIALISATIONS:
+            raise ValueError(f"init must be one of {INITIALISATIONS}, got {self.init!r}")
         if self.lr <= 0 or self.grad_clip <= 0:
             raise ValueError(f"lr and grad_clip must be positive, got {self.lr} and {self.grad_clip}")
 
@@ -106,15 +118,16 @@ class AveragingModel(nn.Module):
     """
 
     def __init__(self, vocab_size: int, dim: int, dropout: float = 0.0,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, pooling: str = "mean") -> None:
         super().__init__()
         self.dropout = dropout
+        self.sublinear = pooling == "sublinear"
         weight = torch.randn(vocab_size, dim, generator=generator)
         self.embedding = nn.Embedding.from_pretrained(weight, freeze=False)
 
     def pool(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Mean embedding of each packed sequence, without dropout."""
-        return mean_pool(self.embedding.weight, ids, lengths)
+        return mean_pool(self.embedding.weight, ids, lengths, sublinear=self.sublinear)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor,
                 rng: np.random.Generator | None = None) -> torch.Tensor:
@@ -124,7 +137,7 @@ class AveragingModel(nn.Module):
         zeroed with probability ``dropout`` (drawn from ``rng``) and the rest rescaled.
         """
         dropout = self.dropout if self.training else 0.0
-        return mean_pool(self.embedding.weight, ids, lengths, dropout, rng)
+        return mean_pool(self.embedding.weight, ids, lengths, dropout, rng, sublinear=self.sublinear)
 
     @staticmethod
     def similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -132,16 +145,33 @@ class AveragingModel(nn.Module):
         return F.cosine_similarity(a, b, dim=-1)
 
 
+def sublinear_weights(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Weight of every packed token: ``(1 + log c) / c`` with ``c`` its count in its sequence,
+    so that a piece occurring ``c`` times contributes ``1 + log c`` times its row (as the
+    sublinear term frequency of TF-IDF), not ``c`` times."""
+    sequence = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths,
+                                       output_size=ids.numel())
+    key = sequence * (int(ids.max()) + 1 if ids.numel() else 1) + ids
+    _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
+    count = counts[inverse].to(torch.float32)
+    return (1.0 + torch.log(count)) / count
+
+
 def mean_pool(table: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, dropout: float = 0.0,
-              rng: np.random.Generator | None = None) -> torch.Tensor:
+              rng: np.random.Generator | None = None, sublinear: bool = False) -> torch.Tensor:
     """Mean of the ``table`` rows of each packed sequence, shape (n_sequences, dim).
 
     Without dropout this is one ``embedding_bag`` call (no (tokens, dim) tensor is made).
     With ``dropout > 0`` each coordinate of each word vector is zeroed with probability
-    ``dropout`` (drawn from ``rng``) and the rest rescaled.
+    ``dropout`` (drawn from ``rng``) and the rest rescaled. With ``sublinear`` each token is
+    weighted by ``sublinear_weights`` (the result is then a weighted sum; its direction, all
+    a cosine sees, is that of the weighted mean).
     """
+    weights = sublinear_weights(ids, lengths).to(table.dtype) if sublinear else None
     if dropout == 0:
         offsets = torch.cumsum(lengths, 0) - lengths
+        if weights is not None:
+            return F.embedding_bag(ids, table, offsets, mode="sum", per_sample_weights=weights)
         return F.embedding_bag(ids, table, offsets, mode="mean")
     if rng is None:
         raise ValueError("dropout in training mode needs a random generator")
@@ -150,7 +180,8 @@ def mean_pool(table: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, dro
     sequence = torch.repeat_interleave(
         torch.arange(len(lengths), device=ids.device), lengths, output_size=ids.numel()
     )
-    sums = words.new_zeros(len(lengths), words.shape[1]).index_add_(0, sequence, words.mul_(keep))
+    words = words.mul_(keep) if weights is None else words.mul_(keep).mul_(weights.unsqueeze(1))
+    sums = words.new_zeros(len(lengths), words.shape[1]).index_add_(0, sequence, words)
     return sums / (lengths.unsqueeze(1).to(sums.dtype) * keep_probability)
 
 
@@ -322,11 +353,22 @@ class _TrainingState:
         self.history = list(checkpoint["history"])
 
 
-def _new_state(vocab_size: int, params: TrainParams, device: torch.device) -> _TrainingState:
+def inverse_document_frequency(sequences: Sequence[np.ndarray], vocab_size: int) -> np.ndarray:
+    """Smoothed IDF of every vocabulary id over the sequences: ``log((n + 1) / (df + 1)) + 1``."""
+    df = np.bincount(np.concatenate([np.unique(seq) for seq in sequences]), minlength=vocab_size)
+    return (np.log((len(sequences) + 1) / (df + 1.0)) + 1.0).astype(np.float32)
+
+
+def _new_state(vocab_size: int, params: TrainParams, device: torch.device,
+               row_scale: np.ndarray | None = None) -> _TrainingState:
+    """Fresh model, optimiser and generator; ``row_scale`` multiplies the initial rows."""
     rng = np.random.default_rng(params.seed)
     init_seed = int(rng.integers(0, 2**63))
     module = AveragingModel(vocab_size, params.dim, params.dropout,
-                            generator=torch.Generator().manual_seed(init_seed)).to(device)
+                            generator=torch.Generator().manual_seed(init_seed), pooling=params.pooling)
+    if row_scale is not None:
+        module.embedding.weight.data.mul_(torch.from_numpy(row_scale).unsqueeze(1))
+    module = module.to(device)
     weight = module.embedding.weight
     weight.grad = torch.zeros_like(weight)  # persistent; _train_step fills and clears its rows
     optimizer = torch.optim.Adam(module.parameters(), lr=params.lr, fused=device.type in ("cpu", "cuda"))
@@ -405,7 +447,8 @@ def _batch_loss(state: _TrainingState, first: np.ndarray, second: np.ndarray, me
     rows_1 = _encoded_rows(negatives_1, start, stop, outside_1)
     dropout = state.module.dropout if state.module.training else 0.0
     with autocast:
-        vectors = mean_pool(rows, local_ids, lengths, dropout, state.rng).float()
+        vectors = mean_pool(rows, local_ids, lengths, dropout, state.rng,
+                            sublinear=state.module.sublinear).float()
         g1, g2 = vectors[:size], vectors[size:2 * size]
         e2 = vectors[2 * size:2 * size + len(outside_2)]
         e1 = vectors[2 * size + len(outside_2):]
@@ -507,7 +550,8 @@ def train_model(
     sp_bytes = Path(sp_model_path).read_bytes()
     sequences, vocab = _training_sequences(piece_lines, params)
     fingerprint = _fingerprint(sequences, vocab, params)
-    state = _new_state(len(vocab), params, device)
+    row_scale = inverse_document_frequency(sequences, len(vocab)) if params.init == "idf" else None
+    state = _new_state(len(vocab), params, device, row_scale)
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -570,7 +614,7 @@ def load_model(path: PathLike, device: str = "cpu") -> SimilarityModel:
     vocab = {piece: index for index, piece in enumerate(saved["vocab"])}
     if len(vocab) != weights.shape[0] or vocab.get(UNKNOWN) != len(vocab) - 1:
         raise InputError(path, "vocabulary and weights disagree")
-    module = AveragingModel(weights.shape[0], weights.shape[1], params.dropout)
+    module = AveragingModel(weights.shape[0], weights.shape[1], params.dropout, pooling=params.pooling)
     module.load_state_dict({"embedding.weight": weights})
     module.to(resolve_device(device)).eval()
     sp = spm.SentencePieceProcessor(model_proto=saved["sentencepiece"])
@@ -750,17 +794,7 @@ def embed_submissions_file(
     device: str = "cpu",
 ) -> None:
     """Embed every submission (lines of ``submissions.jsonl``) into an (n, dim) float32 ``.npy``."""
-    fields = tuple(fields)
-    if not fields or set(fields) - set(TEXT_FIELDS):
-        raise ValueError(f"text fields must be a non-empty subset of {TEXT_FIELDS}, got {fields}")
-    texts = []
-    for row, record in enumerate(read_jsonl(submissions_jsonl), start=1):
-        title = record.get("title") if "title" in fields else None
-        abstract = record.get("paperAbstract") if "abstract" in fields else None
-        try:
-            texts.append(paper_text(title, abstract))
-        except TypeError as exc:
-            raise InputError(submissions_jsonl, str(exc), row=row) from exc
+    texts = submission_texts(read_jsonl(submissions_jsonl), fields, submissions_jsonl)
     _embed_and_save(model_path, texts, out_npy, batch_size, device)
 
 

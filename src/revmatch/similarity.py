@@ -1,30 +1,55 @@
 """Reviewer <-> corpus paper index (authorship) and the block-wise submission x paper matrix.
 
-The paper matrix (submissions x reviewers' corpus papers, cosine similarity) is computed in
-row blocks small enough for a memory budget and kept in a content-addressed cache: a block
-file ``<key>.npy`` with the ``<key>.rows.npy`` index of its row keys, where a row key hashes
-the submission id, its embedding and the column set (paper ids and their embeddings). A run
-looks every submission up by its row key, computes only the rows it does not find, and
-writes a manifest (Parquet: submission id, row key, block file, row) that readers follow, so
-adding or withdrawing submissions recomputes only the new rows and a new model or a new
-reviewer pool (new columns) starts a fresh cache folder.
+The paper matrix (submissions x reviewers' corpus papers) is the score of the configured
+``model.matching_model``: the cosine of the ``avg`` embeddings (``ComputedPaperMatrix``), or
+the ``revmatch.registry`` scores of any other model spec (``RegistryPaperMatrix``: ``tfidf``,
+``bm25``, sentence-transformers, ensembles ``a+b``). Both are "paper matrices computed by row
+blocks" with content-addressed keys, and both go through the same block cache: a block file
+``<key>.npy`` with the ``<key>.rows.npy`` index of its row keys, where a row key hashes the
+column key, the submission id and its query (embedding or text), and the column key hashes
+what the columns are scored with (paper ids and embeddings; or the spec, the corpus
+indexes' content and the paper ids). A run looks every submission up by its row key,
+computes only the rows it does not find, and writes a manifest (Parquet: submission id, row
+key, block file, row) that readers follow, so adding or withdrawing submissions recomputes
+only the new rows and a new model or a new reviewer pool (new columns) starts a fresh cache
+folder.
+
+Zero means "no relation" for every model, as downstream code (missing top-k terms,
+reviewers without corpus papers, the reference variant's zero fill) assumes: cosine and
+TF-IDF of texts without common content are 0, and so is BM25. Ensembles average calibrated
+z-scores (mean 0 over corpus pairs); their matrix is shifted by ``unrelated_score`` (the
+ensemble score of a pair whose members all score 0), which puts 0 back at "nothing in
+common", leaving every ranking unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from revmatch.io import PathLike, atomic_path, read_jsonl, read_lines, save_npy, write_lines, write_parquet
+from revmatch.io import (
+    InputError,
+    PathLike,
+    atomic_path,
+    read_jsonl,
+    read_lines,
+    save_npy,
+    write_lines,
+    write_parquet,
+)
 from revmatch.log import progress
+from revmatch.registry import CorpusIndex, Ensemble, Model, load_indexes, load_registry_model, paper_scores
+from revmatch.text import TEXT_FIELDS, submission_texts
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +198,65 @@ def row_keys(submission_ids: Sequence[str], queries: np.ndarray, column_key: str
     return np.asarray(keys, dtype="U32")
 
 
+def text_row_keys(submission_ids: Sequence[str], texts: Sequence[str], column_key: str) -> np.ndarray:
+    """Hex key (P,) of each submission row: id, text and the column set it is scored against."""
+    keys = []
+    for sid, text in zip(submission_ids, texts, strict=True):
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(column_key.encode("ascii"))
+        digest.update(str(sid).encode("utf-8"))
+        digest.update(b"\0")
+        digest.update(str(text).encode("utf-8"))
+        keys.append(digest.hexdigest())
+    return np.asarray(keys, dtype="U32")
+
+
+def index_digest(index: CorpusIndex) -> str:
+    """Hex digest of a corpus index's content: model name, calibration, vocabulary, weights, vectors."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(index.model).encode("utf-8") + b"\0")
+    digest.update(np.array([index.calibration.mean, index.calibration.std], dtype=np.float64).tobytes())
+    digest.update("\n".join(map(str, index.vocabulary.tolist())).encode("utf-8") + b"\0")
+    digest.update(np.ascontiguousarray(index.weights, dtype=np.float32).tobytes())
+    vectors = index.vectors
+    if sp.issparse(vectors):
+        vectors = sp.csr_matrix(vectors)
+        parts = (np.array(vectors.shape, dtype=np.int64), vectors.indptr.astype(np.int64),
+                 vectors.indices.astype(np.int64), vectors.data.astype(np.float32))
+    else:
+        parts = (np.array(vectors.shape, dtype=np.int64), np.ascontiguousarray(vectors, dtype=np.float32))
+    for part in parts:
+        digest.update(part.tobytes())
+    return digest.hexdigest()
+
+
+def registry_columns_key(spec: str, index: CorpusIndex | Sequence[CorpusIndex], paper_ids: Sequence[str]) -> str:
+    """Hex key of a registry model's column set: the spec, its indexes' content and the paper ids."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(b"registry\0" + spec.encode("utf-8") + b"\0")
+    for part in [index] if isinstance(index, CorpusIndex) else index:
+        digest.update(index_digest(part).encode("ascii"))
+    digest.update("\n".join(map(str, paper_ids)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def unrelated_score(model: Model, index: CorpusIndex | Sequence[CorpusIndex]) -> np.float32:
+    """Score of a pair with nothing in common (every member scores 0): 0 for a single model.
+
+    For an ensemble it is the mean of the members' calibrated zeros, computed as
+    ``Ensemble.score`` computes (same float32 operations, same order), so that subtracting
+    it maps such a pair to exactly 0.
+    """
+    if not isinstance(model, Ensemble):
+        return np.float32(0.0)
+    zero = np.zeros((1, 1), dtype=np.float32)
+    total = None
+    for part in index:
+        normalised = part.calibration.normalise(zero)
+        total = normalised if total is None else total + normalised
+    return np.float32((total / np.float32(len(index)))[0, 0])
+
+
 def _cached_rows(cache_dir: Path) -> pd.DataFrame:
     """Every row of every complete block in ``cache_dir``: (row_key, file, row)."""
     frames = []
@@ -208,6 +292,65 @@ def prune_cache(cache_root: PathLike, keep: str) -> int:
     return removed
 
 
+class RowScorer(Protocol):
+    """A (P, D) paper matrix computed by blocks of submission rows, with content-addressed keys."""
+
+    shape: tuple[int, int]
+
+    @property
+    def column_key(self) -> str: ...
+
+    def row_keys(self, submission_ids: Sequence[str]) -> np.ndarray: ...
+
+    def score(self, rows: slice | np.ndarray) -> np.ndarray: ...
+
+
+def cached_matrix_rows(
+    matrix: RowScorer,
+    submission_ids: Sequence[str],
+    cache_root: PathLike,
+    block_rows: int = 2048,
+    memory_budget_mb: float = 4096,
+) -> pd.DataFrame:
+    """Rows of a computed paper ``matrix`` (one per submission id), scored only where the cache misses.
+
+    Returns the manifest (one row per submission, in order): ``submission_id``, ``row_key``,
+    ``file`` (block file, relative to the cache folder) and ``row`` (its row there), with the
+    cache folder (``cache_root/<matrix.column_key>``) in ``manifest.attrs["cache_dir"]``.
+    Computed rows go to new blocks of at most ``block_rows`` rows, fewer when
+    ``memory_budget_mb`` would be exceeded.
+    """
+    n_rows, n_columns = matrix.shape
+    if len(submission_ids) != n_rows:
+        raise ValueError(f"{len(submission_ids)} submission ids for {n_rows} paper-matrix rows")
+    key = matrix.column_key
+    cache_dir = Path(cache_root) / key
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    keys = matrix.row_keys(submission_ids)
+    manifest = pd.DataFrame({"submission_id": [str(s) for s in submission_ids], "row_key": keys})
+    manifest = manifest.merge(_cached_rows(cache_dir), on="row_key", how="left")
+    missing = np.flatnonzero(manifest["file"].isna().to_numpy())
+    logger.info(
+        "paper matrix %d x %d: %d rows cached, %d to compute (cache %s)",
+        n_rows, n_columns, n_rows - len(missing), len(missing), cache_dir,
+    )
+    if len(missing):
+        rows = rows_for_budget(n_columns, memory_budget_mb, block_rows)
+        starts = range(0, len(missing), rows)
+        files = np.array(manifest["file"].to_numpy(dtype=object), copy=True)
+        positions = np.array(manifest["row"].to_numpy(dtype=float), copy=True)
+        for start in progress(starts, desc="paper matrix", total=len(starts), unit="block"):
+            chosen = missing[start : start + rows]
+            block = matrix.score(chosen)
+            files[chosen] = _save_block(block, keys[chosen], cache_dir)
+            positions[chosen] = np.arange(len(chosen))
+            del block
+        manifest["file"], manifest["row"] = files, positions
+    manifest["row"] = manifest["row"].astype(np.int64)
+    manifest.attrs["cache_dir"] = str(cache_dir)
+    return manifest
+
+
 def cached_paper_matrix(
     queries: np.ndarray,
     submission_ids: Sequence[str],
@@ -217,44 +360,11 @@ def cached_paper_matrix(
     block_rows: int = 2048,
     memory_budget_mb: float = 4096,
 ) -> pd.DataFrame:
-    """Paper matrix rows of ``queries`` against ``papers``, computed only where the cache misses.
-
-    Returns the manifest (one row per submission, in order): ``submission_id``, ``row_key``,
-    ``file`` (block file, relative to the cache folder) and ``row`` (its row there), with the
-    cache folder in ``manifest.attrs["cache_dir"]``. Computed rows go to new blocks of at most
-    ``block_rows`` rows, fewer when ``memory_budget_mb`` would be exceeded.
-    """
-    if queries.ndim != 2 or papers.ndim != 2 or queries.shape[1] != papers.shape[1]:
-        raise ValueError(f"embedding shapes do not match: queries {queries.shape}, papers {papers.shape}")
-    if len(submission_ids) != queries.shape[0] or len(paper_ids) != papers.shape[0]:
+    """``cached_matrix_rows`` of the cosine of ``queries`` to ``papers`` (the ``avg`` paper matrix)."""
+    if len(paper_ids) != papers.shape[0]:
         raise ValueError("one id per embedding row is needed for submissions and papers")
-    key = columns_key(paper_ids, papers)
-    cache_dir = Path(cache_root) / key
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    keys = row_keys(submission_ids, queries, key)
-    manifest = pd.DataFrame({"submission_id": [str(s) for s in submission_ids], "row_key": keys})
-    manifest = manifest.merge(_cached_rows(cache_dir), on="row_key", how="left")
-    missing = np.flatnonzero(manifest["file"].isna().to_numpy())
-    logger.info(
-        "paper matrix %d x %d: %d rows cached, %d to compute (cache %s)",
-        queries.shape[0], papers.shape[0], queries.shape[0] - len(missing), len(missing), cache_dir,
-    )
-    if len(missing):
-        rows = rows_for_budget(papers.shape[0], memory_budget_mb, block_rows)
-        papers_unit = normalize_rows(papers).T.copy()
-        starts = range(0, len(missing), rows)
-        files = np.array(manifest["file"].to_numpy(dtype=object), copy=True)
-        positions = np.array(manifest["row"].to_numpy(dtype=float), copy=True)
-        for start in progress(starts, desc="paper matrix", total=len(starts), unit="block"):
-            chosen = missing[start : start + rows]
-            block = normalize_rows(queries[chosen]) @ papers_unit
-            files[chosen] = _save_block(block, keys[chosen], cache_dir)
-            positions[chosen] = np.arange(len(chosen))
-            del block
-        manifest["file"], manifest["row"] = files, positions
-    manifest["row"] = manifest["row"].astype(np.int64)
-    manifest.attrs["cache_dir"] = str(cache_dir)
-    return manifest
+    matrix = ComputedPaperMatrix(queries, papers, paper_ids)
+    return cached_matrix_rows(matrix, submission_ids, cache_root, block_rows, memory_budget_mb)
 
 
 class PaperMatrix:
@@ -303,20 +413,39 @@ class PaperMatrix:
 
 
 class ComputedPaperMatrix:
-    """(P, D) paper matrix computed on demand from embeddings, by row slices, never stored.
+    """(P, D) cosine paper matrix computed on demand from embeddings, by row blocks, never stored.
 
     For conferences whose cache would not fit on disk (4 bytes x submissions x papers): each
     ``matrix[lo:hi]`` is one block product, so aggregation reads it like a cached matrix.
+    With the columns' ``paper_ids`` it is also a ``RowScorer`` for ``cached_matrix_rows``
+    (keys: ``columns_key`` and ``row_keys`` of the embeddings).
     """
 
-    def __init__(self, queries: np.ndarray, papers: np.ndarray) -> None:
+    def __init__(self, queries: np.ndarray, papers: np.ndarray, paper_ids: Sequence[str] | None = None) -> None:
         if queries.ndim != 2 or papers.ndim != 2 or queries.shape[1] != papers.shape[1]:
             raise ValueError(f"embedding shapes do not match: queries {queries.shape}, papers {papers.shape}")
+        if paper_ids is not None and len(paper_ids) != papers.shape[0]:
+            raise ValueError(f"{len(paper_ids)} paper ids for {papers.shape[0]} paper embeddings")
         self.queries = queries
+        self.papers = papers
+        self.paper_ids = None if paper_ids is None else [str(p) for p in paper_ids]
         self.papers_unit = normalize_rows(papers).T.copy()
         self.shape = (queries.shape[0], papers.shape[0])
         self.dtype = np.dtype(np.float32)
         self.ndim = 2
+
+    @property
+    def column_key(self) -> str:
+        if self.paper_ids is None:
+            raise ValueError("the column key needs the columns' paper ids")
+        return columns_key(self.paper_ids, self.papers)
+
+    def row_keys(self, submission_ids: Sequence[str]) -> np.ndarray:
+        return row_keys(submission_ids, self.queries, self.column_key)
+
+    def score(self, rows: slice | np.ndarray) -> np.ndarray:
+        """Cosine (rows, D) float32 of the chosen submission rows."""
+        return normalize_rows(self.queries[rows]) @ self.papers_unit
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -324,7 +453,55 @@ class ComputedPaperMatrix:
     def __getitem__(self, rows: slice) -> np.ndarray:
         if not isinstance(rows, slice):
             raise TypeError("a ComputedPaperMatrix is read by row slices")
-        return normalize_rows(self.queries[rows]) @ self.papers_unit
+        return self.score(rows)
+
+
+class RegistryPaperMatrix:
+    """(P, D) paper matrix of a ``revmatch.registry`` model, computed on demand by row blocks.
+
+    ``index`` is the model's corpus index (a list for an ensemble) restricted to the D
+    column papers ``paper_ids``; a block of rows is ``registry.paper_scores`` of the rows'
+    ``query_texts`` (encoded block by block), minus ``unrelated_score`` (0 but for
+    ensembles). Keys: ``registry_columns_key`` (spec, index content, paper ids) and
+    ``text_row_keys``. Reads like ``ComputedPaperMatrix`` (row slices) and is a ``RowScorer``.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        index: CorpusIndex | Sequence[CorpusIndex],
+        query_texts: Sequence[str],
+        paper_ids: Sequence[str],
+        spec: str,
+    ) -> None:
+        n_columns = len(index) if isinstance(index, CorpusIndex) else len(index[0])
+        if len(paper_ids) != n_columns:
+            raise ValueError(f"{len(paper_ids)} paper ids for a corpus index of {n_columns} papers")
+        self.model, self.index, self.spec = model, index, spec
+        self.query_texts = [str(text) for text in query_texts]
+        self.paper_ids = [str(p) for p in paper_ids]
+        self.offset = unrelated_score(model, index)
+        self.column_key = registry_columns_key(spec, index, self.paper_ids)
+        self.shape = (len(self.query_texts), n_columns)
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def row_keys(self, submission_ids: Sequence[str]) -> np.ndarray:
+        return text_row_keys(submission_ids, self.query_texts, self.column_key)
+
+    def score(self, rows: slice | np.ndarray) -> np.ndarray:
+        """Scores (rows, D) float32 of the chosen submission rows."""
+        texts = [self.query_texts[i] for i in np.arange(self.shape[0])[rows]]
+        scores = paper_scores(self.model, self.index, texts, block_rows=max(len(texts), 1))
+        return scores - self.offset if self.offset != 0 else scores
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice):
+            raise TypeError("a RegistryPaperMatrix is read by row slices")
+        return self.score(rows)
 
 
 def write_manifest(manifest: pd.DataFrame, path: PathLike) -> None:
@@ -426,7 +603,7 @@ def paper_matrix_file(
     block_rows: int = 2048,
     memory_budget_mb: float = 4096,
 ) -> pd.DataFrame:
-    """Paper matrix rows of part ``part`` of ``parts`` of the submissions, through the cache.
+    """Cosine paper matrix (``avg``) rows of part ``part`` of ``parts`` of the submissions, through the cache.
 
     Columns are the corpus papers listed in ``columns_txt`` (``reviewer_papers_file``); the
     manifest of the part's rows is written to ``out_manifest``.
@@ -435,16 +612,97 @@ def paper_matrix_file(
         submission_embeddings_npy, submissions_jsonl, corpus_embeddings_npy, papers_parquet, columns_txt
     )
     rows = part_rows(len(submission_ids), parts, part, align=rows_for_budget(len(paper_ids), memory_budget_mb, block_rows))
-    key = columns_key(paper_ids, papers)
-    prune_cache(cache_root, keep=key)
-    manifest = cached_paper_matrix(
-        np.asarray(queries[rows]),
-        submission_ids[rows],
-        papers,
-        paper_ids,
-        cache_root,
-        block_rows=block_rows,
-        memory_budget_mb=memory_budget_mb,
-    )
+    matrix = ComputedPaperMatrix(np.asarray(queries[rows]), papers, paper_ids)
+    return _cache_part(matrix, submission_ids[rows], out_manifest, cache_root, block_rows, memory_budget_mb)
+
+
+def _cache_part(
+    matrix: RowScorer,
+    submission_ids: Sequence[str],
+    out_manifest: PathLike,
+    cache_root: PathLike,
+    block_rows: int,
+    memory_budget_mb: float,
+) -> pd.DataFrame:
+    """Drop other column sets' caches, fill this one's with the part's rows and write its manifest."""
+    prune_cache(cache_root, keep=matrix.column_key)
+    manifest = cached_matrix_rows(matrix, submission_ids, cache_root, block_rows, memory_budget_mb)
     write_manifest(manifest, out_manifest)
     return manifest
+
+
+def read_submission_texts(
+    submissions_jsonl: PathLike, fields: Sequence[str] = TEXT_FIELDS
+) -> tuple[list[str], list[str]]:
+    """(ids, texts) of the submissions, texts as the ``avg`` embedding step builds them
+    (``revmatch.text.submission_texts``); a submission without text scores 0 with tfidf/bm25."""
+    records = read_jsonl(submissions_jsonl)
+    return [str(record.get("id")) for record in records], submission_texts(records, fields, submissions_jsonl)
+
+
+def registry_matrix_part(
+    spec: str,
+    index_npzs: Sequence[PathLike],
+    submissions_jsonl: PathLike,
+    papers_parquet: PathLike,
+    columns_txt: PathLike,
+    fields: Sequence[str] = TEXT_FIELDS,
+    avg_model: PathLike | None = None,
+    sentence_transformers: Mapping[str, PathLike] | None = None,
+    part: int = 0,
+    parts: int = 1,
+    block_rows: int = 2048,
+    memory_budget_mb: float = 4096,
+) -> tuple[RegistryPaperMatrix, list[str], int]:
+    """(paper matrix, submission ids, rows per block) of part ``part`` of ``parts`` for model ``spec``.
+
+    The model's corpus indexes (``index_npzs``, one per member, in spec order) are restricted
+    to the corpus papers listed in ``columns_txt``; ``avg_model`` is the trained model file
+    (needed when ``avg`` is a member, to embed the submissions).
+    """
+    model = load_registry_model(spec, avg_model=avg_model, sentence_transformers=sentence_transformers)
+    indexes = load_indexes(model, list(index_npzs))
+    corpus_ids = pd.read_parquet(papers_parquet, columns=["paper_id"])["paper_id"].astype(str)
+    members = indexes if isinstance(indexes, list) else [indexes]
+    if len(members[0]) != len(corpus_ids):
+        raise InputError(index_npzs[0], f"corpus index of {len(members[0])} papers for {len(corpus_ids)} "
+                                        f"papers in {papers_parquet}; re-run the index step")
+    paper_ids = read_lines(columns_txt)
+    columns = pd.Series(np.arange(len(corpus_ids)), index=corpus_ids.to_numpy()).reindex(paper_ids).to_numpy()
+    if np.isnan(columns.astype(float)).any():
+        raise ValueError(f"{columns_txt}: paper ids not in {papers_parquet}; re-run the authorship step")
+    columns = columns.astype(np.int64)
+    restricted = [dataclasses.replace(member, vectors=member.vectors[columns]) for member in members]
+    submission_ids, texts = read_submission_texts(submissions_jsonl, fields)
+    rows_per_block = rows_for_budget(len(paper_ids), memory_budget_mb, block_rows)
+    rows = part_rows(len(submission_ids), parts, part, align=rows_per_block)
+    index = restricted if isinstance(indexes, list) else restricted[0]
+    matrix = RegistryPaperMatrix(model, index, texts[rows], paper_ids, spec)
+    logger.info("paper matrix of %s: submissions %d..%d of %d against %d papers (score offset %g)",
+                spec, rows.start, rows.stop, len(submission_ids), len(paper_ids), matrix.offset)
+    return matrix, submission_ids[rows], rows_per_block
+
+
+def registry_paper_matrix_file(
+    spec: str,
+    index_npzs: Sequence[PathLike],
+    submissions_jsonl: PathLike,
+    papers_parquet: PathLike,
+    columns_txt: PathLike,
+    out_manifest: PathLike,
+    cache_root: PathLike,
+    fields: Sequence[str] = TEXT_FIELDS,
+    avg_model: PathLike | None = None,
+    sentence_transformers: Mapping[str, PathLike] | None = None,
+    part: int = 0,
+    parts: int = 1,
+    block_rows: int = 2048,
+    memory_budget_mb: float = 4096,
+) -> pd.DataFrame:
+    """``paper_matrix_file`` for any model spec of the registry: the part's rows through the cache."""
+    matrix, submission_ids, _ = registry_matrix_part(
+        spec, index_npzs, submissions_jsonl, papers_parquet, columns_txt, fields=fields, avg_model=avg_model,
+        sentence_transformers=sentence_transformers, part=part, parts=parts, block_rows=block_rows,
+        memory_budget_mb=memory_budget_mb,
+    )
+    return _cache_part(matrix, submission_ids, out_manifest, cache_root, block_rows, memory_budget_mb)

@@ -169,6 +169,29 @@ def read_paper_texts(papers_parquet: PathLike, fields: Sequence[str] = TEXT_FIEL
     return texts
 
 
+def submission_texts(records: Sequence[dict], fields: Sequence[str] = TEXT_FIELDS,
+                     source: PathLike = "submissions") -> list[str]:
+    """The text of each submission record (``title`` / ``paperAbstract`` of ``fields``), as
+    the avg model's submission embeddings are made; a non-text value raises ``InputError``
+    naming ``source`` and the record's line."""
+    fields = tuple(fields)
+    if not fields or set(fields) - set(TEXT_FIELDS):
+        raise ValueError(f"text fields must be a non-empty subset of {TEXT_FIELDS}, got {fields}")
+    keys = {"title": "title", "abstract": "paperAbstract"}
+    texts = []
+    for row, record in enumerate(records, start=1):
+        parts = {field: record.get(keys[field]) if field in fields else None for field in TEXT_FIELDS}
+        try:
+            texts.append(paper_text(parts["title"], parts["abstract"]))
+        except TypeError as exc:
+            raise InputError(source, str(exc), row=row) from exc
+    empty = sum(not text for text in texts)
+    if empty:
+        logger.warning("%s: %d of %d records have no text (%s); they score as empty texts",
+                       source, empty, len(texts), "/".join(fields))
+    return texts
+
+
 def tokenize_papers_file(
     papers_parquet: PathLike, out_txt: PathLike, fields: Sequence[str] = TEXT_FIELDS, processes: int = 1
 ) -> None:

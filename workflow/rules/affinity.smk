@@ -1,5 +1,6 @@
 # Stage 6: affinity jobs in the shape of OpenReview's Expertise API, one per named entry
-# of `affinity_jobs:` in the config.
+# of `affinity_jobs:` in the config. A job's `model` is any registry spec (avg, tfidf, bm25,
+# a sentence-transformers name, an ensemble a+b; affinity_inputs.smk).
 #
 # Each job writes results.json / results.csv (declared outputs) and status.json beside them
 # (not an output, so that it survives a failed job). A Data Error (unknown members with
@@ -41,6 +42,7 @@ rule affinity_job:
         csv=conf_path("affinity", "{job}", "results.csv"),
     params:
         job=affinity_job,
+        model=affinity_model_params,
         name=lambda wildcards: wildcards.job,
         status=lambda wildcards: conf_path("affinity", wildcards.job, "status.json"),
     log:

@@ -1,16 +1,14 @@
 # Input functions of the affinity stage (workflow/rules/affinity.smk): the job's config entry,
-# the embedding files of its model, and the list files it names.
+# the files of its model, and the list files it names.
+#
+# A job's `model` is any spec of the model registry (revmatch.registry): avg, tfidf, bm25, a
+# name of `model.sentence_transformers`, or an ensemble "a+b" (the mean of the members'
+# calibrated z-scores, as for `model.matching_model`). avg alone reads its cached embeddings
+# (nothing is encoded); every other spec reads its members' corpus indexes (rule
+# index_corpus) and, when avg is a member, the trained model that encodes the submissions.
 
-# Embedding files of each model a job may name. Point `affinity_model_files` at the model
-# registry to offer more models; an ensemble "a+b" averages the cosine similarities of its
-# parts (`revmatch.affinity.ensemble_embeddings`).
-AFFINITY_MODELS = {
-    "avg": {
-        "corpus": model_path("corpus_embeddings.npy"),
-        "submissions": conf_path("matrices", "submission_embeddings.npy"),
-        "rejects": conf_path("affinity", "embeddings", "avg", "rejects.npy"),
-    },
-}
+# The registry's built-in models (revmatch.registry.BUILTIN_MODELS).
+AFFINITY_BUILTIN_MODELS = ("avg", "tfidf", "bm25")
 
 
 def affinity_job(wildcards):
@@ -18,18 +16,26 @@ def affinity_job(wildcards):
     return config["affinity_jobs"][wildcards.job]
 
 
-def affinity_model_files(model):
-    """Per part of ``model`` ("a" or "a+b+..."): its corpus, submission and reject embeddings."""
-    parts = [part.strip() for part in str(model).split("+")]
-    unknown = [part for part in parts if part not in AFFINITY_MODELS]
+def affinity_known_models():
+    return [*AFFINITY_BUILTIN_MODELS, *sorted(config["model"]["sentence_transformers"])]
+
+
+def affinity_model_members(name, job):
+    """Members of the job's model spec; an unknown one stops the DAG naming the job."""
+    spec = str(job.get("model", "avg"))
+    members = [member.strip() for member in spec.split("+")]
+    unknown = [member for member in members if member not in affinity_known_models()]
     if unknown:
         raise WorkflowError(
-            f"affinity model {model!r}: unknown {unknown}; known models: {sorted(AFFINITY_MODELS)}"
+            f"affinity job {name!r}: model {spec!r}: unknown {unknown}; known models: "
+            f"{affinity_known_models()} (more under model.sentence_transformers)"
         )
-    return {
-        kind: [AFFINITY_MODELS[part][kind] for part in parts]
-        for kind in ("corpus", "submissions", "rejects")
-    }
+    if not job.get("normalize", True) and (len(members) > 1 or members == ["bm25"]):
+        raise WorkflowError(
+            f"affinity job {name!r}: model {spec!r} has no fixed [0, 1] scale (bm25: unbounded sums; "
+            "ensembles: mean z-scores); use it with normalize: true"
+        )
+    return members
 
 
 def affinity_needs_rejects(job):
@@ -47,18 +53,41 @@ def affinity_job_files(job):
 
 def affinity_inputs(wildcards):
     job = affinity_job(wildcards)
-    models = affinity_model_files(job.get("model", "avg"))
+    members = affinity_model_members(wildcards.job, job)
     inputs = {
         "reviewers": conf_path("reviewers.jsonl"),
         "submissions": conf_path("submissions.jsonl"),
         "papers": corpus_path("papers.parquet"),
-        "corpus_embeddings": models["corpus"],
-        "submission_embeddings": models["submissions"],
     }
     if affinity_needs_rejects(job):
         inputs["rejects"] = conf_path("rejects.jsonl")
-        inputs["reject_embeddings"] = models["rejects"]
+    if members == ["avg"]:
+        inputs["corpus_embeddings"] = model_path("corpus_embeddings.npy")
+        inputs["submission_embeddings"] = conf_path("matrices", "submission_embeddings.npy")
+        if affinity_needs_rejects(job):
+            inputs["reject_embeddings"] = conf_path("affinity", "embeddings", "avg", "rejects.npy")
+    else:
+        inputs["indexes"] = model_index_paths("+".join(members))
+        if "avg" in members:
+            inputs["avg_model"] = model_path("similarity.pt")
     # Existing list files are inputs (a changed file re-runs the job); a missing one is
     # reported by the job as a Data Error instead of stopping the whole DAG.
     inputs["job_files"] = [f for f in affinity_job_files(job) if os.path.isfile(f)]
     return inputs
+
+
+def affinity_model_params(wildcards):
+    """The model settings that shape a registry job's scores ({} for avg alone, whose
+    embeddings carry them)."""
+    job = affinity_job(wildcards)
+    members = affinity_model_members(wildcards.job, job)
+    if members == ["avg"]:
+        return {}
+    model = config["model"]
+    return {
+        "text_fields": list(model["text_fields"]),
+        "sentence_transformers": {m: model["sentence_transformers"][m] for m in members
+                                  if m in model["sentence_transformers"]},
+        "bm25": dict(model["bm25"]) if "bm25" in members else {},
+        "device": model["gpu"],
+    }

@@ -17,6 +17,7 @@ rule calibrate_reviews:
         n_levels=config.get("calibration", {}).get("n_levels"),
         n_expertise=config.get("calibration", {}).get("n_expertise"),
         method=config.get("calibration", {}).get("method"),
+        sampler=config.get("calibration", {}).get("sampler"),
         draws=config.get("calibration", {}).get("draws"),
         tune=config.get("calibration", {}).get("tune"),
         chains=config.get("calibration", {}).get("chains"),

@@ -72,16 +72,60 @@ def matrix_parts(name, suffix):
     return [conf_path("matrices", name, f"part{k}{suffix}") for k in range(config["matching"]["parts"])]
 
 
+def matching_members():
+    """Member names of ``model.matching_model`` (``a+b`` -> ``["a", "b"]``)."""
+    return [name.strip() for name in config["model"]["matching_model"].split("+")]
+
+
+def check_matching_model():
+    """Stop before any job when ``model.matching_model`` names an unknown model."""
+    known = {"avg", "tfidf", "bm25", *config["model"]["sentence_transformers"]}
+    unknown = [name for name in matching_members() if name not in known]
+    if unknown or len(set(matching_members())) != len(matching_members()):
+        raise WorkflowError(
+            f"config key model.matching_model: {config['model']['matching_model']!r} names "
+            f"{'unknown model(s) ' + ', '.join(unknown) if unknown else 'a model twice'}; known: {sorted(known)}"
+        )
+
+
+check_matching_model()
+
+
+def matching_model_settings():
+    """What shapes the paper matrix besides its input files: the spec, and for any model but
+    ``avg`` the text fields of the queries and the sentence-transformers folders it uses."""
+    spec = "+".join(matching_members())
+    if spec == "avg":
+        return {"spec": spec}
+    folders = config["model"]["sentence_transformers"]
+    return {
+        "spec": spec,
+        "fields": list(config["model"]["text_fields"]),
+        "sentence_transformers": {name: folders[name] for name in matching_members() if name in folders},
+    }
+
+
+def paper_matrix_sources(wildcards):
+    """What the paper matrix is computed from: ``avg``, the submission and corpus embeddings
+    (cosine); any other spec, the submissions' texts and the members' corpus indexes (plus the
+    trained model when ``avg`` is a member, to embed the submissions). Never a training input
+    besides ``similarity.pt``, so a changed spec re-runs the matrix, not the model."""
+    inputs = {"submission_ids": conf_path("submissions.jsonl"), "papers": corpus_path("papers.parquet")}
+    if matching_members() == ["avg"]:
+        inputs["submissions"] = conf_path("matrices", "submission_embeddings.npy")
+        inputs["corpus"] = model_path("corpus_embeddings.npy")
+        return inputs
+    inputs["indexes"] = model_index_paths(config["model"]["matching_model"])
+    if "avg" in matching_members():
+        inputs["model"] = model_path("similarity.pt")
+    return inputs
+
+
 def aggregate_inputs(wildcards):
-    """The part's paper-matrix manifest (cached), or the embeddings it is computed from on the fly."""
+    """The part's paper-matrix manifest (cached), or what it is computed from on the fly."""
     if config["matching"]["cache_paper_matrix"]:
         return {"manifest": conf_path("matrices", "paper_matrix", f"part{wildcards.part}.parquet")}
-    return {
-        "submissions": conf_path("matrices", "submission_embeddings.npy"),
-        "submission_ids": conf_path("submissions.jsonl"),
-        "corpus": model_path("corpus_embeddings.npy"),
-        "papers": corpus_path("papers.parquet"),
-    }
+    return paper_matrix_sources(wildcards)
 
 
 # ---------------------------------------------------------------- corpus shards

@@ -44,16 +44,17 @@ rule reviewer_papers:
 
 # The paper matrix is scattered over ``matching.parts`` jobs of consecutive submissions; each
 # reads and fills the content-addressed block cache and writes the manifest of its rows.
+# The model is ``model.matching_model``: ``avg`` scores the embeddings above (cosine); any
+# other spec (tfidf, bm25, a sentence-transformers name, an ensemble a+b) scores the
+# submissions' texts against the members' corpus indexes (rule index_corpus).
 rule compute_paper_matrix:
     input:
-        submissions=conf_path("matrices", "submission_embeddings.npy"),
-        submission_ids=conf_path("submissions.jsonl"),
-        corpus=model_path("corpus_embeddings.npy"),
-        papers=corpus_path("papers.parquet"),
+        unpack(paper_matrix_sources),
         columns=conf_path("matrices", "paper_matrix_papers.txt"),
     output:
         conf_path("matrices", "paper_matrix", "part{part}.parquet"),
     params:
+        model=matching_model_settings(),
         cache=conf_path("matrices", "paper_cache"),
         part=lambda wildcards: int(wildcards.part),
         parts=config["matching"]["parts"],
@@ -81,6 +82,7 @@ rule aggregate_scores:
     output:
         conf_path("matrices", "aggregate", "part{part}.npy"),
     params:
+        model=matching_model_settings(),
         method=config["matching"]["aggregator"],
         k=config["matching"]["top_k"],
         cached=config["matching"]["cache_paper_matrix"],

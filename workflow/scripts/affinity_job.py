@@ -6,19 +6,27 @@ setup_logging(snakemake.log[0])
 
 from revmatch.affinity import affinity_job_file  # noqa: E402
 
+model = dict(snakemake.params.model)  # {} for avg alone (cached embeddings)
+indexes = snakemake.input.get("indexes", [])
 status = affinity_job_file(
     dict(snakemake.params.job),
     snakemake.input.reviewers,
     snakemake.input.submissions,
     snakemake.input.papers,
-    list(snakemake.input.corpus_embeddings),
-    list(snakemake.input.submission_embeddings),
     snakemake.output.json,
     snakemake.output.csv,
+    corpus_embeddings_npy=snakemake.input.get("corpus_embeddings"),
+    submission_embeddings_npy=snakemake.input.get("submission_embeddings"),
+    reject_embeddings_npy=snakemake.input.get("reject_embeddings"),
+    index_npzs=[indexes] if isinstance(indexes, str) else list(indexes),
+    avg_model=snakemake.input.get("avg_model"),
+    text_fields=tuple(model.get("text_fields", ("title", "abstract"))),
+    sentence_transformers=model.get("sentence_transformers"),
+    bm25=model.get("bm25"),
+    device=model.get("device", "cpu"),
     status_json=snakemake.params.status,
     name=snakemake.params.name,
     rejects_jsonl=snakemake.input.get("rejects"),
-    reject_embeddings_npy=list(snakemake.input.get("reject_embeddings", [])),
 )
 if status["status"] != "Completed":
     print(f"affinity job {snakemake.params.name}: {status['status']}: {status['description']}", file=sys.stderr)

@@ -2,8 +2,10 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.aggregate import aggregate_scores_file, aggregate_uncached_file  # noqa: E402
+from revmatch.aggregate import aggregate_computed_file, aggregate_scores_file, aggregate_uncached_file  # noqa: E402
+from revmatch.similarity import registry_matrix_part  # noqa: E402
 
+settings = snakemake.params.model
 if snakemake.params.cached:
     aggregate_scores_file(
         [snakemake.input.manifest],
@@ -13,7 +15,7 @@ if snakemake.params.cached:
         method=snakemake.params.method,
         k=snakemake.params.k,
     )
-else:
+elif settings["spec"] == "avg":
     aggregate_uncached_file(
         snakemake.input.submissions,
         snakemake.input.submission_ids,
@@ -28,4 +30,23 @@ else:
         k=snakemake.params.k,
         block_rows=snakemake.params.block_rows,
         memory_budget_mb=snakemake.params.memory_budget_mb,
+    )
+else:  # any other model: its paper matrix computed block by block inside the aggregation
+    matrix, _, rows_per_block = registry_matrix_part(
+        settings["spec"],
+        list(snakemake.input.indexes),
+        snakemake.input.submission_ids,
+        snakemake.input.papers,
+        snakemake.input.columns,
+        fields=tuple(settings["fields"]),
+        avg_model=snakemake.input.get("model"),
+        sentence_transformers=settings["sentence_transformers"],
+        part=snakemake.params.part,
+        parts=snakemake.params.parts,
+        block_rows=snakemake.params.block_rows,
+        memory_budget_mb=snakemake.params.memory_budget_mb,
+    )
+    aggregate_computed_file(
+        matrix, snakemake.input.authorship, snakemake.output[0], method=snakemake.params.method,
+        k=snakemake.params.k, block_rows=rows_per_block,
     )

@@ -18,6 +18,7 @@ calibrate_reviews_file(
     score_map=p.score_map,
     expertise_map=p.expertise_map,
     method=p.method,
+    sampler=p.sampler,
     draws=p.draws,
     tune=p.tune,
     chains=p.chains,

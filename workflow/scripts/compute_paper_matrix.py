@@ -2,14 +2,10 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.similarity import paper_matrix_file  # noqa: E402
+from revmatch.similarity import paper_matrix_file, registry_paper_matrix_file  # noqa: E402
 
-paper_matrix_file(
-    snakemake.input.submissions,
-    snakemake.input.submission_ids,
-    snakemake.input.corpus,
-    snakemake.input.papers,
-    snakemake.input.columns,
+settings = snakemake.params.model
+common = dict(
     out_manifest=snakemake.output[0],
     cache_root=snakemake.params.cache,
     part=snakemake.params.part,
@@ -17,3 +13,24 @@ paper_matrix_file(
     block_rows=snakemake.params.block_rows,
     memory_budget_mb=snakemake.params.memory_budget_mb,
 )
+if settings["spec"] == "avg":
+    paper_matrix_file(
+        snakemake.input.submissions,
+        snakemake.input.submission_ids,
+        snakemake.input.corpus,
+        snakemake.input.papers,
+        snakemake.input.columns,
+        **common,
+    )
+else:
+    registry_paper_matrix_file(
+        settings["spec"],
+        list(snakemake.input.indexes),
+        snakemake.input.submission_ids,
+        snakemake.input.papers,
+        snakemake.input.columns,
+        fields=tuple(settings["fields"]),
+        avg_model=snakemake.input.get("model"),
+        sentence_transformers=settings["sentence_transformers"],
+        **common,
+    )
