@@ -12,6 +12,7 @@ from revmatch.retrieval import (
     coauthor_relevance,
     evaluate_models_file,
     format_report,
+    paired_bootstrap,
     read_sts,
     sts_correlation,
     summarise,
@@ -116,6 +117,28 @@ def test_evaluate_models_file(tmp_path):
         assert title["queries"] == 20 and title["recall@1"] > 0.9  # the own-word gives it away
         assert 0 < metrics["author_papers"]["mrr"] <= 1 and metrics["sts"]["pairs"] == 3
     assert (tmp_path / "r.txt").read_text() == format_report(results)
+    # Each model against the baseline (tfidf by default), over the same queries.
+    assert "mrr_minus_tfidf" not in results["tfidf"]["title_to_abstract"]
+    for spec in ("bm25", "tfidf+bm25"):
+        for task in ("title_to_abstract", "author_papers"):
+            metrics = results[spec][task]
+            assert metrics["mrr_minus_tfidf"] == pytest.approx(metrics["mrr"] - results["tfidf"][task]["mrr"])
+            low, high = metrics["mrr_minus_tfidf_90"]
+            assert low <= metrics["mrr_minus_tfidf"] <= high
+    assert "mrr_minus_tfidf_90 [" in (tmp_path / "r.txt").read_text()
+
+
+def test_paired_bootstrap_interval():
+    rng = np.random.default_rng(0)
+    baseline = rng.random(500)
+    better = baseline + 0.1 + rng.normal(0, 0.05, 500)
+    result = paired_bootstrap(better, baseline, seed=1)
+    assert result["difference"] == pytest.approx(np.mean(better - baseline))
+    low, high = result["interval"]
+    assert 0.09 < low < result["difference"] < high < 0.11
+    assert paired_bootstrap(baseline, baseline)["interval"] == [0.0, 0.0]
+    tie = paired_bootstrap(baseline + np.resize([0.2, -0.2], 500), baseline, seed=1)  # mean difference 0
+    assert tie["difference"] == pytest.approx(0.0, abs=1e-12) and tie["interval"][0] < 0 < tie["interval"][1]
 
 
 @pytest.mark.slow

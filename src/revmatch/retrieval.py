@@ -54,18 +54,38 @@ def summarise(first_ranks: np.ndarray, recalls: Mapping[int, np.ndarray]) -> dic
     return out
 
 
+def paired_bootstrap(values: np.ndarray, baseline: np.ndarray, n_resamples: int = 2000, seed: int = 0,
+                     level: float = 0.9) -> dict:
+    """Mean of ``values - baseline`` (paired per query) and its bootstrap ``level`` interval."""
+    difference = np.asarray(values, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    if not len(difference):
+        return {"difference": 0.0, "interval": [0.0, 0.0]}
+    rng = np.random.default_rng(seed)
+    means = difference[rng.integers(0, len(difference), size=(n_resamples, len(difference)))].mean(axis=1)
+    tail = (1.0 - level) / 2
+    return {"difference": float(difference.mean()),
+            "interval": [float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))]}
+
+
 def title_to_abstract(model: Model, index, titles: Sequence[str], targets: np.ndarray,
-                      ks: Sequence[int] = DEFAULT_KS, block_rows: int = 1024) -> dict:
-    """Rank each title against the indexed abstracts; ``targets[i]`` is its own abstract's row."""
+                      ks: Sequence[int] = DEFAULT_KS, block_rows: int = 1024,
+                      return_ranks: bool = False) -> dict | tuple[dict, np.ndarray]:
+    """Rank each title against the indexed abstracts; ``targets[i]`` is its own abstract's row.
+
+    With ``return_ranks`` also the rank of each query's abstract."""
     ranks = np.empty(len(titles), dtype=np.int64)
     for rows, block in score_blocks(model, index, titles, block_rows=block_rows):
         ranks[rows] = target_ranks(block, targets[rows])
-    return summarise(ranks, {k: (ranks <= k).astype(float) for k in ks})
+    metrics = summarise(ranks, {k: (ranks <= k).astype(float) for k in ks})
+    return (metrics, ranks) if return_ranks else metrics
 
 
 def author_papers(model: Model, index, texts: Sequence[str], query_rows: np.ndarray,
-                  relevant: sp.csr_matrix, ks: Sequence[int] = DEFAULT_KS, block_rows: int = 1024) -> dict:
-    """Rank all other corpus papers for each query paper; ``relevant`` is (queries, corpus) bool."""
+                  relevant: sp.csr_matrix, ks: Sequence[int] = DEFAULT_KS, block_rows: int = 1024,
+                  return_ranks: bool = False) -> dict | tuple[dict, np.ndarray]:
+    """Rank all other corpus papers for each query paper; ``relevant`` is (queries, corpus) bool.
+
+    With ``return_ranks`` also the rank of each query's first relevant paper."""
     k_max = max(ks)
     n_relevant = np.diff(relevant.indptr)
     first = np.empty(len(query_rows), dtype=np.int64)
@@ -78,7 +98,8 @@ def author_papers(model: Model, index, texts: Sequence[str], query_rows: np.ndar
         hits = np.take_along_axis(is_relevant, top_k_columns(block, k_max), axis=1)
         for k in ks:
             recalls[k][rows] = hits[:, :k].sum(axis=1) / np.minimum(k, n_relevant[rows])
-    return summarise(first, recalls)
+    metrics = summarise(first, recalls)
+    return (metrics, first) if return_ranks else metrics
 
 
 def coauthor_relevance(author_ids: Sequence[Sequence[str]], query_rows: np.ndarray) -> sp.csr_matrix:
@@ -111,8 +132,14 @@ def evaluate(
     ks: Sequence[int] = DEFAULT_KS,
     seed: int = 1,
     sts: pd.DataFrame | None = None,
+    baseline: str | None = "tfidf",
 ) -> dict:
     """Metrics of every model (spec -> model) on both retrieval tasks, and STS when given.
+
+    When ``baseline`` is one of the models, every other model's task metrics get
+    ``mrr_minus_<baseline>`` and ``mrr_minus_<baseline>_90``: the MRR difference over the same
+    queries and its paired bootstrap 90% interval (``paired_bootstrap``), so that a
+    difference inside the query sample's noise is seen as such.
 
     Query papers are the held-out ones with the needed text (and, for ``author_papers``, at
     least one co-authored paper), at most ``max_queries`` of them drawn with ``seed``.
@@ -136,21 +163,31 @@ def evaluate(
                 "without a co-authored paper skipped)", int(heldout.sum()), len(title_rows), len(author_rows),
                 int(heldout.sum()) - len(with_coauthored))
 
-    results = {}
+    results, reciprocal = {}, {}
     abstract_indexes = _member_indexes(models, abstracts)
     text_indexes = _member_indexes(models, texts)
     for spec, model in models.items():
-        results[spec] = {
-            "title_to_abstract": title_to_abstract(model, _spec_index(model, abstract_indexes),
-                                                   [titles[i] for i in title_rows], title_rows, ks),
-            "author_papers": author_papers(model, _spec_index(model, text_indexes), texts, author_rows,
-                                           relevant, ks),
-        }
+        title_metrics, title_ranks = title_to_abstract(
+            model, _spec_index(model, abstract_indexes), [titles[i] for i in title_rows], title_rows, ks,
+            return_ranks=True)
+        author_metrics, author_ranks = author_papers(
+            model, _spec_index(model, text_indexes), texts, author_rows, relevant, ks, return_ranks=True)
+        results[spec] = {"title_to_abstract": title_metrics, "author_papers": author_metrics}
+        reciprocal[spec] = {"title_to_abstract": 1.0 / title_ranks, "author_papers": 1.0 / author_ranks}
         if sts is not None:
             results[spec]["sts"] = sts_correlation(model, sts["sentence1"].tolist(),
                                                    sts["sentence2"].tolist(),
                                                    sts["score"].to_numpy(dtype=float))
         logger.info("%s: %s", spec, results[spec])
+    if baseline is not None and baseline not in reciprocal:
+        logger.warning("baseline %r is not among the evaluated models %s: no comparison", baseline,
+                       list(reciprocal))
+    if baseline in reciprocal:
+        for spec in results:
+            for task in ("title_to_abstract", "author_papers") if spec != baseline else ():
+                compared = paired_bootstrap(reciprocal[spec][task], reciprocal[baseline][task], seed=seed)
+                results[spec][task][f"mrr_minus_{baseline}"] = compared["difference"]
+                results[spec][task][f"mrr_minus_{baseline}_90"] = compared["interval"]
     return results
 
 
@@ -184,13 +221,20 @@ def load_models(specs: Sequence[str], loader: Callable[[str], Model]) -> dict[st
     return models
 
 
+def _format_value(key: str, value) -> str:
+    if isinstance(value, float):
+        return f"{key} {value:+.4f}" if key.startswith("mrr_minus_") else f"{key} {value:.4f}"
+    if isinstance(value, list):
+        return f"{key} [{', '.join(f'{v:+.4f}' for v in value)}]"
+    return f"{key} {value}"
+
+
 def format_report(results: Mapping[str, dict]) -> str:
     """A readable table: one line per model and task."""
     lines = []
     for spec, tasks in results.items():
         for task, metrics in tasks.items():
-            values = "  ".join(f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}"
-                               for key, value in metrics.items())
+            values = "  ".join(_format_value(key, value) for key, value in metrics.items())
             lines.append(f"{spec:<24} {task:<18} {values}")
     return "\n".join(lines) + "\n"
 
@@ -227,6 +271,7 @@ def evaluate_models_file(
     ks: Sequence[int] = DEFAULT_KS,
     sts_tsv: PathLike | None = None,
     processes: int = 1,
+    baseline: str | None = "tfidf",
 ) -> dict:
     """Evaluate the models of ``specs`` on the corpus; write the metrics as JSON and a table."""
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
@@ -235,7 +280,8 @@ def evaluate_models_file(
     models = load_models(specs, lambda name: load_registry_model(
         name, avg_model=avg_model, sentence_transformers=sentence_transformers, bm25=bm25,
         processes=processes))
-    results = evaluate(models, papers, heldout, max_queries=max_queries, ks=ks, seed=heldout_seed, sts=sts)
+    results = evaluate(models, papers, heldout, max_queries=max_queries, ks=ks, seed=heldout_seed, sts=sts,
+                       baseline=baseline)
     write_json({"heldout_fraction": heldout_fraction, "heldout_seed": heldout_seed,
                 "heldout_papers": int(heldout.sum()), "corpus_papers": len(papers), "models": results},
                out_json)

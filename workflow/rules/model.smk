@@ -165,6 +165,7 @@ rule evaluate_models:
         seed=config["model"]["evaluation"]["seed"],
         max_queries=config["model"]["evaluation"]["max_queries"],
         ks=config["model"]["evaluation"]["ks"],
+        baseline=config["model"]["evaluation"]["baseline"],
     log:
         "logs/model/evaluate_models.log",
     benchmark:

@@ -21,4 +21,5 @@ evaluate_models_file(
     ks=snakemake.params.ks,
     sts_tsv=snakemake.input.get("sts"),
     processes=snakemake.threads,
+    baseline=snakemake.params.baseline,
 )
