@@ -279,7 +279,7 @@ def test_sublinear_pooling_weighs_repeats_by_one_plus_log_count():
     table = torch.randn(5, 6, dtype=torch.float64)
     ids = torch.tensor([1, 1, 1, 2, 3, 3, 4])
     lengths = torch.tensor([4, 3])
-    weights = sublinear_weights(ids, lengths)
+    weights = sublinear_weights(ids, lengths, len(table))
     c3, c2 = 1 + np.log(3), 1 + np.log(2)
     assert torch.allclose(weights, torch.tensor([c3 / 3] * 3 + [1.0, c2 / 2, c2 / 2, 1.0], dtype=torch.float32))
     pooled = mean_pool(table, ids, lengths, sublinear=True)

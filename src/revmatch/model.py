@@ -145,13 +145,13 @@ class AveragingModel(nn.Module):
         return F.cosine_similarity(a, b, dim=-1)
 
 
-def sublinear_weights(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Weight of every packed token: ``(1 + log c) / c`` with ``c`` its count in its sequence,
-    so that a piece occurring ``c`` times contributes ``1 + log c`` times its row (as the
-    sublinear term frequency of TF-IDF), not ``c`` times."""
+def sublinear_weights(ids: torch.Tensor, lengths: torch.Tensor, n_ids: int) -> torch.Tensor:
+    """Weight of every packed token (ids below ``n_ids``): ``(1 + log c) / c`` with ``c`` its
+    count in its sequence, so that a piece occurring ``c`` times contributes ``1 + log c``
+    times its row (as the sublinear term frequency of TF-IDF), not ``c`` times."""
     sequence = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths,
                                        output_size=ids.numel())
-    key = sequence * (int(ids.max()) + 1 if ids.numel() else 1) + ids
+    key = sequence * n_ids + ids
     _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
     count = counts[inverse].to(torch.float32)
     return (1.0 + torch.log(count)) / count
@@ -167,7 +167,7 @@ def mean_pool(table: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, dro
     weighted by ``sublinear_weights`` (the result is then a weighted sum; its direction, all
     a cosine sees, is that of the weighted mean).
     """
-    weights = sublinear_weights(ids, lengths).to(table.dtype) if sublinear else None
+    weights = sublinear_weights(ids, lengths, table.shape[0]).to(table.dtype) if sublinear else None
     if dropout == 0:
         offsets = torch.cumsum(lengths, 0) - lengths
         if weights is not None:

@@ -557,6 +557,16 @@ def reviewer_papers_file(
     return authorship
 
 
+def column_rows(corpus_ids: pd.Series, columns_txt: PathLike,
+                papers_parquet: PathLike) -> tuple[list[str], np.ndarray]:
+    """The paper ids listed in ``columns_txt`` and their corpus rows (int64), checked."""
+    paper_ids = read_lines(columns_txt)
+    rows = pd.Series(np.arange(len(corpus_ids)), index=corpus_ids.to_numpy()).reindex(paper_ids).to_numpy()
+    if np.isnan(rows.astype(float)).any():
+        raise ValueError(f"{columns_txt}: paper ids not in {papers_parquet}; re-run the authorship step")
+    return paper_ids, rows.astype(np.int64)
+
+
 def paper_matrix_inputs(
     submission_embeddings_npy: PathLike,
     submissions_jsonl: PathLike,
@@ -582,12 +592,8 @@ def paper_matrix_inputs(
             f"{corpus_embeddings_npy}: {corpus.shape[0]} embeddings for {len(corpus_ids)} corpus papers "
             f"in {papers_parquet}; re-run the embedding step"
         )
-    paper_ids = read_lines(columns_txt)
-    position = pd.Series(np.arange(len(corpus_ids)), index=corpus_ids.to_numpy())
-    columns = position.reindex(paper_ids).to_numpy()
-    if np.isnan(columns.astype(float)).any():
-        raise ValueError(f"{columns_txt}: paper ids not in {papers_parquet}; re-run the authorship step")
-    return queries, submission_ids, np.asarray(corpus[columns.astype(np.int64)]), paper_ids
+    paper_ids, columns = column_rows(corpus_ids, columns_txt, papers_parquet)
+    return queries, submission_ids, np.asarray(corpus[columns]), paper_ids
 
 
 def paper_matrix_file(
@@ -667,11 +673,7 @@ def registry_matrix_part(
     if len(members[0]) != len(corpus_ids):
         raise InputError(index_npzs[0], f"corpus index of {len(members[0])} papers for {len(corpus_ids)} "
                                         f"papers in {papers_parquet}; re-run the index step")
-    paper_ids = read_lines(columns_txt)
-    columns = pd.Series(np.arange(len(corpus_ids)), index=corpus_ids.to_numpy()).reindex(paper_ids).to_numpy()
-    if np.isnan(columns.astype(float)).any():
-        raise ValueError(f"{columns_txt}: paper ids not in {papers_parquet}; re-run the authorship step")
-    columns = columns.astype(np.int64)
+    paper_ids, columns = column_rows(corpus_ids, columns_txt, papers_parquet)
     restricted = [dataclasses.replace(member, vectors=member.vectors[columns]) for member in members]
     submission_ids, texts = read_submission_texts(submissions_jsonl, fields)
     rows_per_block = rows_for_budget(len(paper_ids), memory_budget_mb, block_rows)
