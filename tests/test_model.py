@@ -26,12 +26,12 @@ from revmatch.model import (
     inverse_document_frequency,
     length_batches,
     load_model,
-    make_pairs,
     mean_pool,
     sublinear_weights,
     train_model,
     train_model_file,
 )
+from revmatch.pairs import make_pairs
 from revmatch.text import encode_file, paper_text, tokenize, train_sentencepiece
 
 TOPICS = {
@@ -103,29 +103,6 @@ def test_build_vocab_orders_by_frequency_and_caps():
     lines = [["b", "a", "b"], ["c", "b", "a"], ["d"]]
     assert build_vocab(lines, max_vocab=10) == {"b": 0, "a": 1, "c": 2, "d": 3, UNKNOWN: 4}
     assert build_vocab(lines, max_vocab=2) == {"b": 0, "a": 1, UNKNOWN: 2}
-
-
-@pytest.mark.parametrize("seg_length", [1, 3])
-def test_make_pairs_gives_disjoint_halves_covering_the_pieces(seg_length):
-    rng = np.random.default_rng(0)
-    lengths = [seg_length + 1, 5, 7, 40, 41]
-    sequences = [np.arange(n) + 1000 * i for i, n in enumerate(lengths)]
-    first, second = make_pairs(sequences, seg_length, rng)
-    for ids, a, b in zip(sequences, first, second, strict=True):
-        n_segments = -(-len(ids) // seg_length)
-        assert len(a) and len(b)
-        assert not set(a) & set(b)
-        assert np.array_equal(np.sort(np.concatenate([a, b])), ids)
-        segments_a = {int(x - ids[0]) // seg_length for x in a}
-        segments_b = {int(x - ids[0]) // seg_length for x in b}
-        assert not segments_a & segments_b, "a segment was split between the halves"
-        assert len(segments_a) == n_segments // 2
-    again = make_pairs(sequences, seg_length, np.random.default_rng(0))
-    assert all(np.array_equal(x, y) for x, y in zip(first, again[0], strict=True))
-    other = make_pairs(sequences, seg_length, np.random.default_rng(1))
-    assert not all(np.array_equal(x, y) for x, y in zip(first, other[0], strict=True))
-    with pytest.raises(ValueError, match="two segments"):
-        make_pairs([np.arange(seg_length)], seg_length, rng)
 
 
 def test_averaging_model_pools_means_and_drops_out():
@@ -449,3 +426,51 @@ def test_training_leaves_heldout_papers_out(corpus, tmp_path):
     with pytest.raises(InputError, match="lines for"):
         train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "c.pt", params, device="cpu",
                          papers_parquet=parquet, heldout_fraction=0.2)
+
+
+def test_coauthor_and_title_pairs_train_and_resume_identically(corpus, tmp_path):
+    lines, sp_model = corpus["piece_lines"], corpus["sp_model"]
+    authors = [[f"a{i % 4}-{i % 5}"] for i in range(len(lines))]  # co-authors share a topic
+    titles = [line[:4] for line in lines]
+    params = dataclasses.replace(FAST, epochs=3, pairs="coauthors+titles")
+    full = train_model(lines, params, tmp_path / "full.pt", sp_model, device="cpu", author_ids=authors,
+                       titles=titles)
+    assert full["loss_history"][-1] < full["loss_history"][0]
+
+    checkpoints = tmp_path / "checkpoints"
+    train_model(lines, dataclasses.replace(params, epochs=1), tmp_path / "one.pt", sp_model, device="cpu",
+                checkpoint_dir=checkpoints, author_ids=authors, titles=titles)
+    resumed = train_model(lines, params, tmp_path / "resumed.pt", sp_model, device="cpu",
+                          checkpoint_dir=checkpoints, author_ids=authors, titles=titles)
+    assert resumed["resumed_from_epoch"] == 1
+    assert torch.equal(torch.load(tmp_path / "full.pt", weights_only=True)["weights"],
+                       torch.load(tmp_path / "resumed.pt", weights_only=True)["weights"])
+    # Other co-authorship is another run: no resuming from its checkpoints.
+    other = train_model(lines, params, tmp_path / "other.pt", sp_model, device="cpu", checkpoint_dir=checkpoints,
+                        author_ids=[[f"b{i % 3}"] for i in range(len(lines))], titles=titles)
+    assert other["resumed_from_epoch"] == 0
+    with pytest.raises(ValueError, match="author ids"):
+        train_model(lines, params, tmp_path / "x.pt", sp_model, device="cpu", titles=titles)
+
+
+def test_file_level_training_reads_authors_and_titles_of_the_kept_papers(corpus, tmp_path, caplog):
+    n = len(corpus["piece_lines"])
+    ids = [f"p{i}" for i in range(n)]
+    papers = pd.DataFrame({
+        "paper_id": ids,
+        "title": [" ".join(line.split()[:3]) for line in read_lines(corpus["root"] / "tok.txt")],
+        "authors": [[{"id": f"a{i % 4}-{i % 5}", "name": "A"}] + ([{"name": "no id"}] if i % 2 else [])
+                    for i in range(n)],
+    })
+    parquet = tmp_path / "papers.parquet"
+    papers.to_parquet(parquet, index=False)
+    params = {"dim": 8, "epochs": 1, "batch_size": 32, "pairs": "coauthors+titles"}
+    with caplog.at_level("INFO", logger="revmatch.model"):
+        stats = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt", params, device="cpu",
+                                 papers_parquet=parquet, heldout_fraction=0.2, heldout_seed=1)
+    kept = n - int(heldout_mask(ids, 0.2, seed=1).sum())
+    assert stats["sequences"] == kept
+    # every kept paper has co-authored ones and a title that starts its text
+    assert f"{{'coauthors': {kept}, 'titles': {kept}}}" in caplog.text
+    with pytest.raises(ValueError, match="need the corpus papers"):
+        train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "n.pt", params, device="cpu")

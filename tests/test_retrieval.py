@@ -6,10 +6,10 @@ import pytest
 
 from revmatch.io import InputError
 from revmatch.model import heldout_mask
+from revmatch.pairs import coauthor_relevance
 from revmatch.registry import BM25Model, DenseModel, TfidfModel
 from revmatch.retrieval import (
     author_papers,
-    coauthor_relevance,
     evaluate_models_file,
     format_report,
     paired_bootstrap,

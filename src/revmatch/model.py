@@ -4,7 +4,8 @@ A text is the mean of its sentencepiece pieces' embeddings; similarity is the co
 two such vectors. The model is trained on abstracts alone: each abstract's pieces are cut
 into segments, shuffled and split into two halves that form a positive pair; negatives
 are the hardest non-partners in a mega-batch, and the loss is a margin ranking loss in
-both directions.
+both directions. Other positive pairs (a paper with a co-authored paper, a title with its
+abstract) are options of ``TrainParams.pairs`` (``revmatch.pairs``).
 
 Differences from the reference code (acl-org/reviewer-paper-matching), on purpose:
 gradient-norm clipping takes effect; every abstract is split into two random halves of its
@@ -45,7 +46,8 @@ from torch import nn
 
 from revmatch.io import InputError, PathLike, atomic_path, read_jsonl, read_lines, save_npy
 from revmatch.log import progress
-from revmatch.text import TEXT_FIELDS, read_paper_texts, submission_texts, tokenize
+from revmatch.pairs import PairSources, make_pairs, pair_kind_counts, paper_author_ids, parse_pair_kinds
+from revmatch.text import TEXT_FIELDS, encode_pieces, paper_text, read_paper_texts, submission_texts, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +67,9 @@ class TrainParams:
     has no effect (the result of the call is discarded). ``init`` is the reference's
     ``"normal"`` (N(0, 1) rows) or ``"idf"``: those rows scaled by each piece's smoothed IDF
     over the training lines, so the untrained model already weighs rare pieces up.
-    ``pooling`` is the reference's ``"mean"`` or ``"sublinear"`` (``sublinear_pool``), used
-    in training and embedding alike.
+    ``pooling`` is the reference's ``"mean"`` or ``"sublinear"`` (``sublinear_weights``), used
+    in training and embedding alike. ``pairs`` is the reference's ``"halves"`` or other kinds
+    of positive pair, joined with ``+`` (``revmatch.pairs``: ``"coauthors+titles"``).
     """
 
     dim: int = 1024
@@ -83,6 +86,7 @@ class TrainParams:
     seed: int = 1
     init: str = "normal"
     pooling: str = "mean"
+    pairs: str = "halves"
 
     def __post_init__(self) -> None:
         at_least = {"dim": 1, "epochs": 1, "batch_size": 2, "megabatch_size": 1, "megabatch_anneal": 1,
@@ -94,6 +98,7 @@ class TrainParams:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        parse_pair_kinds(self.pairs)
         if self.init not in INITIALISATIONS:
             raise ValueError(f"init must be one of {INITIALISATIONS}, got {self.init!r}")
         if self.lr <= 0 or self.grad_clip <= 0:
@@ -245,38 +250,18 @@ def pieces_to_ids(lines: Sequence[Sequence[str]], vocab: Mapping[str, int]) -> t
     return ids[known], np.bincount(line_of_piece[known], minlength=len(lines))
 
 
-def make_pairs(token_ids: list[np.ndarray], seg_length: int,
-               rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Split every sequence into two random halves of its segments (a positive pair).
-
-    A sequence is cut into consecutive segments of ``seg_length`` tokens (the last may be
-    shorter); the segments are shuffled and the first ``n_segments // 2`` form the first
-    side, the others the second. Each side keeps its tokens in their original order. Every
-    sequence needs at least two segments.
-    """
-    first_sides, second_sides = [], []
-    for index, ids in enumerate(token_ids):
-        n_segments = -(-len(ids) // seg_length)
-        if n_segments < 2:
-            raise ValueError(f"sequence {index} has {len(ids)} tokens, fewer than two segments")
-        in_first = np.zeros(n_segments, dtype=bool)
-        in_first[rng.permutation(n_segments)[: n_segments // 2]] = True
-        mask = np.repeat(in_first, seg_length)[: len(ids)]
-        first_sides.append(ids[mask])
-        second_sides.append(ids[~mask])
-    return first_sides, second_sides
-
-
 def _training_sequences(piece_lines: list[list[str]],
-                        params: TrainParams) -> tuple[list[np.ndarray], dict[str, int]]:
-    """Token-id sequences to train on (distinct, non-empty, at least two segments) and the vocabulary."""
+                        params: TrainParams) -> tuple[list[np.ndarray], dict[str, int], np.ndarray]:
+    """Token-id sequences to train on (distinct, non-empty, at least two segments), the
+    vocabulary, and the index in ``piece_lines`` of each sequence's line (its first copy)."""
     seen: set[tuple[str, ...]] = set()
-    unique = []
-    for line in piece_lines:
+    unique, origin = [], []
+    for index, line in enumerate(piece_lines):
         key = tuple(line)
         if key and key not in seen:
             seen.add(key)
             unique.append(line)
+            origin.append(index)
     n_empty = sum(not line for line in piece_lines)
     vocab = build_vocab(unique, params.max_vocab)
     ids, lengths = pieces_to_ids(unique, vocab)
@@ -290,7 +275,27 @@ def _training_sequences(piece_lines: list[list[str]],
     )
     if long_enough.sum() < 2:
         raise ValueError("fewer than two usable training lines")
-    return [seq for seq, keep in zip(sequences, long_enough, strict=True) if keep], vocab
+    kept = [seq for seq, keep in zip(sequences, long_enough, strict=True) if keep]
+    return kept, vocab, np.asarray(origin, dtype=np.int64)[long_enough]
+
+
+def _pair_sources(kinds: tuple[str, ...], sequences: list[np.ndarray], vocab: dict[str, int],
+                  lines: np.ndarray, author_ids: Sequence[Sequence[str]] | None,
+                  titles: Sequence[Sequence[str]] | None) -> PairSources:
+    """The pair sources the ``kinds`` need, for the sequences of ``lines`` (indexes of the input)."""
+    needs_authors, needs_titles = "coauthors" in kinds, "titles" in kinds
+    if needs_authors and author_ids is None:
+        raise ValueError("pairs 'coauthors' need the author ids of the training lines")
+    if needs_titles and titles is None:
+        raise ValueError("pairs 'titles' need the title pieces of the training lines")
+    title_ids = None
+    if needs_titles:
+        ids, lengths = pieces_to_ids([titles[i] for i in lines], vocab)
+        title_ids = np.split(ids, np.cumsum(lengths)[:-1])
+    sources = PairSources.build(sequences, [author_ids[i] for i in lines] if needs_authors else None, title_ids)
+    logger.info("training pairs %s; sequences that can form each kind: %s (the others are cut into halves)",
+                "+".join(kinds), pair_kind_counts(kinds, sources, len(sequences)))
+    return sources
 
 
 def _pack(sequences: Sequence[np.ndarray], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -299,7 +304,8 @@ def _pack(sequences: Sequence[np.ndarray], device: torch.device) -> tuple[torch.
     return torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device)
 
 
-def _fingerprint(sequences: list[np.ndarray], vocab: dict[str, int], params: TrainParams) -> str:
+def _fingerprint(sequences: list[np.ndarray], vocab: dict[str, int], params: TrainParams,
+                 sources: PairSources | None = None) -> str:
     """Identity of a training run apart from its number of epochs (checkpoints must match it)."""
     digest = hashlib.sha256()
     settings = {k: v for k, v in dataclasses.asdict(params).items() if k != "epochs"}
@@ -307,6 +313,12 @@ def _fingerprint(sequences: list[np.ndarray], vocab: dict[str, int], params: Tra
     digest.update("\n".join(vocab).encode())
     digest.update(np.fromiter(map(len, sequences), dtype=np.int64).tobytes())
     digest.update(np.concatenate(sequences).tobytes())
+    if sources is not None and sources.partners is not None:
+        digest.update(sources.partners.indptr.tobytes())
+        digest.update(sources.partners.indices.tobytes())
+    if sources is not None and sources.titles is not None:
+        digest.update(np.fromiter(map(len, sources.titles), dtype=np.int64).tobytes())
+        digest.update(np.concatenate([np.empty(0, dtype=np.int64), *sources.titles]).tobytes())
     return digest.hexdigest()
 
 
@@ -482,11 +494,12 @@ def _encoded_rows(positions: np.ndarray, start: int, stop: int, outside: np.ndar
 
 
 def _train_epoch(state: _TrainingState, sequences: list[np.ndarray], params: TrainParams,
-                 device: torch.device, log_every: int) -> dict:
+                 device: torch.device, log_every: int, sources: PairSources | None = None) -> dict:
     """One pass over freshly made pairs; return the epoch's loss, tokens and time."""
     started = time.perf_counter()
     first, second = (np.fromiter(side, dtype=object, count=len(sequences))
-                     for side in make_pairs(sequences, params.seg_length, state.rng))
+                     for side in make_pairs(sequences, params.seg_length, state.rng,
+                                            parse_pair_kinds(params.pairs), sources))
     order = state.rng.permutation(len(sequences))
     minibatches = [order[start:start + params.batch_size]
                    for start in range(0, len(order), params.batch_size)]
@@ -537,8 +550,13 @@ def train_model(
     device: str = "auto",
     checkpoint_dir: PathLike | None = None,
     log_every: int = 50,
+    author_ids: Sequence[Sequence[str]] | None = None,
+    titles: Sequence[Sequence[str]] | None = None,
 ) -> dict:
     """Train the averaging model on sentencepiece-encoded abstracts and save it to ``out_path``.
+
+    ``author_ids`` (each line's authors) and ``titles`` (each line's title pieces), aligned
+    with ``piece_lines``, are needed by ``params.pairs`` with ``coauthors`` or ``titles``.
 
     With ``checkpoint_dir``, a checkpoint (weights, optimiser, epoch, random states) is
     written after every epoch, and a later call with the same data and settings resumes
@@ -548,8 +566,10 @@ def train_model(
     """
     device = resolve_device(device)
     sp_bytes = Path(sp_model_path).read_bytes()
-    sequences, vocab = _training_sequences(piece_lines, params)
-    fingerprint = _fingerprint(sequences, vocab, params)
+    sequences, vocab, lines = _training_sequences(piece_lines, params)
+    kinds = parse_pair_kinds(params.pairs)
+    sources = None if kinds == ("halves",) else _pair_sources(kinds, sequences, vocab, lines, author_ids, titles)
+    fingerprint = _fingerprint(sequences, vocab, params, sources)
     row_scale = inverse_document_frequency(sequences, len(vocab)) if params.init == "idf" else None
     state = _new_state(len(vocab), params, device, row_scale)
     if checkpoint_dir is not None:
@@ -563,7 +583,7 @@ def train_model(
     logger.info("training on %s: %d sequences, vocabulary %d, %s", device, len(sequences), len(vocab), params)
 
     while state.epoch < params.epochs:
-        record = _train_epoch(state, sequences, params, device, log_every)
+        record = _train_epoch(state, sequences, params, device, log_every, sources)
         state.epoch += 1
         state.history.append(record)
         logger.info("epoch %d/%d: loss %.4f, %.0f tokens/s, %.1f s, mega-batch %d",
@@ -729,19 +749,30 @@ def train_model_file(
     so that the retrieval evaluation ranks papers the model has not seen.
     """
     train_params = TrainParams.from_dict(params)
+    kinds = parse_pair_kinds(train_params.pairs)
     lines = read_lines(pieces_txt)
-    if papers_parquet is not None and heldout_fraction > 0:
-        paper_ids = pd.read_parquet(papers_parquet, columns=["paper_id"])["paper_id"].astype(str).tolist()
-        if len(paper_ids) != len(lines):
-            raise InputError(pieces_txt,
-                             f"{len(lines)} lines for {len(paper_ids)} papers in {papers_parquet}")
-        held = heldout_mask(paper_ids, heldout_fraction, heldout_seed)
-        lines = [line for line, skip in zip(lines, held, strict=True) if not skip]
+    keep = np.ones(len(lines), dtype=bool)
+    columns = ["paper_id"] + ["authors"] * ("coauthors" in kinds) + ["title"] * ("titles" in kinds)
+    papers = None
+    if papers_parquet is not None and (heldout_fraction > 0 or len(columns) > 1):
+        papers = pd.read_parquet(papers_parquet, columns=columns)
+        if len(papers) != len(lines):
+            raise InputError(pieces_txt, f"{len(lines)} lines for {len(papers)} papers in {papers_parquet}")
+    elif len(columns) > 1:
+        raise ValueError(f"pairs {train_params.pairs!r} need the corpus papers (papers_parquet)")
+    if papers is not None and heldout_fraction > 0:
+        keep = ~heldout_mask(papers["paper_id"].astype(str).tolist(), heldout_fraction, heldout_seed)
         logger.info("held out %d of %d papers for evaluation (fraction %g, seed %d)",
-                    int(held.sum()), len(held), heldout_fraction, heldout_seed)
-    piece_lines = [line.split() for line in lines]
+                    int((~keep).sum()), len(keep), heldout_fraction, heldout_seed)
+    rows = np.flatnonzero(keep)
+    piece_lines = [lines[i].split() for i in rows]
+    author_ids = titles = None
+    if "coauthors" in kinds:
+        author_ids = [paper_author_ids(authors) for authors in papers["authors"].iloc[rows]]
+    if "titles" in kinds:
+        titles = encode_pieces(sp_model_path, tokenize(paper_text(title, None) for title in papers["title"].iloc[rows]))
     return train_model(piece_lines, train_params, out_path, sp_model_path, device=device,
-                       checkpoint_dir=checkpoint_dir)
+                       checkpoint_dir=checkpoint_dir, author_ids=author_ids, titles=titles)
 
 
 def embed_pieces_file(

@@ -25,6 +25,7 @@ from scipy import stats
 
 from revmatch.io import InputError, PathLike, write_json, write_text
 from revmatch.model import heldout_mask
+from revmatch.pairs import coauthor_relevance, paper_author_ids
 from revmatch.registry import Ensemble, Model, load_registry_model, parse_spec, score_blocks
 from revmatch.text import paper_text
 
@@ -102,18 +103,6 @@ def author_papers(model: Model, index, texts: Sequence[str], query_rows: np.ndar
     return (metrics, first) if return_ranks else metrics
 
 
-def coauthor_relevance(author_ids: Sequence[Sequence[str]], query_rows: np.ndarray) -> sp.csr_matrix:
-    """(queries, papers) bool: the paper shares an author id with the query paper (itself excluded)."""
-    codes, uniques = pd.factorize(pd.Series([a for ids in author_ids for a in ids], dtype=object))
-    owners = np.repeat(np.arange(len(author_ids)), [len(ids) for ids in author_ids])
-    papers_authors = sp.csr_matrix((np.ones(len(codes), dtype=np.float32), (owners, codes)),
-                                   shape=(len(author_ids), len(uniques)))
-    shared = (papers_authors[query_rows] @ papers_authors.T).tocoo()
-    other = shared.col != query_rows[shared.row]
-    return sp.csr_matrix((np.ones(int(other.sum()), dtype=bool), (shared.row[other], shared.col[other])),
-                         shape=shared.shape)
-
-
 def sts_correlation(model: Model, first: Sequence[str], second: Sequence[str], gold: np.ndarray) -> dict:
     """Pearson and Spearman correlation (x 100) of the model's pair scores with gold scores."""
     index = model.index(second)
@@ -149,8 +138,7 @@ def evaluate(
     titles = [paper_text(t, None) for t in papers["title"]]
     abstracts = [paper_text(None, a) for a in papers["abstract"]]
     texts = [paper_text(t, a) for t, a in zip(papers["title"], papers["abstract"], strict=True)]
-    author_ids = [[str(a.get("id")) for a in (authors if authors is not None else []) if a.get("id")]
-                  for authors in papers["authors"]]
+    author_ids = [paper_author_ids(authors) for authors in papers["authors"]]
 
     candidates = np.flatnonzero(heldout & np.array([bool(t) and bool(a) for t, a in zip(titles, abstracts)]))
     title_rows = np.sort(rng.choice(candidates, size=min(max_queries, len(candidates)), replace=False))
