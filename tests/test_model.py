@@ -474,3 +474,14 @@ def test_file_level_training_reads_authors_and_titles_of_the_kept_papers(corpus,
     assert f"{{'coauthors': {kept}, 'titles': {kept}}}" in caplog.text
     with pytest.raises(ValueError, match="need the corpus papers"):
         train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "n.pt", params, device="cpu")
+
+
+def test_pairs_no_paper_can_form_are_reported(corpus, tmp_path, caplog):
+    lines = corpus["piece_lines"]
+    params = dataclasses.replace(FAST, epochs=1, pairs="coauthors")
+    with caplog.at_level("INFO", logger="revmatch.model"):
+        stats = train_model(lines, params, tmp_path / "m.pt", corpus["sp_model"], device="cpu",
+                            author_ids=[[f"solo{i}"] for i in range(len(lines))])
+    assert stats["epochs"] == 1
+    assert "{'coauthors': 0}" in caplog.text
+    assert "no training sequence can form a 'coauthors' pair" in caplog.text

@@ -293,8 +293,12 @@ def _pair_sources(kinds: tuple[str, ...], sequences: list[np.ndarray], vocab: di
         ids, lengths = pieces_to_ids([titles[i] for i in lines], vocab)
         title_ids = np.split(ids, np.cumsum(lengths)[:-1])
     sources = PairSources.build(sequences, [author_ids[i] for i in lines] if needs_authors else None, title_ids)
+    counts = pair_kind_counts(kinds, sources, len(sequences))
     logger.info("training pairs %s; sequences that can form each kind: %s (the others are cut into halves)",
-                "+".join(kinds), pair_kind_counts(kinds, sources, len(sequences)))
+                "+".join(kinds), counts)
+    for kind in [kind for kind, count in counts.items() if count == 0]:
+        logger.warning("no training sequence can form a %r pair (no %s in the corpus records)", kind,
+                       "co-authored paper" if kind == "coauthors" else "title")
     return sources
 
 
