@@ -42,7 +42,8 @@ def anthology_papers(source: Path, first_year: int, last_year: int) -> pd.DataFr
         for line in lines:
             paper = json.loads(line)
             if first_year <= paper["year"] <= last_year and paper.get("abstract"):
-                rows.append({"paper_id": paper["paper_id"], "title": paper["title"], "abstract": paper["abstract"],
+                rows.append({"paper_id": paper["paper_id"], "title": paper["title"],
+                             "abstract": paper["abstract"],
                              "authors": [{"id": a.get("id"), "name": a.get("name")}
                                          for a in paper.get("authors", [])]})
     return pd.DataFrame(rows)
@@ -55,13 +56,14 @@ def prepare(work: Path, source: Path, first_year: int, last_year: int) -> None:
     work.mkdir(parents=True, exist_ok=True)
     anthology_papers(source, first_year, last_year).to_parquet(work / "papers.parquet", index=False)
     tokenize_papers_file(work / "papers.parquet", work / "corpus.tok.txt", processes=2)
-    train_sentencepiece(work / "corpus.tok.txt", work / "sp.model", vocab_size=20000, character_coverage=0.9995,
-                        seed=1, threads=2)
+    train_sentencepiece(work / "corpus.tok.txt", work / "sp.model", vocab_size=20000,
+                        character_coverage=0.9995, seed=1, threads=2)
     encode_file(work / "sp.model", work / "corpus.tok.txt", work / "corpus.sp.txt")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="folder for the corpus files and models")
     parser.add_argument("--params", default="{}", help="training settings as JSON (TrainParams fields)")
     parser.add_argument("--tag", default="avg", help="name of this run's model and evaluation files")
@@ -77,16 +79,18 @@ def main() -> None:
     prepare(args.work, args.source, first_year, last_year)
     model = args.work / f"model_{args.tag}.pt"
     started = time.perf_counter()
-    stats = train_model_file(args.work / "corpus.sp.txt", args.work / "sp.model", model, json.loads(args.params),
-                             device="cpu", papers_parquet=args.work / "papers.parquet", heldout_fraction=0.05,
-                             heldout_seed=1)
-    results = evaluate_models_file(args.work / "papers.parquet", args.work / f"eval_{args.tag}.json",
+    papers = args.work / "papers.parquet"
+    stats = train_model_file(args.work / "corpus.sp.txt", args.work / "sp.model", model,
+                             json.loads(args.params), device="cpu", papers_parquet=papers,
+                             heldout_fraction=0.05, heldout_seed=1)
+    results = evaluate_models_file(papers, args.work / f"eval_{args.tag}.json",
                                    args.work / f"eval_{args.tag}.txt", specs=args.models.split(","),
                                    avg_model=model, heldout_fraction=0.05, heldout_seed=1,
                                    max_queries=args.max_queries)
     print(json.dumps({
         "tag": args.tag, "params": json.loads(args.params),
-        "training": {key: stats[key] for key in ("seconds", "tokens_per_second", "sequences", "loss_history")},
+        "training": {key: stats[key]
+                     for key in ("seconds", "tokens_per_second", "sequences", "loss_history")},
         "total_seconds": round(time.perf_counter() - started, 1),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
         "mrr": {spec: {task: {key: value for key, value in metrics.items() if key.startswith("mrr")}

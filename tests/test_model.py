@@ -446,8 +446,9 @@ def test_coauthor_and_title_pairs_train_and_resume_identically(corpus, tmp_path)
     assert torch.equal(torch.load(tmp_path / "full.pt", weights_only=True)["weights"],
                        torch.load(tmp_path / "resumed.pt", weights_only=True)["weights"])
     # Other co-authorship is another run: no resuming from its checkpoints.
-    other = train_model(lines, params, tmp_path / "other.pt", sp_model, device="cpu", checkpoint_dir=checkpoints,
-                        author_ids=[[f"b{i % 3}"] for i in range(len(lines))], titles=titles)
+    other = train_model(lines, params, tmp_path / "other.pt", sp_model, device="cpu",
+                        checkpoint_dir=checkpoints, author_ids=[[f"b{i % 3}"] for i in range(len(lines))],
+                        titles=titles)
     assert other["resumed_from_epoch"] == 0
     with pytest.raises(ValueError, match="author ids"):
         train_model(lines, params, tmp_path / "x.pt", sp_model, device="cpu", titles=titles)
@@ -466,8 +467,8 @@ def test_file_level_training_reads_authors_and_titles_of_the_kept_papers(corpus,
     papers.to_parquet(parquet, index=False)
     params = {"dim": 8, "epochs": 1, "batch_size": 32, "pairs": "coauthors+titles"}
     with caplog.at_level("INFO", logger="revmatch.model"):
-        stats = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt", params, device="cpu",
-                                 papers_parquet=parquet, heldout_fraction=0.2, heldout_seed=1)
+        stats = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt", params,
+                                 device="cpu", papers_parquet=parquet, heldout_fraction=0.2, heldout_seed=1)
     kept = n - int(heldout_mask(ids, 0.2, seed=1).sum())
     assert stats["sequences"] == kept
     # every kept paper has co-authored ones and a title that starts its text

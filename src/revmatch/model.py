@@ -282,17 +282,15 @@ def _training_sequences(piece_lines: list[list[str]],
 def _pair_sources(kinds: tuple[str, ...], sequences: list[np.ndarray], vocab: dict[str, int],
                   lines: np.ndarray, author_ids: Sequence[Sequence[str]] | None,
                   titles: Sequence[Sequence[str]] | None) -> PairSources:
-    """The pair sources the ``kinds`` need, for the sequences of ``lines`` (indexes of the input)."""
-    needs_authors, needs_titles = "coauthors" in kinds, "titles" in kinds
-    if needs_authors and author_ids is None:
-        raise ValueError("pairs 'coauthors' need the author ids of the training lines")
-    if needs_titles and titles is None:
-        raise ValueError("pairs 'titles' need the title pieces of the training lines")
-    title_ids = None
-    if needs_titles:
+    """The pair sources the ``kinds`` need, for the sequences of ``lines`` (indexes of the input);
+    a kind whose source is missing raises (``PairSources.available``)."""
+    authors = title_ids = None
+    if "coauthors" in kinds and author_ids is not None:
+        authors = [author_ids[i] for i in lines]
+    if "titles" in kinds and titles is not None:
         ids, lengths = pieces_to_ids([titles[i] for i in lines], vocab)
         title_ids = np.split(ids, np.cumsum(lengths)[:-1])
-    sources = PairSources.build(sequences, [author_ids[i] for i in lines] if needs_authors else None, title_ids)
+    sources = PairSources.build(sequences, authors, title_ids)
     counts = pair_kind_counts(kinds, sources, len(sequences))
     logger.info("training pairs %s; sequences that can form each kind: %s (the others are cut into halves)",
                 "+".join(kinds), counts)
@@ -572,7 +570,8 @@ def train_model(
     sp_bytes = Path(sp_model_path).read_bytes()
     sequences, vocab, lines = _training_sequences(piece_lines, params)
     kinds = parse_pair_kinds(params.pairs)
-    sources = None if kinds == ("halves",) else _pair_sources(kinds, sequences, vocab, lines, author_ids, titles)
+    sources = (None if kinds == ("halves",)
+               else _pair_sources(kinds, sequences, vocab, lines, author_ids, titles))
     fingerprint = _fingerprint(sequences, vocab, params, sources)
     row_scale = inverse_document_frequency(sequences, len(vocab)) if params.init == "idf" else None
     state = _new_state(len(vocab), params, device, row_scale)
@@ -755,26 +754,27 @@ def train_model_file(
     train_params = TrainParams.from_dict(params)
     kinds = parse_pair_kinds(train_params.pairs)
     lines = read_lines(pieces_txt)
-    keep = np.ones(len(lines), dtype=bool)
-    columns = ["paper_id"] + ["authors"] * ("coauthors" in kinds) + ["title"] * ("titles" in kinds)
+    columns = [column for kind, column in (("coauthors", "authors"), ("titles", "title")) if kind in kinds]
     papers = None
-    if papers_parquet is not None and (heldout_fraction > 0 or len(columns) > 1):
-        papers = pd.read_parquet(papers_parquet, columns=columns)
+    if columns or (papers_parquet is not None and heldout_fraction > 0):
+        if papers_parquet is None:
+            raise ValueError(f"pairs {train_params.pairs!r} need the corpus papers (papers_parquet)")
+        papers = pd.read_parquet(papers_parquet, columns=["paper_id", *columns])
         if len(papers) != len(lines):
             raise InputError(pieces_txt, f"{len(lines)} lines for {len(papers)} papers in {papers_parquet}")
-    elif len(columns) > 1:
-        raise ValueError(f"pairs {train_params.pairs!r} need the corpus papers (papers_parquet)")
+    rows = np.arange(len(lines))
     if papers is not None and heldout_fraction > 0:
-        keep = ~heldout_mask(papers["paper_id"].astype(str).tolist(), heldout_fraction, heldout_seed)
+        held = heldout_mask(papers["paper_id"].astype(str).tolist(), heldout_fraction, heldout_seed)
+        rows = np.flatnonzero(~held)
         logger.info("held out %d of %d papers for evaluation (fraction %g, seed %d)",
-                    int((~keep).sum()), len(keep), heldout_fraction, heldout_seed)
-    rows = np.flatnonzero(keep)
+                    int(held.sum()), len(held), heldout_fraction, heldout_seed)
     piece_lines = [lines[i].split() for i in rows]
     author_ids = titles = None
     if "coauthors" in kinds:
         author_ids = [paper_author_ids(authors) for authors in papers["authors"].iloc[rows]]
     if "titles" in kinds:
-        titles = encode_pieces(sp_model_path, tokenize(paper_text(title, None) for title in papers["title"].iloc[rows]))
+        title_texts = [paper_text(title, None) for title in papers["title"].iloc[rows]]
+        titles = encode_pieces(sp_model_path, tokenize(title_texts))
     return train_model(piece_lines, train_params, out_path, sp_model_path, device=device,
                        checkpoint_dir=checkpoint_dir, author_ids=author_ids, titles=titles)
 

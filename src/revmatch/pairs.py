@@ -34,7 +34,8 @@ def parse_pair_kinds(spec: str) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(part.strip() for part in spec.split("+")))
     unknown = [kind for kind in kinds if kind not in PAIR_KINDS]
     if not kinds or unknown:
-        raise ValueError(f"unknown training pair kind(s) {unknown or [spec]} in {spec!r}; known: {PAIR_KINDS}")
+        raise ValueError(f"unknown training pair kind(s) {unknown or [spec]} in {spec!r}; "
+                         f"known: {PAIR_KINDS}")
     return kinds
 
 
