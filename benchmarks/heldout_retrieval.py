@@ -49,12 +49,14 @@ def anthology_papers(source: Path, first_year: int, last_year: int) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def prepare(work: Path, source: Path, first_year: int, last_year: int) -> None:
-    """Corpus, tokens, sentencepiece model and pieces in ``work`` (skipped when present)."""
-    if (work / "corpus.sp.txt").exists():
-        return
+def prepare(work: Path, source: Path, first_year: int, last_year: int, pieces: bool = True) -> None:
+    """Corpus and, with ``pieces``, tokens, sentencepiece model and pieces in ``work`` (each
+    skipped when present)."""
     work.mkdir(parents=True, exist_ok=True)
-    anthology_papers(source, first_year, last_year).to_parquet(work / "papers.parquet", index=False)
+    if not (work / "papers.parquet").exists():
+        anthology_papers(source, first_year, last_year).to_parquet(work / "papers.parquet", index=False)
+    if (work / "corpus.sp.txt").exists() or not pieces:
+        return
     tokenize_papers_file(work / "papers.parquet", work / "corpus.tok.txt", processes=2)
     train_sentencepiece(work / "corpus.tok.txt", work / "sp.model", vocab_size=20000,
                         character_coverage=0.9995, seed=1, threads=2)
@@ -71,22 +73,38 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=SOURCE)
     parser.add_argument("--years", default="2016-2022")
     parser.add_argument("--max-queries", type=int, default=1000)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="an averaging model file to evaluate instead of training one")
+    parser.add_argument("--encoders", default="{}",
+                        help="JSON: encoder folders by name (model.sentence_transformers)")
+    parser.add_argument("--encoder", default="{}", help="JSON: encoder settings (batch_size, max_seq_length)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--baseline", default="tfidf", help="comma-separated baseline specs")
+    parser.add_argument("--aggregators", default="", help="comma-separated aggregators (reviewers_<a> tasks)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
 
     first_year, last_year = map(int, args.years.split("-"))
-    prepare(args.work, args.source, first_year, last_year)
-    model = args.work / f"model_{args.tag}.pt"
+    needs_avg = any("avg" in spec.split("+") for spec in args.models.split(","))
+    prepare(args.work, args.source, first_year, last_year, pieces=needs_avg and args.model is None)
+    model = args.model or args.work / f"model_{args.tag}.pt"
     started = time.perf_counter()
     papers = args.work / "papers.parquet"
-    stats = train_model_file(args.work / "corpus.sp.txt", args.work / "sp.model", model,
-                             json.loads(args.params), device="cpu", papers_parquet=papers,
-                             heldout_fraction=0.05, heldout_seed=1)
+    stats = {key: None for key in ("seconds", "tokens_per_second", "sequences", "loss_history")}
+    if needs_avg and args.model is None:
+        stats = train_model_file(args.work / "corpus.sp.txt", args.work / "sp.model", model,
+                                 json.loads(args.params), device="cpu", papers_parquet=papers,
+                                 heldout_fraction=0.05, heldout_seed=1)
     results = evaluate_models_file(papers, args.work / f"eval_{args.tag}.json",
                                    args.work / f"eval_{args.tag}.txt", specs=args.models.split(","),
-                                   avg_model=model, heldout_fraction=0.05, heldout_seed=1,
-                                   max_queries=args.max_queries)
+                                   avg_model=model if needs_avg else None, heldout_fraction=0.05,
+                                   heldout_seed=1, max_queries=args.max_queries,
+                                   sentence_transformers=json.loads(args.encoders),
+                                   baseline=args.baseline.split(","),
+                                   aggregators=[a for a in args.aggregators.split(",") if a],
+                                   encoder=json.loads(args.encoder)
+                                   | {"embedding_cache": args.work / "embedding_cache"})
     print(json.dumps({
         "tag": args.tag, "params": json.loads(args.params),
         "training": {key: stats[key]

@@ -9,14 +9,19 @@ import pytest
 
 from revmatch.aggregate import aggregate_scores
 from revmatch.io import write_jsonl
-from revmatch.registry import index_corpus_file, load_indexes, load_registry_model, paper_scores
+from revmatch.registry import (
+    index_corpus_file,
+    load_indexes,
+    load_registry_model,
+    paper_scores,
+    unrelated_score,
+)
 from revmatch.similarity import (
     authorship_matrix,
     read_paper_matrix,
     read_submission_texts,
     registry_matrix_part,
     registry_paper_matrix_file,
-    unrelated_score,
 )
 from revmatch.text import paper_text
 from tests.conftest import copy_workflow, run_snakemake

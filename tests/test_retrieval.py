@@ -157,7 +157,43 @@ def test_workflow_indexes_and_evaluates_the_demo_models(tmp_path):
     assert len(load_index(workdir / "results/model/index/avg.npz", "avg")) == len(papers)
     assert len(load_index(workdir / "results/model/index/bm25.npz", "bm25")) == len(papers)
     saved = json.loads((workdir / "results/model/evaluation/retrieval.json").read_text())
-    assert set(saved["models"]) == {"avg", "tfidf", "bm25"}
+    # The demo's models, its baselines among them, each with the reviewers tasks per aggregator.
+    assert set(saved["models"]) == {"minilm+tfidf", "minilm", "tuned", "avg", "tfidf", "bm25", "avg+tfidf"}
     for metrics in saved["models"].values():
         assert metrics["title_to_abstract"]["queries"] > 0
         assert 0 < metrics["title_to_abstract"]["mrr"] <= 1
+        assert {"reviewers_weighted_top3", "reviewers_topk_mean", "reviewers_max"} <= set(metrics)
+    assert "mrr_minus_avg+tfidf_90" in saved["models"]["minilm"]["author_papers"]
+    assert (workdir / "results/model/encoders/tuned/model.safetensors").exists()
+
+
+def test_author_ranking_aggregates_each_authors_other_papers():
+    """The reviewers task against a direct computation: the query's own column counts 0 and
+    each author scores s1 + s2/2 + s3/3 (or the max) over the papers they wrote."""
+    from revmatch.aggregate import aggregate_scores
+    from revmatch.retrieval import author_incidence, author_ranking
+
+    rng = np.random.default_rng(4)
+    names = list(TOPICS)
+    texts, author_ids = [], []
+    for i in range(40):
+        topic = names[i % 4]
+        texts.append(" ".join(rng.choice(TOPICS[topic].split(), size=8)))
+        author_ids.append([f"{topic}-{i % 3}", f"x{i}"])  # x<i> wrote one paper only
+    queries = np.array([0, 5, 10, 17])
+    authorship, relevant = author_incidence(author_ids, queries)
+    assert authorship.shape == (12 + 40, 40)
+    assert (relevant.sum(axis=1).A1 == 1).all()  # x<i> wrote nothing else: not a reviewer to find
+
+    model = TfidfModel()
+    index = model.index(texts)
+    for method in ("weighted_top3", "max"):
+        metrics, ranks = author_ranking(model, index, texts, queries, authorship, relevant, method=method,
+                                        ks=(1, 3), return_ranks=True)
+        scores = model.score(index, model.queries(index, [texts[i] for i in queries]), slice(0, 4), None)
+        scores[np.arange(4), queries] = 0.0
+        expected = aggregate_scores(scores, authorship, method=method)
+        own = relevant.toarray()
+        assert ranks.tolist() == [int((row >= row[mask].max()).sum()) for row, mask in zip(expected, own)]
+        assert metrics["mrr"] == pytest.approx(np.mean(1.0 / ranks))
+    assert metrics["recall@3"] > 0.5  # same-topic authors are found

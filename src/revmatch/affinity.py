@@ -1187,6 +1187,7 @@ def load_registry_scorer(
     sentence_transformers: Mapping[str, PathLike] | None = None,
     bm25: Mapping[str, float] | None = None,
     device: str = "cpu",
+    encoder: Mapping | None = None,
 ) -> RegistryScorer:
     """A registry model (``load_registry_model``) with its corpus indexes (one file per
     member, member order), checked to cover the ``n_papers`` corpus papers. ``device``
@@ -1196,7 +1197,7 @@ def load_registry_scorer(
 
         device = str(resolve_device(device))
     model = load_registry_model(spec, avg_model=avg_model, sentence_transformers=sentence_transformers,
-                                bm25=bm25, device=device)
+                                bm25=bm25, device=device, encoder=encoder)
     index = load_indexes(model, index_npzs)
     indexed = len(index) if isinstance(index, CorpusIndex) else len(index[0])
     if indexed != n_papers:
@@ -1221,6 +1222,7 @@ def affinity_job_file(
     sentence_transformers: Mapping[str, PathLike] | None = None,
     bm25: Mapping[str, float] | None = None,
     device: str = "cpu",
+    encoder: Mapping | None = None,
     status_json: PathLike | None = None,
     name: str | None = None,
     rejects_jsonl: PathLike | None = None,
@@ -1274,7 +1276,7 @@ def affinity_job_file(
                 corpus_texts = read_paper_texts(papers_parquet, text_fields)
             scorer = load_registry_scorer(
                 job["model"], index_npzs, len(papers), texts, corpus_texts, avg_model=avg_model,
-                sentence_transformers=sentence_transformers, bm25=bm25, device=device,
+                sentence_transformers=sentence_transformers, bm25=bm25, device=device, encoder=encoder,
             )
         pairs = selection_pairs(selection, reviewers, papers["paper_id"].astype(str).tolist()) if (
             selection is not None) else None

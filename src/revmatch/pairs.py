@@ -134,6 +134,23 @@ class PairSources:
         return np.column_stack(columns) if columns else np.zeros((n, 0), dtype=bool)
 
 
+def choose_kinds(available: np.ndarray, kinds: Sequence[str], rng: np.random.Generator,
+                 fallback: str | None = None) -> np.ndarray:
+    """(n,) object: for each row of ``available`` (n, kinds) one of its available kinds,
+    drawn uniformly; ``fallback`` (or None) where none is available."""
+    n = available.shape[0]
+    n_available = available.sum(axis=1)
+    nth = np.minimum((rng.random(n) * n_available).astype(np.int64), np.maximum(n_available - 1, 0))
+    chosen = np.where(n_available > 0, (np.cumsum(available, axis=1) <= nth[:, None]).sum(axis=1), -1)
+    return np.array([*kinds, fallback], dtype=object)[chosen]
+
+
+def draw_partners(partners: sp.csr_matrix, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each of ``rows`` (each with at least one partner) one partner column, drawn uniformly."""
+    degree = np.diff(partners.indptr)[rows]
+    return partners.indices[partners.indptr[rows] + (rng.random(len(rows)) * degree).astype(np.int64)]
+
+
 def make_pairs(token_ids: Sequence[np.ndarray], seg_length: int, rng: np.random.Generator,
                kinds: Sequence[str] = ("halves",),
                sources: PairSources | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -146,11 +163,7 @@ def make_pairs(token_ids: Sequence[np.ndarray], seg_length: int, rng: np.random.
     if tuple(kinds) == ("halves",):
         return split_halves(token_ids, seg_length, rng)
     n = len(token_ids)
-    available = (sources or PairSources()).available(kinds, n)
-    n_available = available.sum(axis=1)
-    nth = np.minimum((rng.random(n) * n_available).astype(np.int64), np.maximum(n_available - 1, 0))
-    chosen = np.where(n_available > 0, (np.cumsum(available, axis=1) <= nth[:, None]).sum(axis=1), -1)
-    chosen_kind = np.array([*kinds, "halves"], dtype=object)[chosen]
+    chosen_kind = choose_kinds((sources or PairSources()).available(kinds, n), kinds, rng, fallback="halves")
 
     first, second = list(token_ids), list(token_ids)
     halves = np.flatnonzero(chosen_kind == "halves")
@@ -158,11 +171,7 @@ def make_pairs(token_ids: Sequence[np.ndarray], seg_length: int, rng: np.random.
         first[i], second[i] = a, b
     coauthored = np.flatnonzero(chosen_kind == "coauthors")
     if len(coauthored):
-        partners = sources.partners
-        degree = np.diff(partners.indptr)[coauthored]
-        picks = partners.indices[partners.indptr[coauthored]
-                                 + (rng.random(len(coauthored)) * degree).astype(np.int64)]
-        for i, j in zip(coauthored, picks, strict=True):
+        for i, j in zip(coauthored, draw_partners(sources.partners, coauthored, rng), strict=True):
             second[i] = token_ids[j]
     for i in np.flatnonzero(chosen_kind == "titles"):
         first[i], second[i] = sources.titles[i], sources.rests[i]

@@ -5,7 +5,8 @@ Models, by name:
 - ``avg``: the trained averaging paraphrastic model (``revmatch.model``), cosine similarity;
 - ``tfidf``: TF-IDF (sublinear term frequency, smoothed IDF fitted on the corpus), cosine;
 - ``bm25``: Okapi BM25 of the query's terms against each corpus paper (``k1``, ``b``);
-- any name configured as a sentence-transformers model folder (loaded offline), cosine;
+- ``minilm`` and the other packaged encoders of ``revmatch.encoders.PACKAGED_ENCODERS``, and
+  any name configured as a sentence-transformers model folder (loaded offline), cosine;
 - ``a+b+...``: an ensemble, the mean of its members' normalised scores.
 
 A model turns the corpus into a ``CorpusIndex`` once (vectors plus what queries need: the
@@ -38,11 +39,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from revmatch.encoders import PACKAGED_ENCODERS, encoder_folder
 from revmatch.io import InputError, PathLike, atomic_path
 
 logger = logging.getLogger(__name__)
 
-BUILTIN_MODELS = ("avg", "tfidf", "bm25")
+BUILTIN_MODELS = ("avg", "tfidf", "bm25", *PACKAGED_ENCODERS)
+# The default matching model (``model.matching_model``, affinity jobs, ``paper_similarity``):
+# the best on the held-out evaluation (README, "The expertise models").
+DEFAULT_MATCHING_MODEL = "minilm+tfidf"
 INDEX_FORMAT = "revmatch-corpus-index-1"
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 CALIBRATION_QUERIES = 256
@@ -174,28 +179,17 @@ def averaging_model(model_path: PathLike, device: str = "cpu", processes: int = 
                                                        processes=processes))
 
 
-def sentence_transformer_model(name: str, folder: PathLike, device: str = "cpu",
-                               batch_size: int = 64) -> DenseModel:
-    """A sentence-transformers model from a local folder, loaded offline (no download)."""
-    import os
+def encoder_model(name: str, folder: PathLike, device: str = "cpu", batch_size: int = 64,
+                  max_seq_length: int | None = None, embedding_cache: PathLike | None = None) -> DenseModel:
+    """A pretrained transformer encoder (``revmatch.encoders``) as a cosine registry model.
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise ImportError(f"model {name!r} needs the sentence-transformers package "
-                          "(pip install 'revmatch[sentence-transformers]')") from exc
-    if not Path(folder).is_dir():
-        raise InputError(folder, f"sentence-transformers model {name!r}: folder not found")
-    encoder = SentenceTransformer(str(folder), device=device, local_files_only=True)
+    With ``embedding_cache`` every text's embedding is computed once per encoder and reused."""
+    from revmatch.encoders import TransformerEncoder
+    from revmatch.model import resolve_device
 
-    def embed(texts: list[str]) -> np.ndarray:
-        # encode() sorts texts by length internally (length bucketing) and restores the order
-        return encoder.encode(texts, batch_size=batch_size, convert_to_numpy=True,
-                              normalize_embeddings=True, show_progress_bar=False).astype(np.float32)
-
-    return DenseModel(name, embed)
+    return DenseModel(name, TransformerEncoder(name, folder, device=str(resolve_device(device)),
+                                               batch_size=batch_size, max_seq_length=max_seq_length,
+                                               cache_dir=embedding_cache))
 
 
 # ---------------------------------------------------------------- sparse models
@@ -333,6 +327,23 @@ class Ensemble:
         return total / np.float32(len(self.members))
 
 
+def unrelated_score(model: Model, index: CorpusIndex | Sequence[CorpusIndex]) -> np.float32:
+    """Score of a pair with nothing in common (every member scores 0): 0 for a single model.
+
+    For an ensemble it is the mean of the members' calibrated zeros, computed as
+    ``Ensemble.score`` computes (same float32 operations, same order), so that subtracting
+    it maps such a pair to exactly 0.
+    """
+    if not isinstance(model, Ensemble):
+        return np.float32(0.0)
+    zero = np.zeros((1, 1), dtype=np.float32)
+    total = None
+    for part in index:
+        normalised = part.calibration.normalise(zero)
+        total = normalised if total is None else total + normalised
+    return np.float32((total / np.float32(len(index)))[0, 0])
+
+
 # ---------------------------------------------------------------- the registry
 
 
@@ -343,15 +354,18 @@ def load_registry_model(
     bm25: Mapping[str, float] | None = None,
     device: str = "cpu",
     processes: int = 1,
+    encoder: Mapping | None = None,
 ) -> Model:
     """The model of ``spec`` (a name or ``a+b+...``).
 
     ``avg_model`` is the trained averaging model file (needed for ``avg``);
-    ``sentence_transformers`` maps further names to local model folders; ``bm25`` holds
-    ``k1`` and ``b``.
+    ``sentence_transformers`` maps further encoder names to local model folders (a name of
+    ``PACKAGED_ENCODERS`` may be pointed at another folder); ``bm25`` holds ``k1`` and ``b``;
+    ``encoder`` the encoders' settings (``encoder_model``'s ``batch_size``, ``max_seq_length``
+    and ``embedding_cache``, the folder of cached embeddings).
     """
     sentence_transformers = dict(sentence_transformers or {})
-    clash = sorted(set(sentence_transformers) & set(BUILTIN_MODELS))
+    clash = sorted(set(sentence_transformers) & {"avg", "tfidf", "bm25"})
     if clash:
         raise ValueError(f"sentence-transformers model names {clash} clash with built-in models")
     members: list[Model] = []
@@ -364,10 +378,11 @@ def load_registry_model(
             members.append(TfidfModel())
         elif name == "bm25":
             members.append(BM25Model(**dict(bm25 or {})))
-        elif name in sentence_transformers:
-            members.append(sentence_transformer_model(name, sentence_transformers[name], device=device))
+        elif name in sentence_transformers or name in PACKAGED_ENCODERS:
+            members.append(encoder_model(name, encoder_folder(name, sentence_transformers), device=device,
+                                         **dict(encoder or {})))
         else:
-            known = [*BUILTIN_MODELS, *sorted(sentence_transformers)]
+            known = [*BUILTIN_MODELS, *sorted(set(sentence_transformers) - set(BUILTIN_MODELS))]
             raise ValueError(f"unknown model {name!r} in {spec!r}; known: {known}")
     return members[0] if len(members) == 1 else Ensemble(members)
 
@@ -378,21 +393,25 @@ def score_blocks(
     query_texts: Sequence[str],
     columns: np.ndarray | None = None,
     block_rows: int = 2048,
+    shift: bool = False,
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """Scores of query texts against the corpus papers ``columns`` (all when None), block by block.
 
     Queries are encoded once; then each block of ``block_rows`` queries yields
     ``(rows, scores)`` with ``scores`` float32 of shape (rows, len(columns)). Single models
-    give their raw scores (cosine for ``avg``, ``tfidf`` and sentence-transformers, BM25
-    sums for ``bm25``); ensembles the mean of calibrated z-scores, identical for any
-    ``block_rows``.
+    give their raw scores (cosine for ``avg`` and the encoders, TF-IDF cosine, BM25 sums);
+    ensembles the mean of calibrated z-scores, identical for any ``block_rows``, and with
+    ``shift`` minus ``unrelated_score``, so that 0 means "nothing in common" as for the
+    single models (the scores of the paper matrix).
     """
     if block_rows < 1:
         raise ValueError(f"block_rows must be positive, got {block_rows}")
     queries = model.queries(index, query_texts)
+    offset = unrelated_score(model, index) if shift else np.float32(0.0)
     for start in range(0, len(query_texts), block_rows):
         rows = slice(start, min(start + block_rows, len(query_texts)))
-        yield rows, model.score(index, queries, rows, columns)
+        scores = model.score(index, queries, rows, columns)
+        yield rows, scores - offset if offset != 0 else scores
 
 
 def paper_scores(
@@ -401,12 +420,13 @@ def paper_scores(
     query_texts: Sequence[str],
     columns: np.ndarray | None = None,
     block_rows: int = 2048,
+    shift: bool = False,
 ) -> np.ndarray:
     """The whole (queries, columns) float32 score matrix, filled from ``score_blocks``."""
     n_corpus = len(index) if isinstance(index, CorpusIndex) else len(index[0])
     n_columns = n_corpus if columns is None else len(columns)
     out = np.empty((len(query_texts), n_columns), dtype=np.float32)
-    for rows, block in score_blocks(model, index, query_texts, columns, block_rows):
+    for rows, block in score_blocks(model, index, query_texts, columns, block_rows, shift=shift):
         out[rows] = block
     return out
 
@@ -472,6 +492,7 @@ def index_corpus_file(
     sentence_transformers: Mapping[str, PathLike] | None = None,
     bm25: Mapping[str, float] | None = None,
     device: str = "cpu",
+    encoder: Mapping | None = None,
 ) -> CorpusIndex:
     """Build the corpus index of one model (not an ensemble) and save it to ``out_npz``.
 
@@ -493,7 +514,7 @@ def index_corpus_file(
         index = DenseModel("avg", embed=None).index_from_embeddings(embeddings)
     else:
         model = load_registry_model(name, sentence_transformers=sentence_transformers, bm25=bm25,
-                                    device=device)
+                                    device=device, encoder=encoder)
         index = model.index(read_paper_texts(papers_parquet, fields))
     save_index(index, out_npz)
     logger.info("corpus index of %s: %d papers, %s vectors %s", name, len(index),

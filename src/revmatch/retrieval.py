@@ -103,6 +103,52 @@ def author_papers(model: Model, index, texts: Sequence[str], query_rows: np.ndar
     return (metrics, first) if return_ranks else metrics
 
 
+def author_ranking(model: Model, index, texts: Sequence[str], query_rows: np.ndarray,
+                   authorship: sp.csr_matrix, relevant: sp.csr_matrix, method: str = "weighted_top3",
+                   k: int = 3, ks: Sequence[int] = DEFAULT_KS, block_rows: int = 256,
+                   return_ranks: bool = False) -> dict | tuple[dict, np.ndarray]:
+    """Rank every author as a reviewer of each query paper, as matching does: the author's
+    score is the ``method`` aggregation (``revmatch.aggregate``) of the query's scores
+    against the author's corpus papers, the query paper itself counting 0 ("nothing in
+    common"). ``authorship`` is (authors, corpus) bool, ``relevant`` (queries, authors) the
+    query's own authors."""
+    from revmatch.aggregate import aggregate_scores
+
+    k_max = max(ks)
+    n_relevant = np.diff(relevant.indptr)
+    first = np.empty(len(query_rows), dtype=np.int64)
+    recalls = {kk: np.empty(len(query_rows)) for kk in ks}
+    for rows, block in score_blocks(model, index, [texts[i] for i in query_rows], block_rows=block_rows,
+                                    shift=True):
+        block[np.arange(block.shape[0]), query_rows[rows]] = 0.0
+        scores = aggregate_scores(block, authorship, method=method, k=k)
+        is_relevant = relevant[rows].toarray()
+        best = np.where(is_relevant, scores, -np.inf).max(axis=1, keepdims=True)
+        first[rows] = (scores >= best).sum(axis=1)
+        hits = np.take_along_axis(is_relevant, top_k_columns(scores, k_max), axis=1)
+        for kk in ks:
+            recalls[kk][rows] = hits[:, :kk].sum(axis=1) / np.minimum(kk, n_relevant[rows])
+    metrics = summarise(first, recalls)
+    return (metrics, first) if return_ranks else metrics
+
+
+def author_incidence(author_ids: Sequence[Sequence[str]], query_rows: np.ndarray
+                     ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(authors, papers) authorship of every author id, and (queries, authors): the query
+    paper's authors who wrote another corpus paper (the reviewers it should find)."""
+    codes, uniques = pd.factorize(pd.Series([a for ids in author_ids for a in ids], dtype=object))
+    owners = np.repeat(np.arange(len(author_ids)), [len(ids) for ids in author_ids])
+    authorship = sp.csr_matrix((np.ones(len(codes), dtype=bool), (codes, owners)),
+                               shape=(len(uniques), len(author_ids)))
+    authorship.sum_duplicates()
+    papers_of = np.diff(authorship.indptr)
+    own = authorship.T.tocsr()[query_rows].tocoo()
+    keep = papers_of[own.col] > 1
+    relevant = sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool), (own.row[keep], own.col[keep])),
+                             shape=(len(query_rows), len(uniques)))
+    return authorship, relevant
+
+
 def sts_correlation(model: Model, first: Sequence[str], second: Sequence[str], gold: np.ndarray) -> dict:
     """Pearson and Spearman correlation (x 100) of the model's pair scores with gold scores."""
     index = model.index(second)
@@ -121,14 +167,19 @@ def evaluate(
     ks: Sequence[int] = DEFAULT_KS,
     seed: int = 1,
     sts: pd.DataFrame | None = None,
-    baseline: str | None = "tfidf",
+    baseline: str | Sequence[str] | None = "tfidf",
+    aggregators: Sequence[str] = (),
 ) -> dict:
     """Metrics of every model (spec -> model) on both retrieval tasks, and STS when given.
 
-    When ``baseline`` is one of the models, every other model's task metrics get
+    For each ``baseline`` (a spec or a list) among the models, every other model's task metrics get
     ``mrr_minus_<baseline>`` and ``mrr_minus_<baseline>_90``: the MRR difference over the same
     queries and its paired bootstrap 90% interval (``paired_bootstrap``), so that a
     difference inside the query sample's noise is seen as such.
+
+    With ``aggregators``, a task ``reviewers_<method>`` per method (``author_ranking``): the
+    query paper's authors ranked among all authors by their aggregated scores, as the
+    matching step ranks reviewers, on the ``author_papers`` queries.
 
     Query papers are the held-out ones with the needed text (and, for ``author_papers``, at
     least one co-authored paper), at most ``max_queries`` of them drawn with ``seed``.
@@ -147,6 +198,8 @@ def evaluate(
     author_rows = np.sort(rng.choice(with_coauthored, size=min(max_queries, len(with_coauthored)),
                                      replace=False))
     relevant = coauthor_relevance(author_ids, author_rows)
+    if aggregators:
+        authorship, own_authors = author_incidence(author_ids, author_rows)
     logger.info("evaluation: %d held-out papers; %d title queries; %d author queries (%d held-out papers "
                 "without a co-authored paper skipped)", int(heldout.sum()), len(title_rows), len(author_rows),
                 int(heldout.sum()) - len(with_coauthored))
@@ -162,20 +215,27 @@ def evaluate(
             model, _spec_index(model, text_indexes), texts, author_rows, relevant, ks, return_ranks=True)
         results[spec] = {"title_to_abstract": title_metrics, "author_papers": author_metrics}
         reciprocal[spec] = {"title_to_abstract": 1.0 / title_ranks, "author_papers": 1.0 / author_ranks}
+        for method in aggregators:
+            metrics, ranks = author_ranking(model, _spec_index(model, text_indexes), texts, author_rows,
+                                            authorship, own_authors, method=method, ks=ks, return_ranks=True)
+            results[spec][f"reviewers_{method}"] = metrics
+            reciprocal[spec][f"reviewers_{method}"] = 1.0 / ranks
         if sts is not None:
             results[spec]["sts"] = sts_correlation(model, sts["sentence1"].tolist(),
                                                    sts["sentence2"].tolist(),
                                                    sts["score"].to_numpy(dtype=float))
         logger.info("%s: %s", spec, results[spec])
-    if baseline is not None and baseline not in reciprocal:
-        logger.warning("baseline %r is not among the evaluated models %s: no comparison", baseline,
-                       list(reciprocal))
-    if baseline in reciprocal:
+    baselines = [baseline] if isinstance(baseline, str) else list(baseline or [])
+    for base in baselines:
+        if base not in reciprocal:
+            logger.warning("baseline %r is not among the evaluated models %s: no comparison", base,
+                           list(reciprocal))
+            continue
         for spec in results:
-            for task in ("title_to_abstract", "author_papers") if spec != baseline else ():
-                compared = paired_bootstrap(reciprocal[spec][task], reciprocal[baseline][task], seed=seed)
-                results[spec][task][f"mrr_minus_{baseline}"] = compared["difference"]
-                results[spec][task][f"mrr_minus_{baseline}_90"] = compared["interval"]
+            for task in reciprocal[spec] if spec != base else ():
+                compared = paired_bootstrap(reciprocal[spec][task], reciprocal[base][task], seed=seed)
+                results[spec][task][f"mrr_minus_{base}"] = compared["difference"]
+                results[spec][task][f"mrr_minus_{base}_90"] = compared["interval"]
     return results
 
 
@@ -259,17 +319,24 @@ def evaluate_models_file(
     ks: Sequence[int] = DEFAULT_KS,
     sts_tsv: PathLike | None = None,
     processes: int = 1,
-    baseline: str | None = "tfidf",
+    baseline: str | Sequence[str] | None = "tfidf",
+    encoder: Mapping | None = None,
+    device: str = "cpu",
+    aggregators: Sequence[str] = (),
 ) -> dict:
-    """Evaluate the models of ``specs`` on the corpus; write the metrics as JSON and a table."""
+    """Evaluate the models of ``specs`` on the corpus; write the metrics as JSON and a table.
+
+    ``encoder`` holds the encoders' settings (``registry.encoder_model``)."""
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
     heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), heldout_fraction, heldout_seed)
     sts = read_sts(sts_tsv) if sts_tsv else None
+    baselines = [baseline] if isinstance(baseline, str) else list(baseline or [])
+    specs = list(dict.fromkeys([*specs, *baselines]))  # a baseline is evaluated too
     models = load_models(specs, lambda name: load_registry_model(
         name, avg_model=avg_model, sentence_transformers=sentence_transformers, bm25=bm25,
-        processes=processes))
+        processes=processes, encoder=encoder, device=device))
     results = evaluate(models, papers, heldout, max_queries=max_queries, ks=ks, seed=heldout_seed, sts=sts,
-                       baseline=baseline)
+                       baseline=baseline, aggregators=aggregators)
     write_json({"heldout_fraction": heldout_fraction, "heldout_seed": heldout_seed,
                 "heldout_papers": int(heldout.sum()), "corpus_papers": len(papers), "models": results},
                out_json)

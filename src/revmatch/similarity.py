@@ -48,7 +48,7 @@ from revmatch.io import (
     write_parquet,
 )
 from revmatch.log import progress
-from revmatch.registry import CorpusIndex, Ensemble, Model, load_indexes, load_registry_model, paper_scores
+from revmatch.registry import CorpusIndex, Model, load_indexes, load_registry_model, paper_scores, unrelated_score
 from revmatch.text import TEXT_FIELDS, submission_texts
 
 logger = logging.getLogger(__name__)
@@ -238,23 +238,6 @@ def registry_columns_key(spec: str, index: CorpusIndex | Sequence[CorpusIndex], 
         digest.update(index_digest(part).encode("ascii"))
     digest.update("\n".join(map(str, paper_ids)).encode("utf-8"))
     return digest.hexdigest()
-
-
-def unrelated_score(model: Model, index: CorpusIndex | Sequence[CorpusIndex]) -> np.float32:
-    """Score of a pair with nothing in common (every member scores 0): 0 for a single model.
-
-    For an ensemble it is the mean of the members' calibrated zeros, computed as
-    ``Ensemble.score`` computes (same float32 operations, same order), so that subtracting
-    it maps such a pair to exactly 0.
-    """
-    if not isinstance(model, Ensemble):
-        return np.float32(0.0)
-    zero = np.zeros((1, 1), dtype=np.float32)
-    total = None
-    for part in index:
-        normalised = part.calibration.normalise(zero)
-        total = normalised if total is None else total + normalised
-    return np.float32((total / np.float32(len(index)))[0, 0])
 
 
 def _cached_rows(cache_dir: Path) -> pd.DataFrame:
@@ -492,8 +475,7 @@ class RegistryPaperMatrix:
     def score(self, rows: slice | np.ndarray) -> np.ndarray:
         """Scores (rows, D) float32 of the chosen submission rows."""
         texts = [self.query_texts[i] for i in np.arange(self.shape[0])[rows]]
-        scores = paper_scores(self.model, self.index, texts, block_rows=max(len(texts), 1))
-        return scores - self.offset if self.offset != 0 else scores
+        return paper_scores(self.model, self.index, texts, block_rows=max(len(texts), 1), shift=True)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -659,6 +641,7 @@ def registry_matrix_part(
     parts: int = 1,
     block_rows: int = 2048,
     memory_budget_mb: float = 4096,
+    encoder: Mapping | None = None,
 ) -> tuple[RegistryPaperMatrix, list[str], int]:
     """(paper matrix, submission ids, rows per block) of part ``part`` of ``parts`` for model ``spec``.
 
@@ -666,7 +649,8 @@ def registry_matrix_part(
     to the corpus papers listed in ``columns_txt``; ``avg_model`` is the trained model file
     (needed when ``avg`` is a member, to embed the submissions).
     """
-    model = load_registry_model(spec, avg_model=avg_model, sentence_transformers=sentence_transformers)
+    model = load_registry_model(spec, avg_model=avg_model, sentence_transformers=sentence_transformers,
+                                encoder=encoder)
     indexes = load_indexes(model, list(index_npzs))
     corpus_ids = pd.read_parquet(papers_parquet, columns=["paper_id"])["paper_id"].astype(str)
     members = indexes if isinstance(indexes, list) else [indexes]
@@ -700,11 +684,12 @@ def registry_paper_matrix_file(
     parts: int = 1,
     block_rows: int = 2048,
     memory_budget_mb: float = 4096,
+    encoder: Mapping | None = None,
 ) -> pd.DataFrame:
     """``paper_matrix_file`` for any model spec of the registry: the part's rows through the cache."""
     matrix, submission_ids, _ = registry_matrix_part(
         spec, index_npzs, submissions_jsonl, papers_parquet, columns_txt, fields=fields, avg_model=avg_model,
         sentence_transformers=sentence_transformers, part=part, parts=parts, block_rows=block_rows,
-        memory_budget_mb=memory_budget_mb,
+        memory_budget_mb=memory_budget_mb, encoder=encoder,
     )
     return _cache_part(matrix, submission_ids, out_manifest, cache_root, block_rows, memory_budget_mb)

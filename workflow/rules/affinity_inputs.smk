@@ -1,35 +1,24 @@
 # Input functions of the affinity stage (workflow/rules/affinity.smk): the job's config entry,
 # the files of its model, and the list files it names.
 #
-# A job's `model` is any spec of the model registry (revmatch.registry): avg, tfidf, bm25, a
-# name of `model.sentence_transformers`, or an ensemble "a+b" (the mean of the members'
-# calibrated z-scores, as for `model.matching_model`). avg alone reads its cached embeddings
-# (nothing is encoded); every other spec reads its members' corpus indexes (rule
-# index_corpus) and, when avg is a member, the trained model that encodes the submissions.
-
-# The registry's built-in models (revmatch.registry.BUILTIN_MODELS).
-AFFINITY_BUILTIN_MODELS = ("avg", "tfidf", "bm25")
+# A job's `model` is any spec of the model registry (revmatch.registry): avg, tfidf, bm25,
+# an encoder (minilm, tuned, a name of `model.sentence_transformers`), or an ensemble "a+b"
+# (the mean of the members' calibrated z-scores, as for `model.matching_model`, which is
+# also a job's default model). avg alone reads its cached embeddings (nothing is encoded);
+# every other spec reads its members' corpus indexes (rule index_corpus) and, when avg is a
+# member, the trained model that encodes the submissions.
 
 
 def affinity_job(wildcards):
-    """The config entry of an affinity job, defaults filled in by the schema."""
-    return config["affinity_jobs"][wildcards.job]
-
-
-def affinity_known_models():
-    return [*AFFINITY_BUILTIN_MODELS, *sorted(config["model"]["sentence_transformers"])]
+    """The config entry of an affinity job, defaults filled in by the schema; its model
+    defaults to ``model.matching_model``."""
+    return {"model": config["model"]["matching_model"], **config["affinity_jobs"][wildcards.job]}
 
 
 def affinity_model_members(name, job):
     """Members of the job's model spec; an unknown one stops the DAG naming the job."""
-    spec = str(job.get("model", "avg"))
-    members = [member.strip() for member in spec.split("+")]
-    unknown = [member for member in members if member not in affinity_known_models()]
-    if unknown:
-        raise WorkflowError(
-            f"affinity job {name!r}: model {spec!r}: unknown {unknown}; known models: "
-            f"{affinity_known_models()} (more under model.sentence_transformers)"
-        )
+    spec = str(job["model"])
+    members = spec_members(spec, f"affinity_jobs.{name}.model")
     if not job.get("normalize", True) and (len(members) > 1 or members == ["bm25"]):
         raise WorkflowError(
             f"affinity job {name!r}: model {spec!r} has no fixed [0, 1] scale (bm25: unbounded sums; "
@@ -70,6 +59,7 @@ def affinity_inputs(wildcards):
         inputs["indexes"] = model_index_paths("+".join(members))
         if "avg" in members:
             inputs["avg_model"] = model_path("similarity.pt")
+        inputs["encoders"] = encoder_inputs(members)
     # Existing list files are inputs (a changed file re-runs the job); a missing one is
     # reported by the job as a Data Error instead of stopping the whole DAG.
     inputs["job_files"] = [f for f in affinity_job_files(job) if os.path.isfile(f)]
@@ -86,8 +76,8 @@ def affinity_model_params(wildcards):
     model = config["model"]
     return {
         "text_fields": list(model["text_fields"]),
-        "sentence_transformers": {m: model["sentence_transformers"][m] for m in members
-                                  if m in model["sentence_transformers"]},
+        "sentence_transformers": {},
         "bm25": dict(model["bm25"]) if "bm25" in members else {},
         "device": model["gpu"],
+        **registry_model_settings(members),
     }

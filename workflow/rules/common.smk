@@ -5,11 +5,29 @@ import json
 import os
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
+
+from revmatch.encoders import PACKAGED_ENCODERS
+from revmatch.registry import BUILTIN_MODELS, parse_spec
 
 
 validate(config, schema="../../config/schema.yaml")
+
+
+def apply_preset():
+    """``model.preset``: the preset file's keys override the config's (then validated again)."""
+    preset = config["model"].get("preset")
+    if not preset:
+        return
+    path = Path(workflow.basedir) / "config" / "presets" / f"{preset}.yaml"
+    with open(path, encoding="utf-8") as fh:
+        update_config(config, yaml.safe_load(fh))
+    validate(config, schema="../../config/schema.yaml")
+
+
+apply_preset()
 
 CONF = config["conference"]
 
@@ -38,6 +56,15 @@ def check_config_files():
         folder = config["corpus"].get("local_dir")
         if not folder or not os.path.isdir(folder):
             raise WorkflowError(f"config key corpus.local_dir: folder not found: {folder}")
+    if config["corpus"]["source"] == "anthology":
+        papers = (config["corpus"].get("anthology") or {}).get("papers")
+        if not papers:
+            raise WorkflowError(
+                "config key corpus.anthology.papers: required with corpus.source: anthology "
+                "(the ACL Anthology papers file, .jsonl.gz or .jsonl)"
+            )
+        if not os.path.isfile(papers):
+            raise WorkflowError(f"config key corpus.anthology.papers: file not found: {papers}")
 
 
 check_config_files()
@@ -72,36 +99,97 @@ def matrix_parts(name, suffix):
     return [conf_path("matrices", name, f"part{k}{suffix}") for k in range(config["matching"]["parts"])]
 
 
+# ---------------------------------------------------------------- models
+
+# Encoders the workflow makes: name -> folder (the fine-tuned encoder, rule finetune_encoder).
+WORKFLOW_ENCODERS = {"tuned": model_path("encoders", "tuned")}
+
+
+def encoder_folders():
+    """Encoder name -> local folder: the configured ones and the workflow's own."""
+    return {**config["model"]["sentence_transformers"], **WORKFLOW_ENCODERS}
+
+
+def known_models():
+    """Every model name a spec may use: the registry's built-ins and the encoder folders."""
+    return sorted({*BUILTIN_MODELS, *encoder_folders()})
+
+
+def spec_members(spec, key):
+    """Member names of a model spec; a malformed or unknown one stops the DAG naming ``key``."""
+    try:
+        members = parse_spec(str(spec))
+    except ValueError as exc:
+        raise WorkflowError(f"config key {key}: {exc}") from exc
+    unknown = [name for name in members if name not in known_models()]
+    if unknown:
+        raise WorkflowError(f"config key {key}: {spec!r} names unknown model(s) {', '.join(unknown)}; "
+                            f"known: {known_models()}")
+    return members
+
+
+def is_encoder(name):
+    return name not in ("avg", "tfidf", "bm25")
+
+
+def encoder_settings():
+    """How encoders embed (``registry.encoder_model``): batch size, word pieces kept, the cache."""
+    return {**config["model"]["encoder"], "embedding_cache": model_path("embedding_cache")}
+
+
+def encoder_versions(members):
+    """The installed package version of each packaged encoder among ``members`` (its weights)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in members:
+        if name in PACKAGED_ENCODERS and name not in config["model"]["sentence_transformers"]:
+            package = PACKAGED_ENCODERS[name].package
+            try:
+                versions[name] = f"{package}=={version(package)}"
+            except PackageNotFoundError:
+                versions[name] = f"{package} (not installed)"
+    return versions
+
+
+def registry_model_settings(members):
+    """What shapes a registry model's scores besides its input files: the folders and
+    settings of its encoders (and their package versions)."""
+    encoders = [name for name in members if is_encoder(name)]
+    if not encoders:
+        return {}
+    folders = encoder_folders()
+    return {
+        "sentence_transformers": {name: folders[name] for name in encoders if name in folders},
+        "encoder": encoder_settings(),
+        "versions": encoder_versions(encoders),
+    }
+
+
+def encoder_inputs(members):
+    """The workflow-made encoder folders a model's members read."""
+    return [WORKFLOW_ENCODERS[name] for name in members if name in WORKFLOW_ENCODERS]
+
+
 def matching_members():
-    """Member names of ``model.matching_model`` (``a+b`` -> ``["a", "b"]``)."""
-    return [name.strip() for name in config["model"]["matching_model"].split("+")]
+    """Member names of ``model.matching_model`` (``a+b`` -> ``["a", "b"]``), checked."""
+    return spec_members(config["model"]["matching_model"], "model.matching_model")
 
 
-def check_matching_model():
-    """Stop before any job when ``model.matching_model`` names an unknown model."""
-    known = {"avg", "tfidf", "bm25", *config["model"]["sentence_transformers"]}
-    unknown = [name for name in matching_members() if name not in known]
-    if unknown or len(set(matching_members())) != len(matching_members()):
-        raise WorkflowError(
-            f"config key model.matching_model: {config['model']['matching_model']!r} names "
-            f"{'unknown model(s) ' + ', '.join(unknown) if unknown else 'a model twice'}; known: {sorted(known)}"
-        )
-
-
-check_matching_model()
+matching_members()
 
 
 def matching_model_settings():
     """What shapes the paper matrix besides its input files: the spec, and for any model but
-    ``avg`` the text fields of the queries and the sentence-transformers folders it uses."""
+    ``avg`` the text fields of the queries and its encoders' folders and settings."""
     spec = "+".join(matching_members())
     if spec == "avg":
         return {"spec": spec}
-    folders = config["model"]["sentence_transformers"]
     return {
         "spec": spec,
         "fields": list(config["model"]["text_fields"]),
-        "sentence_transformers": {name: folders[name] for name in matching_members() if name in folders},
+        "sentence_transformers": {},
+        **registry_model_settings(matching_members()),
     }
 
 
@@ -118,6 +206,7 @@ def paper_matrix_sources(wildcards):
     inputs["indexes"] = model_index_paths(config["model"]["matching_model"])
     if "avg" in matching_members():
         inputs["model"] = model_path("similarity.pt")
+    inputs["encoders"] = encoder_inputs(matching_members())
     return inputs
 
 
@@ -155,6 +244,8 @@ S2_API = CORPUS["source"] == "s2-api"
 S2_ABSTRACTS = S2_API and CORPUS["s2"]["abstracts"]
 # corpus.s2.update_from: move an older corpus to the release through the diffs endpoint
 S2_UPDATE = S2_API and bool(CORPUS["s2"].get("update_from"))
+# corpus.source = anthology: one file of ACL Anthology metadata, no shards
+ANTHOLOGY = CORPUS["source"] == "anthology"
 
 
 def check_update_from():
@@ -266,21 +357,34 @@ def paper_id_sources(wildcards=None):
 
 
 def index_corpus_inputs(wildcards):
-    """avg is indexed from the corpus embeddings; every other model from the papers' texts."""
-    inputs = {"papers": corpus_path("papers.parquet")}
+    """avg is indexed from the corpus embeddings; every other model from the papers' texts
+    (the fine-tuned encoder with its folder)."""
+    inputs = {"papers": corpus_path("papers.parquet"), "encoders": encoder_inputs([wildcards.scorer])}
     if wildcards.scorer == "avg":
         inputs["embeddings"] = model_path("corpus_embeddings.npy")
     return inputs
 
 
+def index_model_settings(wildcards):
+    return registry_model_settings([wildcards.scorer])
+
+
 def model_index_paths(spec):
     """The corpus index files of the members of a model spec (``a+b`` -> two files)."""
-    return [model_path("index", f"{name.strip()}.npz") for name in spec.split("+")]
+    return [model_path("index", f"{name}.npz") for name in parse_spec(spec)]
+
+
+def evaluation_members():
+    """Every member name of ``model.evaluation.models`` (and of the baselines), checked."""
+    evaluation = config["model"]["evaluation"]
+    baselines = evaluation["baseline"] or []
+    specs = [*evaluation["models"], *([baselines] if isinstance(baselines, str) else baselines)]
+    return sorted({name for spec in specs for name in spec_members(spec, "model.evaluation.models")})
 
 
 def evaluation_inputs(wildcards):
-    names = {name.strip() for spec in config["model"]["evaluation"]["models"] for name in spec.split("+")}
-    inputs = {"papers": corpus_path("papers.parquet")}
+    names = evaluation_members()
+    inputs = {"papers": corpus_path("papers.parquet"), "encoders": encoder_inputs(names)}
     if "avg" in names:
         inputs["model"] = model_path("similarity.pt")
     sts = config["model"]["evaluation"].get("sts")
@@ -322,7 +426,7 @@ def checkpoint_dir():
 def all_outputs():
     outputs = [
         corpus_path("papers.parquet"),
-        model_path("similarity.pt"),
+        model_path("evaluation", "retrieval.txt"),
         conf_path("reviewers.jsonl"),
         conf_path("submissions.jsonl"),
         conf_path("coi_report.txt"),

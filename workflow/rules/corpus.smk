@@ -9,6 +9,8 @@
 #       -> filter_corpus_update (papers updates) / corpus_delete_ids (delete files)
 #          / select_corpus_abstracts (abstracts updates)
 #       -> update_corpus (older corpus + diffs, in order)
+#   corpus.source = anthology: corpus.anthology.papers (ACL Anthology metadata, one file)
+#       -> anthology_corpus (no shards; merge_corpus is not defined)
 # The API key is read from the environment variable named by corpus.s2.api_key_env.
 # Input functions and the CORPUS/S2_* settings live in common.smk (corpus shards).
 
@@ -197,7 +199,31 @@ rule filter_corpus_shard:
         "../scripts/filter_corpus_shard.py"
 
 
-if not S2_UPDATE:
+if ANTHOLOGY:
+
+    rule anthology_corpus:
+        input:
+            CORPUS["anthology"]["papers"],
+        output:
+            papers=corpus_path("papers.parquet"),
+            summary=corpus_path("summary.json"),
+        params:
+            spec=dict(CORPUS["filter"]),
+            max_bad_share=CORPUS["max_bad_line_share"],
+        log:
+            "logs/corpus/anthology.log",
+        benchmark:
+            "results/benchmarks/corpus/anthology.tsv"
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        conda:
+            "../../envs/corpus.yaml"
+        script:
+            "../scripts/anthology_corpus.py"
+
+
+if not S2_UPDATE and not ANTHOLOGY:
 
     rule merge_corpus:
         input:

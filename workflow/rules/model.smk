@@ -1,6 +1,7 @@
-# Stage 2: the expertise model. Moses tokens -> sentencepiece -> paraphrastic averaging
-# model (torch; CUDA when the job lands on a GPU) -> corpus embeddings.
-# Other models (tfidf, bm25, sentence-transformers) and ensembles a+b: revmatch.registry.
+# Stage 2: the expertise models. Pretrained encoders (minilm, packaged; local folders) and
+# the encoder fine-tuned on the corpus (tuned); the reference's paraphrastic averaging model
+# (Moses tokens -> sentencepiece -> avg, torch; CUDA when the job lands on a GPU); tfidf,
+# bm25 and ensembles a+b: revmatch.registry. Corpus indexes of each; held-out evaluation.
 
 
 rule tokenize_corpus:
@@ -121,9 +122,40 @@ rule embed_corpus:
         "../scripts/embed_corpus.py"
 
 
-# One corpus index per model (avg from the embeddings above, tfidf/bm25/sentence-transformers
-# from the texts), conference-independent: every conference reuses it. Ensembles a+b read
-# their members' indexes.
+# The pretrained encoder (model.finetune.base) fine-tuned on the corpus papers not held out,
+# with co-authored pairs and in-batch negatives: the encoder named tuned. On a GPU when the
+# job lands on one (bfloat16), else on the CPU; checkpoints per settings and data, resumed.
+rule finetune_encoder:
+    input:
+        papers=corpus_path("papers.parquet"),
+    output:
+        model=directory(WORKFLOW_ENCODERS["tuned"]),
+        stats=model_path("encoders", "tuned.json"),
+    params:
+        finetune=dict(config["model"]["finetune"]),
+        base=lambda wildcards: registry_model_settings([config["model"]["finetune"]["base"]]),
+        device=config["model"]["gpu"],
+        checkpoint_dir=model_path("checkpoints", "finetune"),
+        heldout_fraction=config["model"]["evaluation"]["heldout_fraction"],
+        heldout_seed=config["model"]["evaluation"]["seed"],
+    log:
+        "logs/model/finetune_encoder.log",
+    benchmark:
+        "results/benchmarks/model/finetune_encoder.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=24 * 60,
+        gpu=1,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/finetune_encoder.py"
+
+
+# One corpus index per model (avg from the embeddings above, tfidf/bm25/encoders from the
+# texts; encoder embeddings through the content-addressed cache), conference-independent:
+# every conference reuses it. Ensembles a+b read their members' indexes.
 rule index_corpus:
     input:
         unpack(index_corpus_inputs),
@@ -133,7 +165,8 @@ rule index_corpus:
         scorer=r"[A-Za-z0-9_-]+",
     params:
         fields=config["model"]["text_fields"],
-        sentence_transformers=config["model"]["sentence_transformers"],
+        model=index_model_settings,
+        device=config["model"]["gpu"],
         bm25=config["model"]["bm25"],
     log:
         "logs/model/index_corpus_{scorer}.log",
@@ -159,13 +192,19 @@ rule evaluate_models:
     params:
         models=config["model"]["evaluation"]["models"],
         fields=config["model"]["text_fields"],
-        sentence_transformers=config["model"]["sentence_transformers"],
+        sentence_transformers=lambda wildcards: registry_model_settings(evaluation_members()).get(
+            "sentence_transformers", {}
+        ),
+        encoder=lambda wildcards: registry_model_settings(evaluation_members()).get("encoder"),
+        versions=lambda wildcards: registry_model_settings(evaluation_members()).get("versions"),
+        device=config["model"]["gpu"],
         bm25=config["model"]["bm25"],
         heldout_fraction=config["model"]["evaluation"]["heldout_fraction"],
         seed=config["model"]["evaluation"]["seed"],
         max_queries=config["model"]["evaluation"]["max_queries"],
         ks=config["model"]["evaluation"]["ks"],
         baseline=config["model"]["evaluation"]["baseline"],
+        aggregators=config["model"]["evaluation"]["aggregators"],
     log:
         "logs/model/evaluate_models.log",
     benchmark:

@@ -24,6 +24,7 @@ status = affinity_job_file(
     sentence_transformers=model.get("sentence_transformers"),
     bm25=model.get("bm25"),
     device=model.get("device", "cpu"),
+    encoder=model.get("encoder"),
     status_json=snakemake.params.status,
     name=snakemake.params.name,
     rejects_jsonl=snakemake.input.get("rejects"),

@@ -41,6 +41,7 @@ else:  # any other model: its paper matrix computed block by block inside the ag
         fields=tuple(settings["fields"]),
         avg_model=snakemake.input.get("model"),
         sentence_transformers=settings["sentence_transformers"],
+        encoder=settings.get("encoder"),
         part=snakemake.params.part,
         parts=snakemake.params.parts,
         block_rows=snakemake.params.block_rows,

@@ -32,5 +32,6 @@ else:
         fields=tuple(settings["fields"]),
         avg_model=snakemake.input.get("model"),
         sentence_transformers=settings["sentence_transformers"],
+        encoder=settings.get("encoder"),
         **common,
     )

@@ -22,4 +22,7 @@ evaluate_models_file(
     sts_tsv=snakemake.input.get("sts"),
     processes=snakemake.threads,
     baseline=snakemake.params.baseline,
+    encoder=snakemake.params.encoder,
+    aggregators=snakemake.params.aggregators,
+    device=snakemake.params.device,
 )

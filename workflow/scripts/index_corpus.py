@@ -13,6 +13,8 @@ index_corpus_file(
     snakemake.output[0],
     fields=tuple(snakemake.params.fields),
     corpus_embeddings=snakemake.input.get("embeddings"),
-    sentence_transformers=snakemake.params.sentence_transformers,
+    sentence_transformers=snakemake.params.model.get("sentence_transformers"),
     bm25=snakemake.params.bm25,
+    device=snakemake.params.device,
+    encoder=snakemake.params.model.get("encoder"),
 )

@@ -1,0 +1,46 @@
+"""The public scoring API: paper-level similarity of query texts to paper texts.
+
+``paper_similarity`` gives the scores the paper matrix is made of, for scripts and
+experiments outside the workflow: the default matching model when no model is named, any
+registry spec otherwise. The candidate ``papers`` play the corpus: TF-IDF and BM25 fit
+their term weights on them, and an ensemble calibrates each member on them, then shifts
+its scores so that 0 means "nothing in common" (``registry.unrelated_score``), exactly as
+the paper matrix does with the corpus index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from revmatch.io import PathLike
+from revmatch.registry import DEFAULT_MATCHING_MODEL, load_registry_model, paper_scores
+
+
+def paper_similarity(
+    queries: Sequence[str],
+    papers: Sequence[str],
+    model: str | None = None,
+    *,
+    avg_model: PathLike | None = None,
+    encoders: Mapping[str, PathLike] | None = None,
+    embedding_cache: PathLike | None = None,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> np.ndarray:
+    """(len(queries), len(papers)) float32 scores of ``model`` (default: the matching default).
+
+    ``model`` is any registry spec (``minilm``, ``tfidf``, ``bm25``, ``avg``, ``a+b``);
+    ``avg_model`` is the trained averaging model file (for ``avg``), ``encoders`` maps
+    further encoder names to local sentence-transformers folders, and ``embedding_cache``
+    a folder where encoder embeddings are kept for the next call. Quiet: progress goes to
+    the ``revmatch`` loggers only.
+    """
+    queries, papers = [str(q) for q in queries], [str(p) for p in papers]
+    if not queries or not papers:
+        return np.zeros((len(queries), len(papers)), dtype=np.float32)
+    scorer = load_registry_model(model or DEFAULT_MATCHING_MODEL, avg_model=avg_model,
+                                 sentence_transformers=encoders, device=device,
+                                 encoder={"batch_size": batch_size, "embedding_cache": embedding_cache})
+    return paper_scores(scorer, scorer.index(papers), queries, shift=True)
