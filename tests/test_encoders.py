@@ -15,6 +15,7 @@ from revmatch.encoders import (
     PackagedEncoder,
     TransformerEncoder,
     encoder_folder,
+    folder_fingerprint,
     text_keys,
 )
 from revmatch.registry import load_registry_model, paper_scores
@@ -118,3 +119,20 @@ def test_encoder_in_the_registry_ranks_the_paraphrase_first(tmp_path):
     scores = paper_scores(model, index, ["Sentiment analysis of product reviews.", "A parser for dependency trees"])
     assert scores.argmax(axis=1).tolist() == [2, 3]
     assert any(tmp_path.rglob("*.keys.npy"))
+
+
+def test_onnx_runtime_gives_the_torch_embeddings_and_int8_close_ones(minilm_folder, tmp_path):
+    """ONNX Runtime on the CPU: fp32 equals torch; int8 weights stay close; each its own cache."""
+    texts = [*TEXTS, " ".join(TEXTS), ""]
+    torch_vectors = TransformerEncoder("minilm", minilm_folder)(texts)
+    fp32 = TransformerEncoder("minilm", minilm_folder, cache_dir=tmp_path, runtime="onnx")
+    int8 = TransformerEncoder("minilm", minilm_folder, cache_dir=tmp_path, runtime="onnx-int8")
+    assert len({fp32.key, int8.key, TransformerEncoder("minilm", minilm_folder, cache_dir=tmp_path).key}) == 3
+    onnx_vectors, int8_vectors = fp32(texts), int8(texts)
+    assert np.allclose(onnx_vectors, torch_vectors, atol=1e-4)
+    cosine = (int8_vectors[:-1] * torch_vectors[:-1]).sum(axis=1)
+    assert (cosine > 0.85).all() and (int8_vectors[-1] == 0).all()
+    exported = folder_fingerprint(minilm_folder)  # one export per weights, kept with the cache
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == [f"{exported}.int8.onnx", f"{exported}.onnx"]
+    with pytest.raises(ValueError, match="encoder runtime 'tensorrt'"):
+        TransformerEncoder("minilm", minilm_folder, runtime="tensorrt")

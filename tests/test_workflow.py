@@ -168,3 +168,42 @@ def test_bad_config_stops_before_any_job(tmp_path, override, expected):
     assert proc.returncode != 0
     assert expected in proc.stdout + proc.stderr
     assert not (workdir / "results").exists()
+
+
+def test_changing_the_finetuning_reruns_only_the_tuned_encoder_and_its_evaluation(demo_run):
+    (demo_run / "lr.yaml").write_text("model:\n  finetune:\n    lr: 1.0e-5\n")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "lr.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert _planned_rules(proc) == {"finetune_encoder", "evaluate_models", "all"}
+
+
+def test_acl_reference_preset_trains_the_reference_model_and_matches_with_it(demo_run):
+    (demo_run / "preset.yaml").write_text("model:\n  preset: acl-reference\n")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "preset.yaml")
+    assert proc.returncode == 0, proc.stderr
+    planned = _planned_rules(proc)
+    assert {"train_sentencepiece", "train_similarity_model", "compute_paper_matrix"} <= planned
+    assert "finetune_encoder" not in planned  # the encoders are untouched
+    assert "params have changed" in (proc.stdout + proc.stderr).lower()
+
+
+def test_an_added_submission_is_the_only_text_encoded_again(demo_run, tmp_path):
+    """A copy of the finished demo with one more submission: the encoder encodes that one
+    text; every corpus paper and every other submission comes from the embedding cache."""
+    import shutil
+
+    work = tmp_path / "demo"
+    shutil.copytree(demo_run, work, symlinks=True)
+    csv = work / "resources/demo/start/Submission_Information.csv"
+    table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    added = table.iloc[[-1]].copy()
+    added["Submission ID"] = str(int(table["Submission ID"].astype(int).max()) + 1)
+    added["Title"] = "Zero-shot cross-lingual semantic parsing with multilingual encoders"
+    added["Abstract"] = "We parse questions in ten languages into logical forms without target-language data."
+    pd.concat([table, added]).to_csv(csv, index=False)
+    proc = run_snakemake(work, "--configfile", "config/config.yaml", "fast.yaml", "--until", "compute_paper_matrix")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    logs = "".join(path.read_text() for path in (work / "logs/demo").glob("compute_paper_matrix_part*.log"))
+    encoded = [int(n) for n in re.findall(r"minilm: encoded (\d+) of", logs)]
+    assert encoded == [1], logs[-3000:]
+    assert "distinct texts cached" in logs

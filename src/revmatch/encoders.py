@@ -32,10 +32,12 @@ import numpy as np
 import pandas as pd
 
 from revmatch.io import InputError, PathLike, atomic_path
+from revmatch.onnx_encoder import RUNTIMES, OnnxEncoder, embedding_dimension, onnx_supported
 
 logger = logging.getLogger(__name__)
 
 KEY_BYTES = 16
+DEFAULT_CPU_RUNTIME = "torch"  # model.encoder.runtime; benchmarks/encoder_speed.py, README
 CACHE_FORMAT = "revmatch-embeddings-1"
 
 
@@ -198,24 +200,47 @@ class TransformerEncoder:
 
     def __init__(self, name: str, folder: PathLike, device: str = "cpu", batch_size: int = 64,
                  max_seq_length: int | None = None, cache_dir: PathLike | None = None,
-                 block_texts: int = 4096) -> None:
+                 block_texts: int = 4096, runtime: str = DEFAULT_CPU_RUNTIME) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"encoder runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
         self.name, self.folder = name, Path(folder)
         self.device, self.batch_size, self.block_texts = device, batch_size, block_texts
         self.max_seq_length = max_seq_length
+        from revmatch.model import resolve_device
+
+        # on a GPU always torch (fp16); on the CPU the chosen runtime
+        self.runtime = "torch" if str(resolve_device(device)) != "cpu" else runtime
+        self.onnx_dir = Path(cache_dir) / "onnx" if cache_dir is not None else None
         self.cache = EmbeddingCache(cache_dir, self.key) if cache_dir is not None else None
 
     @functools.cached_property
     def key(self) -> str:
         """Digest of the weights and of the settings that change an embedding."""
         digest = hashlib.blake2b(digest_size=KEY_BYTES)
-        digest.update(f"{CACHE_FORMAT}\0{folder_fingerprint(self.folder)}\0{self.max_seq_length}".encode())
+        runtime = "" if self.runtime == "torch" else f"\0{self.runtime}"  # torch keys as before
+        digest.update(f"{CACHE_FORMAT}\0{folder_fingerprint(self.folder)}\0{self.max_seq_length}{runtime}".encode())
         return digest.hexdigest()
 
     @functools.cached_property
     def model(self):
         return load_sentence_transformer(self.folder, self.device, self.max_seq_length)
 
+    @functools.cached_property
+    def onnx(self) -> OnnxEncoder | None:
+        """The ONNX Runtime session when the runtime is onnx/onnx-int8 and the pipeline allows."""
+        if self.runtime == "torch":
+            return None
+        if not onnx_supported(self.model):
+            raise ValueError(f"encoder {self.name}: runtime {self.runtime} needs a transformer with mean "
+                             f"pooling ({self.folder}); set model.encoder.runtime: torch")
+        import torch
+
+        return OnnxEncoder(self.model, folder_fingerprint(self.folder), self.runtime, self.onnx_dir,
+                           threads=torch.get_num_threads())
+
     def _encode(self, texts: list[str]) -> np.ndarray:
+        if self.onnx is not None:
+            return self.onnx.encode(texts, self.batch_size)
         # encode() sorts by length within the call and restores the order
         vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                     normalize_embeddings=True, show_progress_bar=False)
@@ -231,7 +256,7 @@ class TransformerEncoder:
         if len(missing):
             # longest first, so that the padding of a block's batches is small
             missing = missing[np.argsort([-len(unique[i]) for i in missing], kind="stable")]
-            self.model  # loaded before the clock starts
+            self.onnx  # loaded (and exported) before the clock starts
             started = time.perf_counter()
             for start in range(0, len(missing), self.block_texts):
                 rows = missing[start:start + self.block_texts]
@@ -247,7 +272,7 @@ class TransformerEncoder:
         elif len(unique):
             logger.info("%s: all %d distinct texts cached", self.name, int(found.sum()))
         if vectors is None:  # nothing but empty texts: the dimension comes from the model
-            dim = self.model.get_sentence_embedding_dimension()
+            dim = embedding_dimension(self.model)
             vectors = np.zeros((len(unique), dim), dtype=np.float32)
         vectors[unique == ""] = 0.0
         return vectors[inverse]

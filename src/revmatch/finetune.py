@@ -39,6 +39,7 @@ from revmatch.text import paper_text
 logger = logging.getLogger(__name__)
 
 FINETUNE_PAIR_KINDS = ("coauthors", "titles")
+PROGRESS_SECONDS = 60.0  # a progress line at least this often (besides every checkpoint)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +187,7 @@ def finetune(base_folder: PathLike, corpus: PairCorpus, params: FinetuneParams, 
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda"
                 else torch.autocast("cpu", enabled=False))
     started, texts_seen = time.perf_counter(), 0
+    last_log = started
     while step < total:
         epoch, offset = divmod(step, steps_per_epoch)
         anchors, positives = epoch_pairs(corpus, params, epoch)
@@ -206,13 +208,15 @@ def finetune(base_folder: PathLike, corpus: PairCorpus, params: FinetuneParams, 
             step += 1
             texts_seen += 2 * len(anchors[chunk])
             losses.append(float(loss.detach()))
-            if step % params.checkpoint_every == 0 or step == total:
-                elapsed = time.perf_counter() - started
+            checkpoint_due = step % params.checkpoint_every == 0 or step == total
+            if checkpoint_due or time.perf_counter() - last_log > PROGRESS_SECONDS:
+                last_log = time.perf_counter()
+                window = min(len(losses), params.checkpoint_every)
                 logger.info("step %d of %d (epoch %d): loss %.4f (mean of the last %d), %.1f texts/s", step,
-                            total, epoch + 1, float(np.mean(losses[-params.checkpoint_every:])),
-                            min(len(losses), params.checkpoint_every), texts_seen / max(elapsed, 1e-9))
-                if checkpoint is not None and step < total:
-                    _save_checkpoint(checkpoint, model, optimizer, scheduler, step, losses)
+                            total, epoch + 1, float(np.mean(losses[-window:])), window,
+                            texts_seen / max(last_log - started, 1e-9))
+            if checkpoint_due and checkpoint is not None and step < total:
+                _save_checkpoint(checkpoint, model, optimizer, scheduler, step, losses)
     seconds = time.perf_counter() - started
     model.eval()
     _save_model(model, out_dir)

@@ -180,16 +180,19 @@ def averaging_model(model_path: PathLike, device: str = "cpu", processes: int = 
 
 
 def encoder_model(name: str, folder: PathLike, device: str = "cpu", batch_size: int = 64,
-                  max_seq_length: int | None = None, embedding_cache: PathLike | None = None) -> DenseModel:
+                  max_seq_length: int | None = None, embedding_cache: PathLike | None = None,
+                  runtime: str | None = None) -> DenseModel:
     """A pretrained transformer encoder (``revmatch.encoders``) as a cosine registry model.
 
-    With ``embedding_cache`` every text's embedding is computed once per encoder and reused."""
-    from revmatch.encoders import TransformerEncoder
+    With ``embedding_cache`` every text's embedding is computed once per encoder and reused;
+    ``runtime`` is the CPU runtime (torch, onnx, onnx-int8; default ``DEFAULT_CPU_RUNTIME``)."""
+    from revmatch.encoders import DEFAULT_CPU_RUNTIME, TransformerEncoder
     from revmatch.model import resolve_device
 
     return DenseModel(name, TransformerEncoder(name, folder, device=str(resolve_device(device)),
                                                batch_size=batch_size, max_seq_length=max_seq_length,
-                                               cache_dir=embedding_cache))
+                                               cache_dir=embedding_cache,
+                                               runtime=runtime or DEFAULT_CPU_RUNTIME))
 
 
 # ---------------------------------------------------------------- sparse models
@@ -361,8 +364,8 @@ def load_registry_model(
     ``avg_model`` is the trained averaging model file (needed for ``avg``);
     ``sentence_transformers`` maps further encoder names to local model folders (a name of
     ``PACKAGED_ENCODERS`` may be pointed at another folder); ``bm25`` holds ``k1`` and ``b``;
-    ``encoder`` the encoders' settings (``encoder_model``'s ``batch_size``, ``max_seq_length``
-    and ``embedding_cache``, the folder of cached embeddings).
+    ``encoder`` the encoders' settings (``encoder_model``'s ``batch_size``, ``max_seq_length``,
+    ``runtime`` and ``embedding_cache``, the folder of cached embeddings).
     """
     sentence_transformers = dict(sentence_transformers or {})
     clash = sorted(set(sentence_transformers) & {"avg", "tfidf", "bm25"})
