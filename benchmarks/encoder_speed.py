@@ -26,7 +26,6 @@ cache, so that torch's embeddings are read, not recomputed):
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from revmatch.anthology import read_anthology
 from revmatch.encoders import TransformerEncoder, encoder_folder, load_sentence_transformer
 from revmatch.text import paper_text
 
@@ -44,13 +44,9 @@ SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "acl-antholog
 
 
 def anthology_texts(source: Path, n: int, seed: int = 1) -> list[str]:
-    """``n`` random title + abstract texts of 2016-2022 Anthology papers."""
-    texts = []
-    with gzip.open(source, "rt") as lines:
-        for line in lines:
-            paper = json.loads(line)
-            if 2016 <= paper["year"] <= 2022 and paper.get("abstract"):
-                texts.append(paper_text(paper["title"], paper["abstract"]))
+    """``n`` random title + abstract texts of 2016-2022 Anthology papers (the workflow's corpus)."""
+    papers, _ = read_anthology(source, {"min_year": 2016, "max_year": 2022})
+    texts = [paper_text(t, a) for t, a in zip(papers["title"], papers["abstract"], strict=True)]
     rng = np.random.default_rng(seed)
     return [texts[i] for i in rng.choice(len(texts), size=min(n, len(texts)), replace=False)]
 

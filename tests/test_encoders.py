@@ -136,3 +136,32 @@ def test_onnx_runtime_gives_the_torch_embeddings_and_int8_close_ones(minilm_fold
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == [f"{exported}.int8.onnx", f"{exported}.onnx"]
     with pytest.raises(ValueError, match="encoder runtime 'tensorrt'"):
         TransformerEncoder("minilm", minilm_folder, runtime="tensorrt")
+
+
+@pytest.mark.slow
+def test_workflow_encodes_the_corpus_in_parts_then_indexes_from_the_cache(tmp_path):
+    """model.encoder.parts: 2 -> two encode_corpus_part jobs over row ranges; the index job
+    encodes nothing and equals an index computed in one go."""
+    import json
+
+    from conftest import copy_workflow, run_snakemake
+
+    from revmatch.registry import load_index
+    from revmatch.text import read_paper_texts
+
+    workdir = copy_workflow(tmp_path)
+    (workdir / "parts.yaml").write_text("model:\n  encoder:\n    parts: 2\n")
+    proc = run_snakemake(workdir, "results/model/index/minilm.npz", "--configfile", "config/config.yaml",
+                         "parts.yaml")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    parts = [json.loads((workdir / f"results/model/encoded/minilm/part{k}.json").read_text()) for k in (0, 1)]
+    n_papers = parts[1]["rows"][1]
+    assert parts[0]["rows"] == [0, n_papers // 2] and parts[1]["rows"][0] == n_papers // 2
+    assert all(part["encoded"] > 0 and part["key"] == parts[0]["key"] for part in parts)
+    index_log = (workdir / "logs/model/index_corpus_minilm.log").read_text()
+    assert "distinct texts cached" in index_log and "encoded" not in index_log
+    texts = read_paper_texts(workdir / "results/corpus/papers.parquet", ("title", "abstract"))
+    rows = [0, 1, n_papers // 2 - 1, n_papers // 2, n_papers - 1]  # either side of the part boundary
+    direct = TransformerEncoder("minilm", encoder_folder("minilm"), max_seq_length=128)([texts[i] for i in rows])
+    vectors = load_index(workdir / "results/model/index/minilm.npz", "minilm").vectors
+    assert np.allclose(vectors[rows], direct, atol=1e-5)

@@ -177,6 +177,15 @@ def test_changing_the_finetuning_reruns_only_the_tuned_encoder_and_its_evaluatio
     assert _planned_rules(proc) == {"finetune_encoder", "evaluate_models", "all"}
 
 
+def test_changing_how_encoders_embed_reruns_the_scores_not_the_fine_tuning(demo_run):
+    (demo_run / "runtime.yaml").write_text("model:\n  encoder:\n    runtime: onnx-int8\n")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "runtime.yaml")
+    assert proc.returncode == 0, proc.stderr
+    planned = _planned_rules(proc)
+    assert {"compute_paper_matrix", "evaluate_models", "affinity_job"} <= planned
+    assert not planned & {"finetune_encoder", "train_similarity_model", "embed_corpus"}
+
+
 def test_acl_reference_preset_trains_the_reference_model_and_matches_with_it(demo_run):
     (demo_run / "preset.yaml").write_text("model:\n  preset: acl-reference\n")
     proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "preset.yaml")

@@ -253,6 +253,7 @@ class TransformerEncoder:
         vectors, found = (self.cache.lookup(keys) if self.cache is not None
                           else (None, np.zeros(len(unique), dtype=bool)))
         missing = np.flatnonzero(~found & (unique != ""))
+        self.counts = {"distinct": len(unique), "encoded": len(missing), "cached": int(found.sum())}
         if len(missing):
             # longest first, so that the padding of a block's batches is small
             missing = missing[np.argsort([-len(unique[i]) for i in missing], kind="stable")]
@@ -276,3 +277,37 @@ class TransformerEncoder:
             vectors = np.zeros((len(unique), dim), dtype=np.float32)
         vectors[unique == ""] = 0.0
         return vectors[inverse]
+
+
+def encode_corpus_part_file(
+    name: str,
+    folder: PathLike,
+    papers_parquet: PathLike,
+    out_json: PathLike,
+    part: int,
+    parts: int,
+    fields: Sequence[str],
+    settings: dict,
+    device: str = "cpu",
+) -> dict:
+    """Encode part ``part`` of ``parts`` (contiguous rows) of the corpus texts into the
+    embedding cache (``settings``: ``registry.encoder_model``'s, with ``embedding_cache``);
+    the summary JSON says how many texts were encoded and how many were cached."""
+    from revmatch.io import write_json
+    from revmatch.text import read_paper_texts
+
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} of {parts}: expected 0 <= part < parts")
+    if settings.get("embedding_cache") is None:
+        raise ValueError("encoding the corpus in parts needs an embedding cache (settings['embedding_cache'])")
+    texts = read_paper_texts(papers_parquet, fields)
+    rows = range(part * len(texts) // parts, (part + 1) * len(texts) // parts)
+    encoder = TransformerEncoder(name, folder, device=device, batch_size=settings.get("batch_size", 64),
+                                 max_seq_length=settings.get("max_seq_length"),
+                                 cache_dir=settings["embedding_cache"],
+                                 runtime=settings.get("runtime") or DEFAULT_CPU_RUNTIME)
+    encoder([texts[i] for i in rows])
+    summary = {"encoder": name, "key": encoder.key, "part": part, "parts": parts, "rows": [rows.start, rows.stop],
+               **encoder.counts}
+    write_json(summary, out_json)
+    return summary

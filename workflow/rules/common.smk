@@ -134,7 +134,14 @@ def is_encoder(name):
 
 def encoder_settings():
     """How encoders embed (``registry.encoder_model``): batch size, word pieces kept, the cache."""
-    return {**config["model"]["encoder"], "embedding_cache": model_path("embedding_cache")}
+    how = {key: value for key, value in config["model"]["encoder"].items() if key != "parts"}
+    return {**how, "embedding_cache": model_path("embedding_cache")}
+
+
+def finetune_mem_mb():
+    """Memory of the fine-tuning job: a base plus the activations of a batch."""
+    finetune = config["model"]["finetune"]
+    return 4000 + 125 * finetune["batch_size"] * finetune["max_seq_length"] // 128
 
 
 def encoder_versions(members):
@@ -158,11 +165,21 @@ def registry_model_settings(members):
     encoders = [name for name in members if is_encoder(name)]
     if not encoders:
         return {}
+    sources = [encoder_source(name) for name in encoders]
+    return {
+        "sentence_transformers": {k: v for source in sources for k, v in source["sentence_transformers"].items()},
+        "encoder": encoder_settings(),
+        "versions": {k: v for source in sources for k, v in source["versions"].items()},
+    }
+
+
+def encoder_source(name):
+    """Where an encoder's weights come from (its folder or package version), without the
+    settings of embedding: what shapes a model fine-tuned from it."""
     folders = encoder_folders()
     return {
-        "sentence_transformers": {name: folders[name] for name in encoders if name in folders},
-        "encoder": encoder_settings(),
-        "versions": encoder_versions(encoders),
+        "sentence_transformers": {name: folders[name]} if name in folders else {},
+        "versions": encoder_versions([name]),
     }
 
 
@@ -362,7 +379,15 @@ def index_corpus_inputs(wildcards):
     inputs = {"papers": corpus_path("papers.parquet"), "encoders": encoder_inputs([wildcards.scorer])}
     if wildcards.scorer == "avg":
         inputs["embeddings"] = model_path("corpus_embeddings.npy")
+    parts = config["model"]["encoder"]["parts"]
+    if is_encoder(wildcards.scorer) and parts > 1:
+        inputs["parts"] = [model_path("encoded", wildcards.scorer, f"part{k}.json") for k in range(parts)]
     return inputs
+
+
+def encode_part_inputs(wildcards):
+    """The corpus and, for the fine-tuned encoder, its folder."""
+    return {"papers": corpus_path("papers.parquet"), "encoders": encoder_inputs([wildcards.encoder])}
 
 
 def index_model_settings(wildcards):

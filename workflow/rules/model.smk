@@ -133,7 +133,7 @@ rule finetune_encoder:
         stats=model_path("encoders", "tuned.json"),
     params:
         finetune=dict(config["model"]["finetune"]),
-        base=lambda wildcards: registry_model_settings([config["model"]["finetune"]["base"]]),
+        base=lambda wildcards: encoder_source(config["model"]["finetune"]["base"]),
         device=config["model"]["gpu"],
         checkpoint_dir=model_path("checkpoints", "finetune"),
         heldout_fraction=config["model"]["evaluation"]["heldout_fraction"],
@@ -144,13 +144,46 @@ rule finetune_encoder:
         "results/benchmarks/model/finetune_encoder.tsv"
     threads: 2
     resources:
-        mem_mb=8000,
+        # on the CPU about 8 GB at 64 pairs a batch of 128 word pieces (activations kept
+        # for the backward pass), growing with both
+        mem_mb=lambda wildcards: finetune_mem_mb(),
         runtime=24 * 60,
         gpu=1,
     conda:
         "../../envs/model.yaml"
     script:
         "../scripts/finetune_encoder.py"
+
+
+# With model.encoder.parts > 1, an encoder's corpus embeddings are computed by that many
+# jobs (contiguous row ranges, each on its own node or GPU on a cluster) into the shared
+# content-addressed embedding cache; its index_corpus job then reads them all from the cache.
+rule encode_corpus_part:
+    input:
+        unpack(encode_part_inputs),
+    output:
+        model_path("encoded", "{encoder}", "part{part}.json"),
+    wildcard_constraints:
+        encoder=r"[A-Za-z0-9_-]+",
+        part=r"\d+",
+    params:
+        fields=config["model"]["text_fields"],
+        model=lambda wildcards: registry_model_settings([wildcards.encoder]),
+        parts=config["model"]["encoder"]["parts"],
+        device=config["model"]["gpu"],
+    log:
+        "logs/model/encode_corpus_{encoder}_part{part}.log",
+    benchmark:
+        "results/benchmarks/model/encode_corpus_{encoder}_part{part}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=1,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/encode_corpus_part.py"
 
 
 # One corpus index per model (avg from the embeddings above, tfidf/bm25/encoders from the
