@@ -15,7 +15,7 @@ workflow's GPU path (fp16).
 
 ``--heldout results/corpus/papers.parquet`` (the corpus of the Anthology evaluation,
 benchmarks/anthology_evaluation.yaml) instead scores each runtime on the held-out tasks
-(``revmatch.retrieval.evaluate``, same queries, baseline torch) with its paired bootstrap
+(``revmatch.retrieval.evaluate``, same queries, baseline the first runtime) with its paired bootstrap
 interval, encoding the whole corpus once per runtime (``--cache``: the workflow's embedding
 cache, so that torch's embeddings are read, not recomputed):
 
@@ -64,7 +64,7 @@ def torch_int8(folder: Path, length: int):
 
 def heldout_runtimes(papers_parquet: Path, runtimes: list[str], length: int, cache: Path | None,
                      batch_size: int) -> dict:
-    """Held-out metrics of minilm under each runtime, each against torch over the same queries."""
+    """Held-out metrics of minilm under each runtime, each against the first over the same queries."""
     import pandas as pd
 
     from revmatch.model import heldout_mask
@@ -74,11 +74,10 @@ def heldout_runtimes(papers_parquet: Path, runtimes: list[str], length: int, cac
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
     heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), 0.05, 1)
     folder = encoder_folder("minilm")
-    models = {"torch" if runtime == "torch" else f"minilm@{runtime}":
-              encoder_model("minilm" if runtime == "torch" else f"minilm@{runtime}", folder, batch_size=batch_size,
-                            max_seq_length=length, embedding_cache=cache, runtime=runtime)
+    models = {f"minilm@{runtime}": encoder_model(f"minilm@{runtime}", folder, batch_size=batch_size,
+                                                 max_seq_length=length, embedding_cache=cache, runtime=runtime)
               for runtime in runtimes}
-    results = evaluate(models, papers, heldout, max_queries=2000, baseline="torch",
+    results = evaluate(models, papers, heldout, max_queries=2000, baseline=f"minilm@{runtimes[0]}",
                        aggregators=["weighted_top3"])
     return {spec: {task: {k: v for k, v in metrics.items() if k.startswith("mrr")}
                    for task, metrics in tasks.items()} for spec, tasks in results.items()}

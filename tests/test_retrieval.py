@@ -158,7 +158,8 @@ def test_workflow_indexes_and_evaluates_the_demo_models(tmp_path):
     assert len(load_index(workdir / "results/model/index/bm25.npz", "bm25")) == len(papers)
     saved = json.loads((workdir / "results/model/evaluation/retrieval.json").read_text())
     # The demo's models, its baselines among them, each with the reviewers tasks per aggregator.
-    assert set(saved["models"]) == {"minilm+tfidf", "minilm", "tuned", "avg", "tfidf", "bm25", "avg+tfidf"}
+    assert set(saved["models"]) == {"tuned+avg", "minilm+avg", "minilm+tfidf", "tuned", "minilm", "avg", "tfidf", "bm25",
+                                   "avg+tfidf"}
     for metrics in saved["models"].values():
         assert metrics["title_to_abstract"]["queries"] > 0
         assert 0 < metrics["title_to_abstract"]["mrr"] <= 1

@@ -56,7 +56,7 @@ def tuned_folder(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("spec", ["tfidf", "bm25", "minilm", "avg", "tuned", "minilm+tfidf", "avg+bm25"])
+@pytest.mark.parametrize("spec", ["tfidf", "bm25", "minilm", "avg", "tuned", "minilm+tfidf", "tuned+avg", "avg+bm25"])
 def test_every_registry_model_scores_queries_against_papers(spec, avg_model, tuned_folder):
     scores = revmatch.paper_similarity(QUERIES, PAPERS, spec, avg_model=avg_model,
                                        encoders={"tuned": tuned_folder})
@@ -77,14 +77,24 @@ def test_ensemble_scores_are_the_paper_matrix_rows(avg_model):
                                QUERIES, [f"p{i}" for i in range(len(PAPERS))], "tfidf").offset == 0
 
 
-def test_default_is_the_matching_default_of_the_config():
+def test_default_is_the_matching_default_of_the_config(avg_model, tuned_folder, tmp_path):
     schema = yaml.safe_load((ROOT / "config/schema.yaml").read_text())
     model_schema = schema["properties"]["model"]["properties"]
     assert model_schema["matching_model"]["default"] == DEFAULT_MATCHING_MODEL
     demo = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     assert demo["model"]["matching_model"] == DEFAULT_MATCHING_MODEL
-    assert np.array_equal(revmatch.paper_similarity(QUERIES, PAPERS),
-                          revmatch.paper_similarity(QUERIES, PAPERS, DEFAULT_MATCHING_MODEL))
+    # The default needs what the workflow trains: its results/model folder, or each file.
+    with pytest.raises(ValueError, match="model_dir="):
+        revmatch.paper_similarity(QUERIES, PAPERS)
+    model_dir = tmp_path / "model"
+    (model_dir / "encoders").mkdir(parents=True)
+    shutil.copy(avg_model, model_dir / "similarity.pt")
+    (model_dir / "encoders" / "tuned").symlink_to(tuned_folder)
+    default = revmatch.paper_similarity(QUERIES, PAPERS, model_dir=model_dir)
+    explicit = revmatch.paper_similarity(QUERIES, PAPERS, DEFAULT_MATCHING_MODEL, avg_model=avg_model,
+                                         encoders={"tuned": tuned_folder})
+    assert np.array_equal(default, explicit) and default.argmax(axis=1).tolist() == [5, 10, 19]
+    assert any((model_dir / "embedding_cache").rglob("*.keys.npy"))
 
 
 def test_quiet_unless_asked_and_the_cache_encodes_once(tmp_path, capfd, caplog):

@@ -49,9 +49,9 @@ class FinetuneParams:
     base: str = "minilm"
     pairs: str = "coauthors"
     epochs: int = 1
-    max_pairs: int | None = None  # pairs per epoch (a seeded sample of the papers); None: every paper
-    batch_size: int = 32
-    lr: float = 2e-5
+    max_pairs: int | None = 6400  # pairs per epoch (a seeded sample of the papers); None: every paper
+    batch_size: int = 64
+    lr: float = 5e-5
     warmup: float = 0.1  # share of the steps with a linearly rising learning rate
     scale: float = 20.0  # cosines are multiplied by this before the softmax
     max_seq_length: int = 128

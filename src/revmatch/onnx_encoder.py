@@ -66,7 +66,7 @@ def quantise_onnx(source: PathLike, path: PathLike) -> None:
 
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))  # one INFO line per tensor otherwise
+    root.setLevel(max(level, logging.ERROR))  # an INFO line per tensor and advice otherwise
     try:
         with atomic_path(path, suffix=".onnx") as tmp:
             quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 BUILTIN_MODELS = ("avg", "tfidf", "bm25", *PACKAGED_ENCODERS)
 # The default matching model (``model.matching_model``, affinity jobs, ``paper_similarity``):
 # the best on the held-out evaluation (README, "The expertise models").
-DEFAULT_MATCHING_MODEL = "minilm+tfidf"
+DEFAULT_MATCHING_MODEL = "tuned+avg"
 INDEX_FORMAT = "revmatch-corpus-index-1"
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 CALIBRATION_QUERIES = 256
