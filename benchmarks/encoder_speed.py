@@ -21,6 +21,9 @@ cache, so that torch's embeddings are read, not recomputed):
 
     .venv/bin/python benchmarks/encoder_speed.py --heldout /tmp/anthology/results/corpus/papers.parquet \
         --cache /tmp/anthology/results/model/embedding_cache --max-seq-length 128 --out heldout_runtimes.json
+
+(``--encoder-folder results/model/encoders/tuned --avg-model results/model/similarity.pt``:
+the fine-tuned encoder and its ensemble with the averaging model, the default ``tuned+avg``.)
 """
 
 from __future__ import annotations
@@ -63,22 +66,26 @@ def torch_int8(folder: Path, length: int):
 
 
 def heldout_runtimes(papers_parquet: Path, runtimes: list[str], length: int, cache: Path | None,
-                     batch_size: int) -> dict:
-    """Held-out metrics of minilm under each runtime, each against the first over the same queries."""
+                     batch_size: int, folder: Path, name: str, avg_model: Path | None = None) -> dict:
+    """Held-out metrics of an encoder under each runtime (and, with ``avg_model``, of its
+    ensemble with the averaging model), each against the first runtime over the same queries."""
     import pandas as pd
 
     from revmatch.model import heldout_mask
-    from revmatch.registry import encoder_model
+    from revmatch.registry import Ensemble, averaging_model, encoder_model
     from revmatch.retrieval import evaluate
 
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
     heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), 0.05, 1)
-    folder = encoder_folder("minilm")
-    models = {f"minilm@{runtime}": encoder_model(f"minilm@{runtime}", folder, batch_size=batch_size,
+    models = {f"{name}@{runtime}": encoder_model(f"{name}@{runtime}", folder, batch_size=batch_size,
                                                  max_seq_length=length, embedding_cache=cache, runtime=runtime)
               for runtime in runtimes}
-    results = evaluate(models, papers, heldout, max_queries=2000, baseline=f"minilm@{runtimes[0]}",
-                       aggregators=["weighted_top3"])
+    baselines = [f"{name}@{runtimes[0]}"]
+    if avg_model is not None:
+        avg = averaging_model(avg_model)
+        models |= {f"{key}+avg": Ensemble([encoder, avg]) for key, encoder in list(models.items())}
+        baselines.append(f"{name}@{runtimes[0]}+avg")
+    results = evaluate(models, papers, heldout, max_queries=2000, baseline=baselines, aggregators=["weighted_top3"])
     return {spec: {task: {k: v for k, v in metrics.items() if k.startswith("mrr")}
                    for task, metrics in tasks.items()} for spec, tasks in results.items()}
 
@@ -109,6 +116,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--heldout", type=Path, default=None, help="papers.parquet: held-out quality per runtime")
     parser.add_argument("--cache", type=Path, default=None, help="embedding cache folder (with --heldout)")
+    parser.add_argument("--encoder-folder", type=Path, default=None,
+                        help="with --heldout: a sentence-transformers folder (e.g. the fine-tuned encoder) "
+                             "instead of the packaged minilm")
+    parser.add_argument("--avg-model", type=Path, default=None,
+                        help="with --heldout: also each runtime's ensemble with this averaging model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.heldout:
@@ -117,7 +129,9 @@ def main() -> None:
         started = time.perf_counter()
         figures = {"load_average_before": os.getloadavg(),
                    "models": heldout_runtimes(args.heldout, runtimes, int(args.max_seq_length.split(",")[0]),
-                                              args.cache, args.batch_size),
+                                              args.cache, args.batch_size,
+                                              args.encoder_folder or encoder_folder("minilm"),
+                                              "tuned" if args.encoder_folder else "minilm", args.avg_model),
                    "seconds": round(time.perf_counter() - started, 1), "load_average_after": os.getloadavg()}
         print(json.dumps(figures, indent=1))
         if args.out:

@@ -124,10 +124,11 @@ def test_encoder_in_the_registry_ranks_the_paraphrase_first(tmp_path):
 def test_onnx_runtime_gives_the_torch_embeddings_and_int8_close_ones(minilm_folder, tmp_path):
     """ONNX Runtime on the CPU: fp32 equals torch; int8 weights stay close; each its own cache."""
     texts = [*TEXTS, " ".join(TEXTS), ""]
-    torch_vectors = TransformerEncoder("minilm", minilm_folder)(texts)
+    torch_vectors = TransformerEncoder("minilm", minilm_folder, runtime="torch")(texts)
     fp32 = TransformerEncoder("minilm", minilm_folder, cache_dir=tmp_path, runtime="onnx")
     int8 = TransformerEncoder("minilm", minilm_folder, cache_dir=tmp_path, runtime="onnx-int8")
-    assert len({fp32.key, int8.key, TransformerEncoder("minilm", minilm_folder, cache_dir=tmp_path).key}) == 3
+    torch_key = TransformerEncoder("minilm", minilm_folder, cache_dir=tmp_path, runtime="torch").key
+    assert len({fp32.key, int8.key, torch_key}) == 3
     onnx_vectors, int8_vectors = fp32(texts), int8(texts)
     assert np.allclose(onnx_vectors, torch_vectors, atol=1e-4)
     cosine = (int8_vectors[:-1] * torch_vectors[:-1]).sum(axis=1)

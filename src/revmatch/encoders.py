@@ -37,7 +37,7 @@ from revmatch.onnx_encoder import RUNTIMES, OnnxEncoder, embedding_dimension, on
 logger = logging.getLogger(__name__)
 
 KEY_BYTES = 16
-DEFAULT_CPU_RUNTIME = "torch"  # model.encoder.runtime; benchmarks/encoder_speed.py, README
+DEFAULT_CPU_RUNTIME = "onnx"  # model.encoder.runtime: torch's embeddings, faster (benchmarks/encoder_speed.py)
 CACHE_FORMAT = "revmatch-embeddings-1"
 
 
@@ -191,6 +191,13 @@ def load_sentence_transformer(folder: PathLike, device: str = "cpu", max_seq_len
     return model
 
 
+def user_onnx_dir() -> Path:
+    """Where ONNX exports live without an embedding cache: the user's cache folder (one export
+    per weights, named by their digest, so any process may reuse it)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "revmatch" / "onnx"
+
+
 class TransformerEncoder:
     """Texts -> unit float32 embeddings with a sentence-transformers folder, through the cache.
 
@@ -210,7 +217,7 @@ class TransformerEncoder:
 
         # on a GPU always torch (fp16); on the CPU the chosen runtime
         self.runtime = "torch" if str(resolve_device(device)) != "cpu" else runtime
-        self.onnx_dir = Path(cache_dir) / "onnx" if cache_dir is not None else None
+        self.onnx_dir = Path(cache_dir) / "onnx" if cache_dir is not None else user_onnx_dir()
         self.cache = EmbeddingCache(cache_dir, self.key) if cache_dir is not None else None
 
     @functools.cached_property
