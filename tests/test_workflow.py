@@ -213,6 +213,6 @@ def test_an_added_submission_is_the_only_text_encoded_again(demo_run, tmp_path):
     proc = run_snakemake(work, "--configfile", "config/config.yaml", "fast.yaml", "--until", "compute_paper_matrix")
     assert proc.returncode == 0, proc.stderr[-5000:]
     logs = "".join(path.read_text() for path in (work / "logs/demo").glob("compute_paper_matrix_part*.log"))
-    encoded = [int(n) for n in re.findall(r"minilm: encoded (\d+) of", logs)]
+    encoded = [int(n) for n in re.findall(r"tuned: encoded (\d+) of", logs)]
     assert encoded == [1], logs[-3000:]
     assert "distinct texts cached" in logs
