@@ -91,8 +91,12 @@ def demo(tmp_path_factory):
     for path, rows in sizes.items():
         (work / path).parent.mkdir(parents=True, exist_ok=True)
         np.save(work / path, rng.normal(size=(rows, EMBEDDING_DIM)).astype(np.float32))
-    jobs = {**DEMO_JOBS, **BAD_JOBS, **MODEL_JOBS}
-    (work / "jobs.yaml").write_text(yaml.safe_dump({"affinity_jobs": jobs}))
+    # The synthetic embeddings stand in for the averaging model's: the jobs that name no model
+    # (and the demo's encoder job) score with avg here.
+    demo_jobs = {name: {**spec, "model": "avg"} if spec.get("model") == "tuned" else spec
+                 for name, spec in DEMO_JOBS.items()}
+    jobs = {**demo_jobs, **BAD_JOBS, **MODEL_JOBS}
+    (work / "jobs.yaml").write_text(yaml.safe_dump({"affinity_jobs": jobs, "model": {"matching_model": "avg"}}))
     targets = [f"results/demo/affinity/{job}/results.json" for job in jobs]
     # Only the affinity and index rules run: the embeddings above stand in for the model's.
     run = run_snakemake(work, "--allowed-rules", "affinity_job", "index_corpus", "--keep-going", *targets,
@@ -300,8 +304,9 @@ def test_job_model_names_any_registry_model(demo):
     job = {"mode": "user_subset", "members": ["xjin90"]}
     unknown = dry_run({**job, "model": "avg+specter"})
     assert unknown.returncode != 0
-    assert ("affinity job 'ensemble': model 'avg+specter': unknown ['specter']; known models: "
-            "['avg', 'tfidf', 'bm25']") in unknown.stdout + unknown.stderr
+    message = unknown.stdout + unknown.stderr
+    assert "config key affinity_jobs.ensemble.model: 'avg+specter' names unknown model(s) specter" in message
+    assert "known: ['avg', 'bm25', 'minilm', 'tfidf', 'tuned']" in message
     unscaled = dry_run({**job, "model": "bm25", "normalize": False})
     assert unscaled.returncode != 0
     assert "affinity job 'ensemble': model 'bm25' has no fixed [0, 1] scale" in unscaled.stdout + unscaled.stderr
