@@ -187,6 +187,7 @@ def test_author_ranking_aggregates_each_authors_other_papers():
 
     model = TfidfModel()
     index = model.index(texts)
+    found = {}
     for method in ("weighted_top3", "max"):
         metrics, ranks = author_ranking(model, index, texts, queries, authorship, relevant, method=method,
                                         ks=(1, 3), return_ranks=True)
@@ -196,4 +197,8 @@ def test_author_ranking_aggregates_each_authors_other_papers():
         own = relevant.toarray()
         assert ranks.tolist() == [int((row >= row[mask].max()).sum()) for row, mask in zip(expected, own)]
         assert metrics["mrr"] == pytest.approx(np.mean(1.0 / ranks))
-    assert metrics["recall@3"] > 0.5  # same-topic authors are found
+        found[method] = metrics
+    # The sum over an author's best papers finds the query's prolific co-author among the
+    # same-topic one-paper authors; the max alone cannot tell them apart.
+    assert found["weighted_top3"]["recall@3"] > 0.5
+    assert found["weighted_top3"]["mrr"] > found["max"]["mrr"]
