@@ -203,7 +203,7 @@ def test_acl_reference_preset_trains_the_reference_model_and_matches_with_it(dem
 
 def test_an_added_submission_is_the_only_text_encoded_again(demo_run, tmp_path):
     """A copy of the finished demo with one more submission: the encoder encodes that one
-    text; every corpus paper and every other submission comes from the embedding cache."""
+    text; the corpus index and every other submission's row are reused."""
     import shutil
 
     work = tmp_path / "demo"
@@ -220,4 +220,4 @@ def test_an_added_submission_is_the_only_text_encoded_again(demo_run, tmp_path):
     logs = "".join(path.read_text() for path in (work / "logs/demo").glob("compute_paper_matrix_part*.log"))
     encoded = [int(n) for n in re.findall(r"tuned: encoded (\d+) of", logs)]
     assert encoded == [1], logs[-3000:]
-    assert "distinct texts cached" in logs
+    assert re.search(r"\d+ rows cached, 1 to compute", logs)  # the other rows come from the paper cache
