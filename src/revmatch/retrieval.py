@@ -87,20 +87,25 @@ def author_papers(model: Model, index, texts: Sequence[str], query_rows: np.ndar
     """Rank all other corpus papers for each query paper; ``relevant`` is (queries, corpus) bool.
 
     With ``return_ranks`` also the rank of each query's first relevant paper."""
-    k_max = max(ks)
     n_relevant = np.diff(relevant.indptr)
     first = np.empty(len(query_rows), dtype=np.int64)
     recalls = {k: np.empty(len(query_rows)) for k in ks}
     for rows, block in score_blocks(model, index, [texts[i] for i in query_rows], block_rows=block_rows):
         block[np.arange(block.shape[0]), query_rows[rows]] = -np.inf
-        is_relevant = relevant[rows].toarray()
-        best = np.where(is_relevant, block, -np.inf).max(axis=1, keepdims=True)
-        first[rows] = (block >= best).sum(axis=1)
-        hits = np.take_along_axis(is_relevant, top_k_columns(block, k_max), axis=1)
-        for k in ks:
-            recalls[k][rows] = hits[:, :k].sum(axis=1) / np.minimum(k, n_relevant[rows])
+        _rank_block(block, relevant[rows].toarray(), n_relevant[rows], rows, first, recalls)
     metrics = summarise(first, recalls)
     return (metrics, first) if return_ranks else metrics
+
+
+def _rank_block(scores: np.ndarray, is_relevant: np.ndarray, n_relevant: np.ndarray, rows: slice,
+                first: np.ndarray, recalls: dict[int, np.ndarray]) -> None:
+    """Fill ``first`` (rank of the best relevant column, ties pessimistic) and ``recalls[k]``
+    for a block of query rows."""
+    best = np.where(is_relevant, scores, -np.inf).max(axis=1, keepdims=True)
+    first[rows] = (scores >= best).sum(axis=1)
+    hits = np.take_along_axis(is_relevant, top_k_columns(scores, max(recalls)), axis=1)
+    for k, recall in recalls.items():
+        recall[rows] = hits[:, :k].sum(axis=1) / np.minimum(k, n_relevant)
 
 
 def author_ranking(model: Model, index, texts: Sequence[str], query_rows: np.ndarray,
@@ -114,7 +119,6 @@ def author_ranking(model: Model, index, texts: Sequence[str], query_rows: np.nda
     query's own authors."""
     from revmatch.aggregate import aggregate_scores
 
-    k_max = max(ks)
     n_relevant = np.diff(relevant.indptr)
     first = np.empty(len(query_rows), dtype=np.int64)
     recalls = {kk: np.empty(len(query_rows)) for kk in ks}
@@ -122,12 +126,7 @@ def author_ranking(model: Model, index, texts: Sequence[str], query_rows: np.nda
                                     shift=True):
         block[np.arange(block.shape[0]), query_rows[rows]] = 0.0
         scores = aggregate_scores(block, authorship, method=method, k=k)
-        is_relevant = relevant[rows].toarray()
-        best = np.where(is_relevant, scores, -np.inf).max(axis=1, keepdims=True)
-        first[rows] = (scores >= best).sum(axis=1)
-        hits = np.take_along_axis(is_relevant, top_k_columns(scores, k_max), axis=1)
-        for kk in ks:
-            recalls[kk][rows] = hits[:, :kk].sum(axis=1) / np.minimum(kk, n_relevant[rows])
+        _rank_block(scores, relevant[rows].toarray(), n_relevant[rows], rows, first, recalls)
     metrics = summarise(first, recalls)
     return (metrics, first) if return_ranks else metrics
 
