@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from revmatch.io import InputError, PathLike, atomic_path
-from revmatch.onnx_encoder import RUNTIMES, OnnxEncoder, embedding_dimension, onnx_supported
+from revmatch.onnx_encoder import EXPORT_VERSION, RUNTIMES, OnnxEncoder, embedding_dimension, onnx_supported
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class TransformerEncoder:
     texts embed as zero vectors (cosine 0 with everything: "nothing in common").
     """
 
-    def __init__(self, name: str, folder: PathLike, device: str = "cpu", batch_size: int = 64,
+    def __init__(self, name: str, folder: PathLike, device: str = "cpu", batch_size: int = 32,
                  max_seq_length: int | None = None, cache_dir: PathLike | None = None,
                  block_texts: int = 4096, runtime: str = DEFAULT_CPU_RUNTIME) -> None:
         if runtime not in RUNTIMES:
@@ -224,7 +224,8 @@ class TransformerEncoder:
     def key(self) -> str:
         """Digest of the weights and of the settings that change an embedding."""
         digest = hashlib.blake2b(digest_size=KEY_BYTES)
-        runtime = "" if self.runtime == "torch" else f"\0{self.runtime}"  # torch keys as before
+        # torch keys as before; ONNX keys name the export's version
+        runtime = "" if self.runtime == "torch" else f"\0{self.runtime}\0v{EXPORT_VERSION}"
         digest.update(f"{CACHE_FORMAT}\0{folder_fingerprint(self.folder)}\0{self.max_seq_length}{runtime}".encode())
         return digest.hexdigest()
 
@@ -309,7 +310,7 @@ def encode_corpus_part_file(
         raise ValueError("encoding the corpus in parts needs an embedding cache (settings['embedding_cache'])")
     texts = read_paper_texts(papers_parquet, fields)
     rows = range(part * len(texts) // parts, (part + 1) * len(texts) // parts)
-    encoder = TransformerEncoder(name, folder, device=device, batch_size=settings.get("batch_size", 64),
+    encoder = TransformerEncoder(name, folder, device=device, batch_size=settings.get("batch_size", 32),
                                  max_seq_length=settings.get("max_seq_length"),
                                  cache_dir=settings["embedding_cache"],
                                  runtime=settings.get("runtime") or DEFAULT_CPU_RUNTIME)

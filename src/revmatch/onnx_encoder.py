@@ -1,11 +1,13 @@
 """A sentence-transformers encoder run by ONNX Runtime on the CPU, in fp32 or int8.
 
 The transformer body is exported once per model folder (``export_onnx``: token ids, mask
-and token types -> last hidden states), optionally quantised to int8 weights (dynamic
-quantisation of the matrix multiplications), and kept next to the embedding cache; the
-pooling (mean over the mask) and the normalisation are done here in numpy, as the
-sentence-transformers pipeline does them. On 2 CPU cores fp32 gives the same embeddings
-as torch (cosine 1.0000) faster (benchmarks/encoder_speed.py).
+and token types -> last hidden states); a BERT body's attention, GELU and layer norms are
+fused into ONNX Runtime's own operators (``fuse_onnx``); the graph is optionally quantised
+to int8 weights (``quantise_onnx``: dynamic quantisation of the matrix multiplications, one
+scale per output channel); the files are kept next to the embedding cache. The pooling (mean
+over the mask) and the normalisation are done here in numpy, as the sentence-transformers
+pipeline does them. On 2 CPU cores fp32 gives the same embeddings as torch (cosine 1.0000)
+about twice as fast (benchmarks/encoder_speed.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 ONNX_OPSET = 17
+EXPORT_VERSION = 2  # in the export files' names and the embedding cache keys: 2 = fused, per-channel int8
+FUSED_MODEL_TYPES = ("bert",)  # bodies whose graph ONNX Runtime's BERT fusions are checked on
 
 
 def onnx_supported(model) -> bool:
@@ -39,10 +43,13 @@ def onnx_supported(model) -> bool:
 
 
 def export_onnx(model, path: PathLike) -> None:
-    """The transformer body of a sentence-transformers ``model`` to an ONNX file."""
+    """The transformer body of a sentence-transformers ``model`` to an ONNX file (fused when
+    its architecture is one of ``FUSED_MODEL_TYPES``)."""
     import torch
 
     body = model[0].auto_model.eval()
+    config = body.config
+    fused = config.model_type in FUSED_MODEL_TYPES and hasattr(body, "set_attn_implementation")
     dummy = model.tokenizer(["a short text", "another text, a little longer"], padding=True, return_tensors="pt")
     names = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in dummy]
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
@@ -57,16 +64,39 @@ def export_onnx(model, path: PathLike) -> None:
 
     # The dummy batch is padded, so the traced graph keeps the attention mask's path (the
     # tracer's warnings about shape-dependent branches are about that choice); exports are
-    # checked against torch's embeddings (tests/test_encoders.py).
+    # checked against torch's embeddings (tests/test_encoders.py). The eager attention is the
+    # pattern that ONNX Runtime fuses (torch's sdpa traces to one it does not).
+    previous = config._attn_implementation
     with atomic_path(path, suffix=".onnx") as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Body(), tuple(dummy[name] for name in names), str(tmp), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=ONNX_OPSET,
-                          dynamo=False)
+        if fused:
+            body.set_attn_implementation("eager")
+        try:
+            torch.onnx.export(Body(), tuple(dummy[name] for name in names), str(tmp), input_names=names,
+                              output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=ONNX_OPSET,
+                              dynamo=False)
+        finally:
+            if fused:
+                body.set_attn_implementation(previous)
+        if fused:
+            fuse_onnx(tmp, tmp, config.num_attention_heads, config.hidden_size)
+
+
+def fuse_onnx(source: PathLike, path: PathLike, num_heads: int, hidden_size: int) -> None:
+    """ONNX Runtime's BERT fusions (attention, embedding and skip layer norms, bias GELU):
+    the same function in fewer, faster operators."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    graph = optimize_model(str(source), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
+                           opt_level=0)
+    graph.save_model_to_file(str(path))
 
 
 def quantise_onnx(source: PathLike, path: PathLike) -> None:
-    """int8 weights for the matrix multiplications (ONNX Runtime dynamic quantisation)."""
+    """int8 weights for the matrix multiplications (ONNX Runtime dynamic quantisation), one
+    scale per output channel: embeddings at cosine 0.995 to fp32's, where one scale per
+    matrix gives 0.95 (benchmarks/README.md)."""
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
@@ -74,7 +104,9 @@ def quantise_onnx(source: PathLike, path: PathLike) -> None:
     root.setLevel(max(level, logging.ERROR))  # an INFO line per tensor and advice otherwise
     try:
         with atomic_path(path, suffix=".onnx") as tmp:
-            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+            # fused operators carry no inferred output types: float is what they produce
+            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                             extra_options={"DefaultTensorType": TensorProto.FLOAT})
     finally:
         root.setLevel(level)
 
@@ -95,7 +127,7 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 class OnnxEncoder:
     """Texts -> unit float32 embeddings of a sentence-transformers ``model`` with ONNX Runtime.
 
-    ``folder`` keeps the exported files (``<key>.onnx``, ``<key>.int8.onnx``); without it they
+    ``folder`` keeps the exported files (``<key>.v2.onnx``, ``<key>.v2.int8.onnx``); without it they
     live in a temporary folder for the encoder's lifetime.
     """
 
@@ -111,12 +143,12 @@ class OnnxEncoder:
             folder = self._tmp
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{key}.onnx"
+        path = folder / f"{key}.v{EXPORT_VERSION}.onnx"
         if not path.exists():
             logger.info("exporting the encoder to %s", path)
             export_onnx(model, path)
         if runtime == "onnx-int8":
-            source, path = path, folder / f"{key}.int8.onnx"
+            source, path = path, path.with_suffix(".int8.onnx")
             if not path.exists():
                 quantise_onnx(source, path)
         options = ort.SessionOptions()
@@ -130,7 +162,7 @@ class OnnxEncoder:
         if getattr(self, "_tmp", None):
             shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embeddings in the order of ``texts``; batches of similar lengths (longest first)."""
         dim = embedding_dimension(self.model)
         out = np.zeros((len(texts), dim), dtype=np.float32)

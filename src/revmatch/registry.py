@@ -179,7 +179,7 @@ def averaging_model(model_path: PathLike, device: str = "cpu", processes: int = 
                                                        processes=processes))
 
 
-def encoder_model(name: str, folder: PathLike, device: str = "cpu", batch_size: int = 64,
+def encoder_model(name: str, folder: PathLike, device: str = "cpu", batch_size: int = 32,
                   max_seq_length: int | None = None, embedding_cache: PathLike | None = None,
                   runtime: str | None = None) -> DenseModel:
     """A pretrained transformer encoder (``revmatch.encoders``) as a cosine registry model.

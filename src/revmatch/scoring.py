@@ -29,7 +29,7 @@ def paper_similarity(
     encoders: Mapping[str, PathLike] | None = None,
     embedding_cache: PathLike | None = None,
     device: str = "cpu",
-    batch_size: int = 64,
+    batch_size: int = 32,
 ) -> np.ndarray:
     """(len(queries), len(papers)) float32 scores of ``model`` (default: the matching default).
 
