@@ -27,9 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from revmatch.aggregate import aggregate_scores
-from revmatch.assignment import senior_reviewers, solve_conference
-from revmatch.similarity import ComputedPaperMatrix, PaperMatrix, cached_paper_matrix, rows_for_budget
+from revmatch.model import aggregate_scores
+from revmatch.matching import senior_reviewers, solve_conference
+from revmatch.matching import (
+    ComputedPaperMatrix,
+    PaperMatrix,
+    cached_paper_matrix,
+    rows_for_budget,
+)
 
 
 @dataclass

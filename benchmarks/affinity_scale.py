@@ -28,7 +28,7 @@ def build_instance(
     cache: Path, n_members: int, n_submissions: int, n_papers: int, dim: int, seed: int = 0
 ) -> dict[str, Path]:
     """Write the synthetic conference to ``cache`` (once per size) and return its paths."""
-    from revmatch import corpus
+    from revmatch.corpus import semantic_scholar as corpus
     from revmatch.io import save_npy, write_jsonl
 
     folder = cache / f"v2_m{n_members}_s{n_submissions}_p{n_papers}_d{dim}"

@@ -36,7 +36,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import copy_workflow, run_snakemake  # noqa: E402
 from s2_fake_api import FakeS2, gzip_lines, paper_record  # noqa: E402
 
-from revmatch import corpus, download  # noqa: E402
+from revmatch.corpus import semantic_scholar as corpus
+from revmatch.corpus import download
 
 RELEASE = "2024-01-02"
 MEMBER_RECORDS = 40_000  # records per distinct gzip member (about 7 MB gzipped)

@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from revmatch.anthology import read_anthology
-from revmatch.encoders import TransformerEncoder, encoder_folder, load_sentence_transformer
-from revmatch.text import paper_text
+from revmatch.corpus import read_anthology
+from revmatch.model import TransformerEncoder, encoder_folder, load_sentence_transformer
+from revmatch.model import paper_text
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "acl-anthology" / "papers.jsonl.gz"
 
@@ -72,8 +72,8 @@ def heldout_runtimes(papers_parquet: Path, runtimes: list[str], length: int, cac
     import pandas as pd
 
     from revmatch.model import heldout_mask
-    from revmatch.registry import Ensemble, averaging_model, encoder_model
-    from revmatch.retrieval import evaluate
+    from revmatch.model import Ensemble, averaging_model, encoder_model
+    from revmatch.model import evaluate
 
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
     heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), 0.05, 1)

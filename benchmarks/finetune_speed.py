@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from revmatch.anthology import read_anthology
-from revmatch.encoders import encoder_folder
-from revmatch.finetune import FinetuneParams, finetune, pair_corpus
+from revmatch.corpus import read_anthology
+from revmatch.model import encoder_folder
+from revmatch.model import FinetuneParams, finetune, pair_corpus
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "acl-anthology" / "papers.jsonl.gz"
 

@@ -29,8 +29,8 @@ import pandas as pd
 import torch
 
 from revmatch.model import train_model_file
-from revmatch.retrieval import evaluate_models_file
-from revmatch.text import encode_file, tokenize_papers_file, train_sentencepiece
+from revmatch.model import evaluate_models_file
+from revmatch.model import encode_file, tokenize_papers_file, train_sentencepiece
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "acl-anthology" / "papers.jsonl.gz"
 

@@ -26,7 +26,7 @@ import torch
 
 from revmatch.io import read_lines
 from revmatch.model import TrainParams, embed_piece_lines, embed_texts, load_model, train_model
-from revmatch.text import read_paper_texts
+from revmatch.model import read_paper_texts
 
 
 def peak_rss_mb() -> float:

@@ -12,7 +12,7 @@ DEMO = REPO / "resources" / "demo"
 
 def copy_workflow(dest: Path) -> Path:
     """A runnable copy of the workflow (rules, config, demo inputs) in ``dest``."""
-    for name in ("Snakefile", "config", "workflow", "envs", "profiles", "src"):
+    for name in ("config", "workflow", "profiles", "src", ".test"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -34,12 +34,7 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.
 def demo_run(tmp_path_factory):
     """The demo DAG run once, end to end, with short training and sampling."""
     workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
-    fast = workdir / "fast.yaml"
-    fast.write_text(
-        "model:\n  train:\n    epochs: 2\ncalibration:\n  reviews: resources/demo/reviews.csv\n"
-        "  draws: 200\n  tune: 200\n  fail_on_bad_convergence: false\n"
-    )
-    proc = run_snakemake(workdir, "--configfile", "config/config.yaml", "fast.yaml")
+    proc = run_snakemake(workdir, "--configfile", "config/config.yaml", ".test/fast.yaml")
     if proc.returncode != 0:
         pytest.fail(f"demo workflow failed:\n{proc.stdout[-5000:]}\n{proc.stderr[-15000:]}")
     return workdir

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from revmatch import affinity, corpus
+from revmatch.affinity import jobs as affinity
+from revmatch.corpus import semantic_scholar as corpus
 from revmatch.io import InputError, write_jsonl
 
 DIM = 16
@@ -561,7 +562,7 @@ def texted(conference, seed=11):
 
 
 def registry_scorer(c, spec):
-    from revmatch import registry
+    from revmatch.model import registry
 
     model = registry.load_registry_model(spec)
     index = model.index(c["corpus_texts"])
@@ -571,7 +572,7 @@ def registry_scorer(c, spec):
 
 @pytest.mark.parametrize("reduce", ["max", "mean", "p75"])
 def test_ensemble_job_is_the_mean_of_member_z_scores_reduced(conference, reduce):
-    from revmatch import registry
+    from revmatch.model import registry
 
     c = texted(conference)
     scorer, model, indexes = registry_scorer(c, "tfidf+bm25")
@@ -612,7 +613,7 @@ def test_tfidf_group_group_is_exactly_symmetric_when_a_is_b(conference, normaliz
 
 
 def test_tfidf_job_without_normalize_gives_cosines(conference):
-    from revmatch import registry
+    from revmatch.model import registry
 
     c = texted(conference)
     scorer, model, index = registry_scorer(c, "tfidf")
@@ -647,7 +648,7 @@ def test_scores_must_come_from_the_jobs_model(conference):
 
 def test_registry_job_file_with_rejects(tmp_path, conference):
     """A tfidf job on files: the rejects' texts are scored; a wrong index is a Data Error."""
-    from revmatch import registry
+    from revmatch.model import registry
 
     c = texted(conference)
     paths = write_inputs(tmp_path, c)

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from revmatch import affinity
+from revmatch.affinity import jobs as affinity
 from revmatch.io import read_jsonl
 from revmatch.model import TrainParams, train_model
-from revmatch.text import read_paper_texts, tokenize, train_sentencepiece
+from revmatch.model import read_paper_texts, tokenize, train_sentencepiece
 from tests.conftest import REPO, copy_workflow, run_snakemake
 
 DEMO_JOBS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["affinity_jobs"]
@@ -264,8 +264,8 @@ def test_demo_workflow_jobs_with_the_trained_model(demo_run):
 def test_registry_model_jobs_read_their_indexes(demo):
     """tfidf and avg+bm25 jobs ran through rule index_corpus; tfidf scores (normalize: false)
     are the cosine of the submission's text and the member's closest paper."""
-    from revmatch import registry
-    from revmatch.text import paper_text
+    from revmatch.model import registry
+    from revmatch.model import paper_text
 
     work, conf = demo["work"], demo["conf"]
     assert sorted(p.name for p in (work / "results/model/index").iterdir()) == ["avg.npz", "bm25.npz", "tfidf.npz"]

@@ -4,16 +4,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from revmatch.aggregate import (
-    AGGREGATORS,
-    aggregate_scores,
-    aggregate_scores_file,
-    aggregate_uncached_file,
-    csr_top_values,
-    gather_rows_file,
-    segment_top_values,
-)
-from revmatch.similarity import cached_paper_matrix, paper_matrix, save_authorship, write_manifest
+from revmatch.model import AGGREGATORS, aggregate_scores, csr_top_values, segment_top_values
+from revmatch.matching.aggregate import aggregate_scores_file, aggregate_uncached_file, gather_rows_file
+from revmatch.matching.paper_matrix import cached_paper_matrix, paper_matrix, save_authorship, write_manifest
 
 
 def naive_score(similarities, n_papers, method, k):
@@ -175,7 +168,7 @@ def test_gather_rows_file_stacks_parts(tmp_path):
 
 def test_uncached_aggregation_equals_cached_parts(tmp_path):
     from revmatch.io import write_jsonl
-    from revmatch.similarity import paper_matrix_file
+    from revmatch.matching.paper_matrix import paper_matrix_file
 
     rng = np.random.default_rng(11)
     queries, corpus = rng.standard_normal((13, 6)).astype(np.float32), rng.standard_normal((20, 6)).astype(np.float32)

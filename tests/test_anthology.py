@@ -11,14 +11,14 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from revmatch.anthology import (
+from revmatch.corpus.anthology import (
     ANTHOLOGY_DROP_REASONS,
     anthology_corpus_file,
     anthology_filter_reason,
     normalise_anthology_record,
     read_anthology,
 )
-from revmatch.corpus import (
+from revmatch.corpus.semantic_scholar import (
     PAPERS_SCHEMA,
     FilterSpec,
     merge_shards,

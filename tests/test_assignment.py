@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from revmatch.assignment import (
+from revmatch.matching.assignment import (
     ASSIGNMENT_COLUMNS,
     InfeasibleAssignment,
     assign_conference,
@@ -438,7 +438,7 @@ def test_senior_side_constraint_mip_pruned_equals_dense(seed):
     # seniors are weaker matches, so the constraint binds
     scores = scores - 0.6 * senior[None, :]
     need = np.ones(60, dtype=np.int64)
-    from revmatch.assignment import SeniorConstraint
+    from revmatch.matching.assignment import SeniorConstraint
 
     side = SeniorConstraint(senior=senior, need=need)
     free = solve_assignment(scores, allowed, 3, max_load)
@@ -480,7 +480,7 @@ def test_conference_with_senior_reviewers_lowers_need_where_none_allowed(caplog)
 
 def test_solve_assignment_file_refuses_an_infeasible_track(tmp_path):
     from revmatch.io import write_json
-    from revmatch.viability import InfeasibleTrack
+    from revmatch.conference import InfeasibleTrack
 
     write_json({"problems": [{"kind": "reviewer", "track": "Syntax", "needed": 30, "available": 24,
                               "shortfall": 6, "message": "track 'Syntax': short by 6"}]},

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from revmatch.calibration import (
+from revmatch.calibration.reviews import (
     DEFAULT_HYPER,
     advi_loss_change,
     build_model,
@@ -176,7 +176,7 @@ def test_read_reviews_skips_counts_and_logs_empty_scores(tmp_path, caplog):
     write_reviews_csv(
         path, [["1", "ann", "4", "2"], ["1", "bob", "", "2"], ["2", "cy", "2", "1"], ["2", "ann", " ", "3"]]
     )
-    with caplog.at_level(logging.WARNING, logger="revmatch.calibration"):
+    with caplog.at_level(logging.WARNING, logger="revmatch.calibration.reviews"):
         reviews = read_reviews(path, START_COLUMNS, n_levels=5)
     assert len(reviews) == 2 and list(reviews.index) == [2, 4]
     assert reviews.attrs["n_skipped"] == 2
@@ -451,7 +451,7 @@ def test_reviewers_and_submissions_without_scored_reviews_are_reported(tmp_path,
     path = tmp_path / "reviews.csv"
     write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "zed", "", "2"], ["9", "ann", "", "1"],
                              ["2", "bob", "3", "3"]])
-    with caplog.at_level(logging.WARNING, logger="revmatch.calibration"):
+    with caplog.at_level(logging.WARNING, logger="revmatch.calibration.reviews"):
         reviews = read_reviews(path, START_COLUMNS, n_levels=5)
     assert reviews.attrs["reviewers_without_reviews"] == ["zed"]
     assert reviews.attrs["submissions_without_reviews"] == ["9"]

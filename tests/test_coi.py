@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revmatch import coi, softconf
+from revmatch.conference import coi
+from revmatch.conference import softconf
 from revmatch.io import InputError, save_npy, write_jsonl, write_parquet
 
 REVIEWERS = [
@@ -359,7 +360,7 @@ def test_merge_cois_file_bad_external_file_leaves_no_output(tmp_path):
 def test_demo_every_coauthor_of_a_reviewer_has_that_coi(tmp_path):
     """Every demo submission with an author who co-wrote a corpus paper (2016 on) with a
     reviewer has the co-authorship COI for that reviewer, and no other pair has it."""
-    from revmatch import corpus
+    from revmatch.corpus import semantic_scholar as corpus
     from revmatch.io import read_jsonl
     from tests.conftest import DEMO
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from revmatch import corpus
+from revmatch.corpus import semantic_scholar as corpus
 from revmatch.io import InputError, read_json
 
 

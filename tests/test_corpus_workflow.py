@@ -8,7 +8,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import copy_workflow, run_snakemake
-from revmatch.corpus import FilterSpec, filter_reason, normalise_record, papers_frame, write_papers
+from revmatch.corpus.semantic_scholar import (
+    FilterSpec,
+    filter_reason,
+    normalise_record,
+    papers_frame,
+    write_papers,
+)
 from revmatch.io import read_json
 from s2_fake_api import FakeS2, abstract_record, gzip_lines, paper_record
 

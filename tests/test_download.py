@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from revmatch import download
-from revmatch.download import ApiSettings, AuthError, DownloadError
+from revmatch.corpus import download
+from revmatch.corpus.download import ApiSettings, AuthError, DownloadError
 from s2_fake_api import FakeS2, gzip_lines, paper_record
 
 

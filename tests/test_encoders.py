@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from revmatch.encoders import (
+from revmatch.model.encoders import (
     PACKAGED_ENCODERS,
     EmbeddingCache,
     ModelNotFoundError,
@@ -18,7 +18,7 @@ from revmatch.encoders import (
     folder_fingerprint,
     text_keys,
 )
-from revmatch.registry import load_registry_model, paper_scores
+from revmatch.model.registry import load_registry_model, paper_scores
 
 TEXTS = [
     "Neural machine translation with attention over source words.",
@@ -83,7 +83,7 @@ def test_cache_round_trip_and_lookup_order(tmp_path):
 
 
 def test_each_text_is_encoded_once(minilm_folder, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="revmatch.encoders")
+    caplog.set_level(logging.INFO, logger="revmatch.model.encoders")
     fresh = TransformerEncoder("minilm", minilm_folder, cache_dir=tmp_path)
     first = fresh(TEXTS + [TEXTS[0], ""])
     assert first.shape == (6, 384)
@@ -153,8 +153,8 @@ def test_workflow_encodes_the_corpus_in_parts_then_indexes_from_the_cache(tmp_pa
 
     from conftest import copy_workflow, run_snakemake
 
-    from revmatch.registry import load_index
-    from revmatch.text import read_paper_texts
+    from revmatch.model.registry import load_index
+    from revmatch.model.text import read_paper_texts
 
     workdir = copy_workflow(tmp_path)
     (workdir / "parts.yaml").write_text("model:\n  encoder:\n    parts: 2\n")

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revmatch.evaluation import bid_counts, bid_shares, evaluate_file, format_evaluation
+from revmatch.matching.evaluation import bid_counts, bid_shares, evaluate_file, format_evaluation
 from revmatch.io import write_csv, write_jsonl
 
 

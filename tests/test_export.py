@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revmatch.assignment import assign_conference
-from revmatch.export import (
+from revmatch.matching.assignment import assign_conference
+from revmatch.matching.export import (
     assignment_records,
     export_assignments_file,
     format_text_report,

@@ -13,8 +13,15 @@ import pandas as pd
 import pytest
 import torch
 
-from revmatch.encoders import encoder_folder, load_sentence_transformer
-from revmatch.finetune import FinetuneParams, epoch_pairs, finetune, finetune_encoder_file, in_batch_loss, pair_corpus
+from revmatch.model.encoders import encoder_folder, load_sentence_transformer
+from revmatch.model.finetune import (
+    FinetuneParams,
+    epoch_pairs,
+    finetune,
+    finetune_encoder_file,
+    in_batch_loss,
+    pair_corpus,
+)
 
 TOPICS = {
     "parsing": "parsing syntax treebank dependency grammar constituency parser tree arcs",
@@ -99,7 +106,7 @@ def test_file_level_finetuning_leaves_heldout_papers_out(tmp_path):
     assert stats["training_papers"] + stats["heldout_papers"] == len(papers)
     assert 0 < stats["heldout_papers"] < len(papers)
     assert json.loads((tmp_path / "stats.json").read_text())["steps"] == 2
-    from revmatch.registry import load_registry_model
+    from revmatch.model.registry import load_registry_model
 
     tuned = load_registry_model("tuned", sentence_transformers={"tuned": tmp_path / "tuned"})
     assert tuned.embed(["a parser"]).shape == (1, 384)

@@ -7,23 +7,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revmatch.aggregate import aggregate_scores
+from revmatch.model import aggregate_scores
 from revmatch.io import write_jsonl
-from revmatch.registry import (
+from revmatch.model import (
     index_corpus_file,
     load_indexes,
     load_registry_model,
     paper_scores,
     unrelated_score,
 )
-from revmatch.similarity import (
+from revmatch.matching.paper_matrix import (
     authorship_matrix,
     read_paper_matrix,
     read_submission_texts,
     registry_matrix_part,
     registry_paper_matrix_file,
 )
-from revmatch.text import paper_text
+from revmatch.model import paper_text
 from tests.conftest import copy_workflow, run_snakemake
 
 TOPICS = [

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from revmatch.io import InputError, read_lines
-from revmatch.model import (
+from revmatch.model.averaging import (
     UNKNOWN,
     AveragingModel,
     _batch_loss,
@@ -31,8 +31,8 @@ from revmatch.model import (
     train_model,
     train_model_file,
 )
-from revmatch.pairs import make_pairs
-from revmatch.text import encode_file, paper_text, tokenize, train_sentencepiece
+from revmatch.model.pairs import make_pairs
+from revmatch.model.text import encode_file, paper_text, tokenize, train_sentencepiece
 
 TOPICS = {
     "parsing": "syntax tree parser grammar dependency constituency treebank arc label projective "
@@ -466,7 +466,7 @@ def test_file_level_training_reads_authors_and_titles_of_the_kept_papers(corpus,
     parquet = tmp_path / "papers.parquet"
     papers.to_parquet(parquet, index=False)
     params = {"dim": 8, "epochs": 1, "batch_size": 32, "pairs": "coauthors+titles"}
-    with caplog.at_level("INFO", logger="revmatch.model"):
+    with caplog.at_level("INFO", logger="revmatch.model.averaging"):
         stats = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt", params,
                                  device="cpu", papers_parquet=parquet, heldout_fraction=0.2, heldout_seed=1)
     kept = n - int(heldout_mask(ids, 0.2, seed=1).sum())
@@ -480,7 +480,7 @@ def test_file_level_training_reads_authors_and_titles_of_the_kept_papers(corpus,
 def test_pairs_no_paper_can_form_are_reported(corpus, tmp_path, caplog):
     lines = corpus["piece_lines"]
     params = dataclasses.replace(FAST, epochs=1, pairs="coauthors")
-    with caplog.at_level("INFO", logger="revmatch.model"):
+    with caplog.at_level("INFO", logger="revmatch.model.averaging"):
         stats = train_model(lines, params, tmp_path / "m.pt", corpus["sp_model"], device="cpu",
                             author_ids=[[f"solo{i}"] for i in range(len(lines))])
     assert stats["epochs"] == 1

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from revmatch.pairs import (
+from revmatch.model.pairs import (
     PairSources,
     coauthor_relevance,
     make_pairs,

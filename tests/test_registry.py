@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 from revmatch.io import InputError
-from revmatch.registry import (
+from revmatch.model.registry import (
     BM25Model,
     Calibration,
     DenseModel,
@@ -178,7 +178,7 @@ def test_local_encoder_folder_and_packaged_name(tmp_path):
     """A configured folder serves under any name (here the packaged weights, copied)."""
     import shutil
 
-    from revmatch.encoders import encoder_folder
+    from revmatch.model.encoders import encoder_folder
 
     folder = shutil.copytree(encoder_folder("minilm"), tmp_path / "local-minilm")
     model = load_registry_model("mine+bm25", sentence_transformers={"mine": folder})

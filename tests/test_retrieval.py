@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from revmatch.io import InputError
-from revmatch.model import heldout_mask
-from revmatch.pairs import coauthor_relevance
-from revmatch.registry import BM25Model, DenseModel, TfidfModel
-from revmatch.retrieval import (
+from revmatch.model.averaging import heldout_mask
+from revmatch.model.pairs import coauthor_relevance
+from revmatch.model.registry import BM25Model, DenseModel, TfidfModel
+from revmatch.model.retrieval import (
     author_papers,
     evaluate_models_file,
     format_report,
@@ -145,7 +145,7 @@ def test_paired_bootstrap_interval():
 def test_workflow_indexes_and_evaluates_the_demo_models(tmp_path):
     from conftest import copy_workflow, run_snakemake
 
-    from revmatch.registry import load_index
+    from revmatch.model.registry import load_index
 
     workdir = copy_workflow(tmp_path)
     (workdir / "small.yaml").write_text("model:\n  train:\n    epochs: 1\n    dim: 32\n")
@@ -170,8 +170,8 @@ def test_workflow_indexes_and_evaluates_the_demo_models(tmp_path):
 def test_author_ranking_aggregates_each_authors_other_papers():
     """The reviewers task against a direct computation: the query's own column counts 0 and
     each author scores s1 + s2/2 + s3/3 (or the max) over the papers they wrote."""
-    from revmatch.aggregate import aggregate_scores
-    from revmatch.retrieval import author_incidence, author_ranking
+    from revmatch.model.aggregation import aggregate_scores
+    from revmatch.model.retrieval import author_incidence, author_ranking
 
     rng = np.random.default_rng(4)
     names = list(TOPICS)

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 import revmatch
-from revmatch.encoders import encoder_folder
-from revmatch.model import TrainParams, train_model
-from revmatch.registry import DEFAULT_MATCHING_MODEL, load_registry_model
-from revmatch.similarity import RegistryPaperMatrix
-from revmatch.text import encode_pieces, tokenize, train_sentencepiece
+from revmatch.model.encoders import encoder_folder
+from revmatch.model.averaging import TrainParams, train_model
+from revmatch.model.registry import DEFAULT_MATCHING_MODEL, load_registry_model
+from revmatch.matching import RegistryPaperMatrix
+from revmatch.model.text import encode_pieces, tokenize, train_sentencepiece
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = [
@@ -78,7 +78,7 @@ def test_ensemble_scores_are_the_paper_matrix_rows(avg_model):
 
 
 def test_default_is_the_matching_default_of_the_config(avg_model, tuned_folder, tmp_path):
-    schema = yaml.safe_load((ROOT / "config/schema.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     model_schema = schema["properties"]["model"]["properties"]
     assert model_schema["matching_model"]["default"] == DEFAULT_MATCHING_MODEL
     demo = yaml.safe_load((ROOT / "config/config.yaml").read_text())

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from revmatch.io import write_jsonl
-from revmatch.similarity import (
+from revmatch.matching.paper_matrix import (
     authored_papers,
     authorship_matrix,
     load_authorship,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from revmatch import softconf
+from revmatch.conference import softconf
 from revmatch.io import InputError, read_jsonl
 
 PROFILE_HEADER = [

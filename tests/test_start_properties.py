@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from revmatch import coi, softconf
+from revmatch.conference import coi
+from revmatch.conference import softconf
 from revmatch.io import InputError
 
 SUBMISSION_HEADER = [

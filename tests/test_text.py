@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from revmatch.io import InputError, read_lines
-from revmatch.text import (
+from revmatch.model.text import (
     encode_file,
     encode_pieces,
     paper_text,

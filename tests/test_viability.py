@@ -4,7 +4,7 @@ import os
 import pytest
 
 from revmatch.io import InputError, write_jsonl
-from revmatch.viability import ACROSS_TRACKS, check_viability, reviewer_capacities, viability_file
+from revmatch.conference.viability import ACROSS_TRACKS, check_viability, reviewer_capacities, viability_file
 
 
 def reviewer(rid, tracks=(), ac=(), sac=(), emergency=False):
@@ -113,8 +113,8 @@ import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from revmatch import softconf  # noqa: E402
-from revmatch.viability import InfeasibleTrack, infeasible_message, raise_if_infeasible  # noqa: E402
+from revmatch.conference import softconf
+from revmatch.conference.viability import InfeasibleTrack, infeasible_message, raise_if_infeasible
 from tests.conftest import DEMO, copy_workflow, run_snakemake  # noqa: E402
 
 

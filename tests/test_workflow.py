@@ -108,7 +108,7 @@ def test_demo_assignment_satisfies_every_constraint_and_is_optimal(demo_run):
 
 
 def test_finished_run_has_nothing_to_do(demo_run):
-    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml")
     assert proc.returncode == 0, proc.stderr
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
@@ -122,7 +122,7 @@ def _planned_rules(proc) -> set[str]:
 def test_changing_max_papers_reruns_only_the_assignment(demo_run):
     override = demo_run / "max5.yaml"
     override.write_text("matching:\n  max_papers_per_reviewer: 5\n")
-    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "max5.yaml")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "max5.yaml")
     assert proc.returncode == 0, proc.stderr
     assert _planned_rules(proc) == {
         "solve_assignment", "check_viability", "export_assignments", "evaluate_assignment", "all"
@@ -137,7 +137,7 @@ def test_changing_a_quota_reruns_only_the_assignment(demo_run, tmp_path):
         name, value = text[1].rsplit(",", 1)
         text[1] = f"{name},{int(value) - 1}"
         quotas.write_text("\n".join(text) + "\n")
-        proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml")
+        proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml")
     finally:
         quotas.write_bytes(original)
     assert proc.returncode == 0, proc.stderr
@@ -172,7 +172,7 @@ def test_bad_config_stops_before_any_job(tmp_path, override, expected):
 
 def test_changing_the_finetuning_reruns_what_the_tuned_encoder_shapes_only(demo_run):
     (demo_run / "lr.yaml").write_text("model:\n  finetune:\n    lr: 1.0e-5\n")
-    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "lr.yaml")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "lr.yaml")
     assert proc.returncode == 0, proc.stderr
     planned = _planned_rules(proc)
     # tuned is in the default model: its index, the matrices, the assignment and the jobs follow
@@ -184,7 +184,7 @@ def test_changing_the_finetuning_reruns_what_the_tuned_encoder_shapes_only(demo_
 
 def test_changing_how_encoders_embed_reruns_the_scores_not_the_fine_tuning(demo_run):
     (demo_run / "runtime.yaml").write_text("model:\n  encoder:\n    runtime: onnx-int8\n")
-    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "runtime.yaml")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "runtime.yaml")
     assert proc.returncode == 0, proc.stderr
     planned = _planned_rules(proc)
     assert {"compute_paper_matrix", "evaluate_models", "affinity_job"} <= planned
@@ -193,7 +193,7 @@ def test_changing_how_encoders_embed_reruns_the_scores_not_the_fine_tuning(demo_
 
 def test_acl_reference_preset_trains_the_reference_model_and_matches_with_it(demo_run):
     (demo_run / "preset.yaml").write_text("model:\n  preset: acl-reference\n")
-    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", "fast.yaml", "preset.yaml")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "preset.yaml")
     assert proc.returncode == 0, proc.stderr
     planned = _planned_rules(proc)
     assert {"train_sentencepiece", "train_similarity_model", "compute_paper_matrix"} <= planned
@@ -215,7 +215,7 @@ def test_an_added_submission_is_the_only_text_encoded_again(demo_run, tmp_path):
     added["Title"] = "Zero-shot cross-lingual semantic parsing with multilingual encoders"
     added["Abstract"] = "We parse questions in ten languages into logical forms without target-language data."
     pd.concat([table, added]).to_csv(csv, index=False)
-    proc = run_snakemake(work, "--configfile", "config/config.yaml", "fast.yaml", "--until", "compute_paper_matrix")
+    proc = run_snakemake(work, "--configfile", "config/config.yaml", ".test/fast.yaml", "--until", "compute_paper_matrix")
     assert proc.returncode == 0, proc.stderr[-5000:]
     logs = "".join(path.read_text() for path in (work / "logs/demo").glob("compute_paper_matrix_part*.log"))
     encoded = [int(n) for n in re.findall(r"tuned: encoded (\d+) of", logs)]

@@ -8,7 +8,7 @@ __all__ = ["paper_similarity"]
 def __getattr__(name: str):
     # the scoring API imports torch and the models lazily: ``import revmatch`` stays light
     if name == "paper_similarity":
-        from revmatch.scoring import paper_similarity
+        from revmatch.model import paper_similarity
 
         return paper_similarity
     raise AttributeError(f"module 'revmatch' has no attribute {name!r}")

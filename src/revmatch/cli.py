@@ -26,7 +26,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from revmatch.softconf import extract_softconf
+    from revmatch.conference import extract_softconf
 
     out = Path(args.out)
     extract_softconf(
@@ -47,7 +47,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_coi(args: argparse.Namespace) -> int:
-    from revmatch.coi import coauthor_since, merge_cois_file
+    from revmatch.conference import coauthor_since, merge_cois_file
 
     conf = Path(args.conference_dir)
     merge_cois_file(
@@ -73,7 +73,7 @@ def _cmd_coi(args: argparse.Namespace) -> int:
 
 
 def _cmd_viability(args: argparse.Namespace) -> int:
-    from revmatch.viability import viability_file
+    from revmatch.conference import viability_file
 
     out = args.out
     viability_file(

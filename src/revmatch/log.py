@@ -14,6 +14,9 @@ T = TypeVar("T")
 
 logger = logging.getLogger("revmatch")
 
+#: Most ids, pairs or values named in one log line or error message.
+MAX_NAMED = 20
+
 
 def setup_logging(path: str | os.PathLike | None = None, level: int = logging.INFO) -> logging.Logger:
     """Send revmatch's log records (and Python warnings) to ``path``, else to stderr.

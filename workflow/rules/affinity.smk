@@ -29,7 +29,7 @@ rule embed_rejected_submissions:
         mem_mb=4000,
         runtime=30,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/embed_rejected_submissions.py"
 
@@ -53,6 +53,6 @@ rule affinity_job:
         mem_mb=8000,
         runtime=30,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/affinity_job.py"

@@ -36,7 +36,7 @@ rule calibrate_reviews:
         mem_mb=8000,
         runtime=120,
     conda:
-        "../../envs/calibration.yaml"
+        "../envs/calibration.yaml"
     script:
         "../scripts/calibrate_reviews.py"
 
@@ -68,6 +68,6 @@ rule plot_calibration:
         mem_mb=1000,
         runtime=5,
     conda:
-        "../../envs/calibration.yaml"
+        "../envs/calibration.yaml"
     script:
         "../scripts/plot_calibration.py"

@@ -9,11 +9,11 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from revmatch.encoders import PACKAGED_ENCODERS
-from revmatch.registry import BUILTIN_MODELS, parse_spec
+from revmatch.model import PACKAGED_ENCODERS
+from revmatch.model import BUILTIN_MODELS, parse_spec
 
 
-validate(config, schema="../../config/schema.yaml")
+validate(config, schema="../schemas/config.schema.yaml")
 
 
 def apply_preset():
@@ -21,10 +21,10 @@ def apply_preset():
     preset = config["model"].get("preset")
     if not preset:
         return
-    path = Path(workflow.basedir) / "config" / "presets" / f"{preset}.yaml"
+    path = Path(workflow.basedir).parent / "config" / "presets" / f"{preset}.yaml"
     with open(path, encoding="utf-8") as fh:
         update_config(config, yaml.safe_load(fh))
-    validate(config, schema="../../config/schema.yaml")
+    validate(config, schema="../schemas/config.schema.yaml")
 
 
 apply_preset()

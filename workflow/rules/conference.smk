@@ -24,7 +24,7 @@ rule extract_softconf:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/extract_softconf.py"
 
@@ -57,7 +57,7 @@ rule merge_cois:
         mem_mb=4000,
         runtime=10,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/merge_cois.py"
 
@@ -83,6 +83,6 @@ rule check_viability:
         mem_mb=1000,
         runtime=5,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/check_viability.py"

@@ -35,7 +35,7 @@ if S2_API:
             mem_mb=500,
             runtime=10,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/list_corpus_shards.py"
 
@@ -57,7 +57,7 @@ if S2_API:
             runtime=240,
             s2_downloads=1,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/download_corpus_shard.py"
 
@@ -72,7 +72,7 @@ if S2_API:
             mem_mb=2000,
             runtime=10,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/corpus_paper_ids.py"
 
@@ -94,7 +94,7 @@ if S2_API:
             mem_mb=2000,
             runtime=60,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/select_corpus_abstracts.py"
 
@@ -121,7 +121,7 @@ if S2_UPDATE:
             mem_mb=2000,
             runtime=60,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/filter_corpus_update.py"
 
@@ -142,7 +142,7 @@ if S2_UPDATE:
             mem_mb=1000,
             runtime=30,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/corpus_delete_ids.py"
 
@@ -170,7 +170,7 @@ if S2_UPDATE:
             mem_mb=4000,
             runtime=30,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/update_corpus.py"
 
@@ -194,7 +194,7 @@ rule filter_corpus_shard:
         mem_mb=2000,
         runtime=60,
     conda:
-        "../../envs/corpus.yaml"
+        "../envs/corpus.yaml"
     script:
         "../scripts/filter_corpus_shard.py"
 
@@ -218,7 +218,7 @@ if ANTHOLOGY:
             mem_mb=4000,
             runtime=30,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/anthology_corpus.py"
 
@@ -244,6 +244,6 @@ if not S2_UPDATE and not ANTHOLOGY:
             mem_mb=4000,
             runtime=30,
         conda:
-            "../../envs/corpus.yaml"
+            "../envs/corpus.yaml"
         script:
             "../scripts/merge_corpus.py"

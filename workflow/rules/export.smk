@@ -25,7 +25,7 @@ rule export_assignments:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/export_assignments.py"
 
@@ -44,6 +44,6 @@ rule evaluate_assignment:
         mem_mb=1000,
         runtime=5,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/evaluate_assignment.py"

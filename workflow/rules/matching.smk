@@ -19,7 +19,7 @@ rule embed_submissions:
         mem_mb=4000,
         runtime=30,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/embed_submissions.py"
 
@@ -37,7 +37,7 @@ rule reviewer_papers:
         mem_mb=4000,
         runtime=15,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/reviewer_papers.py"
 
@@ -69,7 +69,7 @@ rule compute_paper_matrix:
         mem_mb=lambda wildcards, input: 2000 + config["matching"]["memory_budget_mb"],
         runtime=60,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/compute_paper_matrix.py"
 
@@ -99,7 +99,7 @@ rule aggregate_scores:
         mem_mb=lambda wildcards, input: 4000 + config["matching"]["memory_budget_mb"],
         runtime=60,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/aggregate_scores.py"
 
@@ -115,7 +115,7 @@ rule gather_aggregate:
         mem_mb=8000,
         runtime=15,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/gather_aggregate.py"
 
@@ -152,6 +152,6 @@ rule solve_assignment:
         mem_mb=8000,
         runtime=60,
     conda:
-        "../../envs/matching.yaml"
+        "../envs/matching.yaml"
     script:
         "../scripts/solve_assignment.py"

@@ -20,7 +20,7 @@ rule tokenize_corpus:
         mem_mb=2000,
         runtime=60,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/tokenize_corpus.py"
 
@@ -44,7 +44,7 @@ rule train_sentencepiece:
         mem_mb=4000,
         runtime=60,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/train_sentencepiece.py"
 
@@ -63,7 +63,7 @@ rule encode_corpus_pieces:
         mem_mb=2000,
         runtime=30,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/encode_corpus_pieces.py"
 
@@ -94,7 +94,7 @@ rule train_similarity_model:
         runtime=24 * 60,
         gpu=1,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/train_similarity_model.py"
 
@@ -117,7 +117,7 @@ rule embed_corpus:
         mem_mb=8000,
         runtime=120,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/embed_corpus.py"
 
@@ -150,7 +150,7 @@ rule finetune_encoder:
         runtime=24 * 60,
         gpu=1,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/finetune_encoder.py"
 
@@ -181,7 +181,7 @@ rule encode_corpus_part:
         runtime=120,
         gpu=1,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/encode_corpus_part.py"
 
@@ -210,7 +210,7 @@ rule index_corpus:
         mem_mb=8000,
         runtime=120,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/index_corpus.py"
 
@@ -247,6 +247,6 @@ rule evaluate_models:
         mem_mb=8000,
         runtime=120,
     conda:
-        "../../envs/model.yaml"
+        "../envs/model.yaml"
     script:
         "../scripts/evaluate_models.py"

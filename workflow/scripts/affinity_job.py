@@ -4,7 +4,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.affinity import affinity_job_file  # noqa: E402
+from revmatch.affinity import affinity_job_file
 
 model = dict(snakemake.params.model)  # {} for avg alone (cached embeddings)
 indexes = snakemake.input.get("indexes", [])

@@ -2,8 +2,12 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.aggregate import aggregate_computed_file, aggregate_scores_file, aggregate_uncached_file  # noqa: E402
-from revmatch.similarity import registry_matrix_part  # noqa: E402
+from revmatch.matching import (
+    aggregate_computed_file,
+    aggregate_scores_file,
+    aggregate_uncached_file,
+)
+from revmatch.matching import registry_matrix_part
 
 settings = snakemake.params.model
 if snakemake.params.cached:

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.anthology import anthology_corpus_file  # noqa: E402
+from revmatch.corpus import anthology_corpus_file
 
 anthology_corpus_file(
     snakemake.input[0],

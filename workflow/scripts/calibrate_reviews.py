@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.calibration import calibrate_reviews_file  # noqa: E402
+from revmatch.calibration import calibrate_reviews_file
 
 p = snakemake.params
 calibrate_reviews_file(

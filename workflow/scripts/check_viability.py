@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.viability import viability_file  # noqa: E402
+from revmatch.conference import viability_file
 
 viability_file(
     snakemake.input.reviewers,

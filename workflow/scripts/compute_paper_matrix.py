@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.similarity import paper_matrix_file, registry_paper_matrix_file  # noqa: E402
+from revmatch.matching import paper_matrix_file, registry_paper_matrix_file
 
 settings = snakemake.params.model
 common = dict(

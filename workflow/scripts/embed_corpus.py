@@ -5,7 +5,7 @@ from revmatch.log import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 
-from revmatch.model import embed_pieces_file  # noqa: E402
+from revmatch.model import embed_pieces_file
 
 embed_pieces_file(
     snakemake.input.model,

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.model import embed_submissions_file  # noqa: E402
+from revmatch.model import embed_submissions_file
 
 # Set-aside (withdrawn, desk-rejected) submissions, embedded for affinity jobs that score
 # them; their records carry what START gives for them (the title at least).

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.model import embed_submissions_file  # noqa: E402
+from revmatch.model import embed_submissions_file
 
 embed_submissions_file(
     snakemake.input.model,

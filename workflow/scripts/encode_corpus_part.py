@@ -5,7 +5,7 @@ from revmatch.log import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 
-from revmatch.encoders import encode_corpus_part_file, encoder_folder  # noqa: E402
+from revmatch.model import encode_corpus_part_file, encoder_folder
 
 name = snakemake.wildcards.encoder
 encode_corpus_part_file(

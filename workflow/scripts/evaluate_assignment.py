@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.evaluation import evaluate_file  # noqa: E402
+from revmatch.matching import evaluate_file
 
 evaluate_file(
     snakemake.input.assignment,

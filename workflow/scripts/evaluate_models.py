@@ -5,7 +5,7 @@ from revmatch.log import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 
-from revmatch.retrieval import evaluate_models_file  # noqa: E402
+from revmatch.model import evaluate_models_file
 
 evaluate_models_file(
     snakemake.input.papers,

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.export import export_assignments_file  # noqa: E402
+from revmatch.matching import export_assignments_file
 
 export_assignments_file(
     snakemake.input.assignment,

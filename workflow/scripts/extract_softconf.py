@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.softconf import extract_softconf  # noqa: E402
+from revmatch.conference import extract_softconf
 
 extract_softconf(
     snakemake.input.profiles,

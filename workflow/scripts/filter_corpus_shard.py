@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.corpus import filter_shard_file  # noqa: E402
+from revmatch.corpus import filter_shard_file
 
 filter_shard_file(
     snakemake.input[0],

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.corpus import filter_update_file  # noqa: E402
+from revmatch.corpus import filter_update_file
 
 filter_update_file(
     snakemake.input[0],

@@ -5,7 +5,7 @@ from revmatch.log import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 
-from revmatch.finetune import finetune_encoder_file  # noqa: E402
+from revmatch.model import finetune_encoder_file
 
 finetune_encoder_file(
     snakemake.input.papers,

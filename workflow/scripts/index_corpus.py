@@ -5,7 +5,7 @@ from revmatch.log import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 
-from revmatch.registry import index_corpus_file  # noqa: E402
+from revmatch.model import index_corpus_file
 
 index_corpus_file(
     snakemake.wildcards.scorer,

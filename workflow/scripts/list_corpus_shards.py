@@ -2,6 +2,6 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.download import write_manifest_file  # noqa: E402
+from revmatch.corpus import write_manifest_file
 
 write_manifest_file(snakemake.params.s2, list(snakemake.params.datasets), snakemake.output[0])

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.coi import coauthor_since, merge_cois_file  # noqa: E402
+from revmatch.conference import coauthor_since, merge_cois_file
 
 merge_cois_file(
     snakemake.input.submissions,

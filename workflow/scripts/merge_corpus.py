@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.corpus import merge_shards_file  # noqa: E402
+from revmatch.corpus import merge_shards_file
 
 merge_shards_file(
     list(snakemake.input.papers),

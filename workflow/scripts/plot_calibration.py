@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.calibration import plot_calibration_files  # noqa: E402
+from revmatch.calibration import plot_calibration_files
 
 plot_calibration_files(
     snakemake.input.submissions,

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.similarity import reviewer_papers_file  # noqa: E402
+from revmatch.matching import reviewer_papers_file
 
 reviewer_papers_file(
     snakemake.input.reviewers,

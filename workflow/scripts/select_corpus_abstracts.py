@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.corpus import select_abstracts_file  # noqa: E402
+from revmatch.corpus import select_abstracts_file
 
 select_abstracts_file(
     snakemake.input.shard,

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.assignment import solve_assignment_file  # noqa: E402
+from revmatch.matching import solve_assignment_file
 
 solve_assignment_file(
     snakemake.input.aggregate,

@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.text import train_sentencepiece  # noqa: E402
+from revmatch.model import train_sentencepiece
 
 train_sentencepiece(
     snakemake.input[0],

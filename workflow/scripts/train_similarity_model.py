@@ -5,7 +5,7 @@ from revmatch.log import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 
-from revmatch.model import train_model_file  # noqa: E402
+from revmatch.model import train_model_file
 
 train_model_file(
     snakemake.input.pieces,

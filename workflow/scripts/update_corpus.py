@@ -2,7 +2,7 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.corpus import update_corpus_file  # noqa: E402
+from revmatch.corpus import update_corpus_file
 
 join = snakemake.params.join_abstracts
 update_corpus_file(

@@ -30,11 +30,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from revmatch.encoders import encoder_folder, folder_fingerprint, load_sentence_transformer, quiet_progress
+from revmatch.model.encoders import (
+    encoder_folder,
+    folder_fingerprint,
+    load_sentence_transformer,
+    quiet_progress,
+)
 from revmatch.io import PathLike, atomic_path, write_json
-from revmatch.model import heldout_mask, resolve_device
-from revmatch.pairs import choose_kinds, coauthor_relevance, draw_partners, paper_author_ids
-from revmatch.text import paper_text
+from revmatch.model.averaging import heldout_mask, resolve_device
+from revmatch.model.pairs import choose_kinds, coauthor_relevance, draw_partners, paper_author_ids
+from revmatch.model.text import paper_text
 
 logger = logging.getLogger(__name__)
 

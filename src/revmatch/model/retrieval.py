@@ -24,10 +24,10 @@ import scipy.sparse as sp
 from scipy import stats
 
 from revmatch.io import InputError, PathLike, write_json, write_text
-from revmatch.model import heldout_mask
-from revmatch.pairs import coauthor_relevance, paper_author_ids
-from revmatch.registry import Ensemble, Model, load_registry_model, parse_spec, score_blocks
-from revmatch.text import paper_text
+from revmatch.model.averaging import heldout_mask
+from revmatch.model.pairs import coauthor_relevance, paper_author_ids
+from revmatch.model.registry import Ensemble, Model, load_registry_model, parse_spec, score_blocks
+from revmatch.model.text import paper_text
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def author_ranking(model: Model, index, texts: Sequence[str], query_rows: np.nda
     against the author's corpus papers, the query paper itself counting 0 ("nothing in
     common"). ``authorship`` is (authors, corpus) bool, ``relevant`` (queries, authors) the
     query's own authors."""
-    from revmatch.aggregate import aggregate_scores
+    from revmatch.model.aggregation import aggregate_scores
 
     n_relevant = np.diff(relevant.indptr)
     first = np.empty(len(query_rows), dtype=np.int64)

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from revmatch.encoders import PACKAGED_ENCODERS, encoder_folder
+from revmatch.model.encoders import PACKAGED_ENCODERS, encoder_folder
 from revmatch.io import InputError, PathLike, atomic_path
 
 logger = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
 def averaging_model(model_path: PathLike, device: str = "cpu", processes: int = 1,
                     batch_size: int = 512) -> DenseModel:
     """The trained averaging model of ``model_path`` as a registry model named ``avg``."""
-    from revmatch.model import embed_texts, load_model
+    from revmatch.model.averaging import embed_texts, load_model
 
     model = load_model(model_path, device=device)
     return DenseModel("avg", lambda texts: embed_texts(model, texts, batch_size=batch_size,
@@ -186,8 +186,8 @@ def encoder_model(name: str, folder: PathLike, device: str = "cpu", batch_size: 
 
     With ``embedding_cache`` every text's embedding is computed once per encoder and reused;
     ``runtime`` is the CPU runtime (torch, onnx, onnx-int8; default ``DEFAULT_CPU_RUNTIME``)."""
-    from revmatch.encoders import DEFAULT_CPU_RUNTIME, TransformerEncoder
-    from revmatch.model import resolve_device
+    from revmatch.model.encoders import DEFAULT_CPU_RUNTIME, TransformerEncoder
+    from revmatch.model.averaging import resolve_device
 
     return DenseModel(name, TransformerEncoder(name, folder, device=str(resolve_device(device)),
                                                batch_size=batch_size, max_seq_length=max_seq_length,
@@ -502,7 +502,7 @@ def index_corpus_file(
     ``avg`` is indexed from ``corpus_embeddings`` (the ``.npy`` of the embedding step, so
     the corpus is not encoded twice); the other models from the papers' texts.
     """
-    from revmatch.text import read_paper_texts
+    from revmatch.model.text import read_paper_texts
 
     if len(parse_spec(name)) != 1:
         raise ValueError(f"index one model at a time, got {name!r}")

@@ -18,9 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
-from revmatch.assignment import reviewer_load_bounds
+from revmatch.conference.records import reviewer_load_bounds
 from revmatch.io import InputError, PathLike, read_json, read_jsonl, write_json, write_text
-from revmatch.softconf import read_quotas, write_all_or_nothing
+from revmatch.conference.softconf import read_quotas, write_all_or_nothing
 
 logger = logging.getLogger(__name__)
 

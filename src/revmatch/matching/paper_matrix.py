@@ -48,8 +48,15 @@ from revmatch.io import (
     write_parquet,
 )
 from revmatch.log import progress
-from revmatch.registry import CorpusIndex, Model, load_indexes, load_registry_model, paper_scores, unrelated_score
-from revmatch.text import TEXT_FIELDS, submission_texts
+from revmatch.model import (
+    CorpusIndex,
+    Model,
+    load_indexes,
+    load_registry_model,
+    paper_scores,
+    unrelated_score,
+)
+from revmatch.model import TEXT_FIELDS, submission_texts
 
 logger = logging.getLogger(__name__)
 

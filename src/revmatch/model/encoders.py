@@ -32,7 +32,13 @@ import numpy as np
 import pandas as pd
 
 from revmatch.io import InputError, PathLike, atomic_path
-from revmatch.onnx_encoder import EXPORT_VERSION, RUNTIMES, OnnxEncoder, embedding_dimension, onnx_supported
+from revmatch.model.onnx_encoder import (
+    EXPORT_VERSION,
+    RUNTIMES,
+    OnnxEncoder,
+    embedding_dimension,
+    onnx_supported,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +186,7 @@ def load_sentence_transformer(folder: PathLike, device: str = "cpu", max_seq_len
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    from revmatch.model import resolve_device
+    from revmatch.model.averaging import resolve_device
 
     with quiet_progress():
         model = SentenceTransformer(str(folder), device=str(resolve_device(device)), local_files_only=True)
@@ -213,7 +219,7 @@ class TransformerEncoder:
         self.name, self.folder = name, Path(folder)
         self.device, self.batch_size, self.block_texts = device, batch_size, block_texts
         self.max_seq_length = max_seq_length
-        from revmatch.model import resolve_device
+        from revmatch.model.averaging import resolve_device
 
         # on a GPU always torch (fp16); on the CPU the chosen runtime
         self.runtime = "torch" if str(resolve_device(device)) != "cpu" else runtime
@@ -302,7 +308,7 @@ def encode_corpus_part_file(
     embedding cache (``settings``: ``registry.encoder_model``'s, with ``embedding_cache``);
     the summary JSON says how many texts were encoded and how many were cached."""
     from revmatch.io import write_json
-    from revmatch.text import read_paper_texts
+    from revmatch.model.text import read_paper_texts
 
     if not 0 <= part < parts:
         raise ValueError(f"part {part} of {parts}: expected 0 <= part < parts")

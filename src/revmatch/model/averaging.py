@@ -46,8 +46,21 @@ from torch import nn
 
 from revmatch.io import InputError, PathLike, atomic_path, read_jsonl, read_lines, save_npy
 from revmatch.log import progress
-from revmatch.pairs import PairSources, make_pairs, pair_kind_counts, paper_author_ids, parse_pair_kinds
-from revmatch.text import TEXT_FIELDS, encode_pieces, paper_text, read_paper_texts, submission_texts, tokenize
+from revmatch.model.pairs import (
+    PairSources,
+    make_pairs,
+    pair_kind_counts,
+    paper_author_ids,
+    parse_pair_kinds,
+)
+from revmatch.model.text import (
+    TEXT_FIELDS,
+    encode_pieces,
+    paper_text,
+    read_paper_texts,
+    submission_texts,
+    tokenize,
+)
 
 logger = logging.getLogger(__name__)
 

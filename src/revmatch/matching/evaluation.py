@@ -11,7 +11,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from revmatch.assignment import locate_ids, read_assignment
+from revmatch.matching.assignment import locate_ids, read_assignment
 from revmatch.io import InputError, PathLike, read_jsonl, write_text
 
 logger = logging.getLogger(__name__)

@@ -302,7 +302,7 @@ def read_coi_pairs(path: PathLike) -> tuple[pd.DataFrame, str]:
     ``person``, ``other`` and the spreadsheet ``row``; an empty cell raises ``InputError``.
     A value with ``@`` is an email, else a START username.
     """
-    from revmatch.softconf import find_column, read_csv_export
+    from revmatch.conference.softconf import find_column, read_csv_export
 
     frame = read_csv_export(path)
     person = find_column(frame, EXTERNAL_REVIEWER, path)
@@ -513,7 +513,7 @@ def merge_cois_file(
     reviewer ids (columns), one a line. Everything is read and computed before anything
     is written, and a failed write removes what was written. Returns the counts.
     """
-    from revmatch.softconf import write_all_or_nothing
+    from revmatch.conference.softconf import write_all_or_nothing
 
     submissions = read_jsonl(submissions_jsonl)
     reviewers = read_jsonl(reviewers_jsonl)

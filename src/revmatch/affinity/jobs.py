@@ -57,14 +57,24 @@ import pandas as pd
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from revmatch.aggregate import AGGREGATORS, MAX_BLOCK_VALUES, aggregate_scores
+from revmatch.model import AGGREGATORS, MAX_BLOCK_VALUES, aggregate_scores
 from revmatch.io import InputError, PathLike, atomic_path, read_json, read_jsonl, write_json
 from revmatch.log import progress
-from revmatch.registry import (
-    CorpusIndex, Model, load_indexes, load_registry_model, parse_spec, score_blocks,
+from revmatch.model import (
+    CorpusIndex,
+    Model,
+    load_indexes,
+    load_registry_model,
+    parse_spec,
+    score_blocks,
 )
-from revmatch.similarity import authorship_matrix, corpus_author_ids, normalize_rows, reviewer_paper_ids
-from revmatch.text import TEXT_FIELDS, read_paper_texts, submission_texts
+from revmatch.matching import (
+    authorship_matrix,
+    corpus_author_ids,
+    normalize_rows,
+    reviewer_paper_ids,
+)
+from revmatch.model import TEXT_FIELDS, read_paper_texts, submission_texts
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from revmatch.io import PathLike
-from revmatch.registry import DEFAULT_MATCHING_MODEL, load_registry_model, paper_scores, parse_spec
+from revmatch.model.registry import DEFAULT_MATCHING_MODEL, load_registry_model, paper_scores, parse_spec
 
 
 def paper_similarity(

@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from revmatch.corpus import (
+from revmatch.corpus.semantic_scholar import (
     _MAX_REPORTED_BAD_LINES,
     FilterSpec,
     _combine_summaries,

@@ -19,14 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from revmatch.assignment import (
-    locate_ids,
-    paper_tracks,
-    read_assignment,
-    reviewer_ids,
-    submission_ids,
-    track_membership,
-)
+from revmatch.matching.assignment import locate_ids, paper_tracks, read_assignment, track_membership
+from revmatch.conference import reviewer_ids, submission_ids
 from revmatch.io import (
     InputError,
     PathLike,
