@@ -28,12 +28,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from revmatch.model import aggregate_scores
-from revmatch.matching import senior_reviewers, solve_conference
 from revmatch.matching import (
     ComputedPaperMatrix,
     PaperMatrix,
     cached_paper_matrix,
     rows_for_budget,
+    senior_reviewers,
+    solve_conference,
 )
 
 

@@ -28,7 +28,7 @@ def build_instance(
     cache: Path, n_members: int, n_submissions: int, n_papers: int, dim: int, seed: int = 0
 ) -> dict[str, Path]:
     """Write the synthetic conference to ``cache`` (once per size) and return its paths."""
-    from revmatch.corpus import semantic_scholar as corpus
+    from revmatch.corpus import papers_frame, write_papers
     from revmatch.io import save_npy, write_jsonl
 
     folder = cache / f"v2_m{n_members}_s{n_submissions}_p{n_papers}_d{dim}"
@@ -57,7 +57,7 @@ def build_instance(
                            900000 + rng.integers(0, 5 * n_members, n_authors.sum()))
     starts = np.concatenate([[0], np.cumsum(n_authors)])
     years = rng.integers(2000, 2025, n_papers)
-    papers = corpus.papers_frame([
+    papers = papers_frame([
         {"paper_id": f"c{d:07d}", "title": f"Paper {d}", "abstract": "A.", "year": int(years[d]),
          "venue": "ACL",
          "authors": [{"id": str(a), "name": f"A{a}"} for a in author_pool[starts[d]:starts[d + 1]]],
@@ -69,7 +69,7 @@ def build_instance(
     folder.mkdir(parents=True, exist_ok=True)
     write_jsonl(reviewers, paths["reviewers_jsonl"])
     write_jsonl(submissions, paths["submissions_jsonl"])
-    corpus.write_papers(papers, paths["papers_parquet"])
+    write_papers(papers, paths["papers_parquet"])
     save_npy(rng.standard_normal((n_papers, dim), dtype=np.float32), paths["corpus_embeddings_npy"])
     save_npy(rng.standard_normal((n_submissions, dim), dtype=np.float32), paths["submission_embeddings_npy"])
     return paths

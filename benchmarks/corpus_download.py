@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import copy_workflow, run_snakemake  # noqa: E402
 from s2_fake_api import FakeS2, gzip_lines, paper_record  # noqa: E402
 
-from revmatch.corpus import semantic_scholar as corpus
-from revmatch.corpus import download
+from revmatch.corpus import ApiSettings, FilterSpec, filter_shard
+from revmatch.corpus import download, s2_api, shard_reading  # internals measured: gunzip, one download
 
 RELEASE = "2024-01-02"
 MEMBER_RECORDS = 40_000  # records per distinct gzip member (about 7 MB gzipped)
@@ -98,7 +98,7 @@ def measure_filter(shard: Path, shard_bytes: int, repeat: int) -> dict:
     per wall second and per CPU second."""
     mb = shard_bytes / 1e6
     wall, cpu, (_, summary) = best_seconds(
-        lambda: corpus.filter_shard(shard, corpus.FilterSpec(min_year=2016)), repeat
+        lambda: filter_shard(shard, FilterSpec(min_year=2016)), repeat
     )
     figures = {
         "filter_one_shard_s": round(wall, 2),
@@ -106,13 +106,13 @@ def measure_filter(shard: Path, shard_bytes: int, repeat: int) -> dict:
         "filter_mb_per_cpu_s_gz": round(mb / cpu, 1),
         "filter_records_per_s": round(summary["records"] / wall),
     }
-    print(f"filter ({corpus.GUNZIP_BACKEND}): {mb:.0f} MB gz, {summary['records']} records, best of {repeat}: "
+    print(f"filter ({shard_reading.GUNZIP_BACKEND}): {mb:.0f} MB gz, {summary['records']} records, best of {repeat}: "
           f"{wall:.2f} s wall = {figures['filter_mb_per_s_gz']} MB/s gz, {cpu:.2f} s CPU = "
           f"{figures['filter_mb_per_cpu_s_gz']} MB/s gz per core")
-    wall, cpu, _ = best_seconds(lambda: sum(len(b) for b in corpus._iter_blocks(shard)), repeat)
+    wall, cpu, _ = best_seconds(lambda: sum(len(b) for b in shard_reading._iter_blocks(shard)), repeat)
     figures["gunzip_only_mb_per_s_gz"] = round(mb / wall, 1)
     figures["gunzip_only_mb_per_cpu_s_gz"] = round(mb / cpu, 1)
-    print(f"gunzip alone ({corpus.GUNZIP_BACKEND}, same reader): {figures['gunzip_only_mb_per_s_gz']} MB/s gz wall, "
+    print(f"gunzip alone ({shard_reading.GUNZIP_BACKEND}, same reader): {figures['gunzip_only_mb_per_s_gz']} MB/s gz wall, "
           f"{figures['gunzip_only_mb_per_cpu_s_gz']} MB/s gz per core")
     return figures
 
@@ -129,10 +129,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--filter-only", action="store_true", help="measure filtering and gunzip only (no server)")
     parser.add_argument("--repeat", type=int, default=1, help="timed filter/gunzip runs; the best is reported")
-    parser.add_argument("--gunzip", choices=["isal", "zlib"], default=corpus.GUNZIP_BACKEND,
+    parser.add_argument("--gunzip", choices=["isal", "zlib"], default=shard_reading.GUNZIP_BACKEND,
                         help="gunzip backend of the filter (default: isal when installed)")
     args = parser.parse_args()
-    corpus.GUNZIP_BACKEND = args.gunzip
+    shard_reading.GUNZIP_BACKEND = args.gunzip
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="revmatch-corpus-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +162,7 @@ def main() -> None:
 
         # filtering, one process = one core; best of --repeat runs (the machine is shared)
         shard = server.root / files[0]
-        figures["gunzip"] = corpus.GUNZIP_BACKEND
+        figures["gunzip"] = shard_reading.GUNZIP_BACKEND
         figures.update(measure_filter(shard, shard_bytes[0], args.repeat))
         if args.filter_only:
             print(json.dumps(figures, indent=2))
@@ -171,8 +171,8 @@ def main() -> None:
             return
 
         server.start()
-        settings = download.ApiSettings(base_url=server.base_url, api_key="bench-key")
-        url = download.list_dataset_files(RELEASE, "papers", settings)[0]
+        settings = ApiSettings(base_url=server.base_url, api_key="bench-key")
+        url = s2_api.list_dataset_files(RELEASE, "papers", settings)[0]
         probe = workdir / "probe" / "part.gz"
         report = download.download_file(url, probe, settings)
         figures["download_one_shard_mb_per_s"] = round(report["bytes"] / 1e6 / report["seconds"], 1)

@@ -40,8 +40,7 @@ import numpy as np
 import torch
 
 from revmatch.corpus import read_anthology
-from revmatch.model import TransformerEncoder, encoder_folder, load_sentence_transformer
-from revmatch.model import paper_text
+from revmatch.model import TransformerEncoder, encoder_folder, load_sentence_transformer, paper_text
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "acl-anthology" / "papers.jsonl.gz"
 
@@ -71,9 +70,7 @@ def heldout_runtimes(papers_parquet: Path, runtimes: list[str], length: int, cac
     ensemble with the averaging model), each against the first runtime over the same queries."""
     import pandas as pd
 
-    from revmatch.model import heldout_mask
-    from revmatch.model import Ensemble, averaging_model, encoder_model
-    from revmatch.model import evaluate
+    from revmatch.model import Ensemble, averaging_model, encoder_model, evaluate, heldout_mask
 
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
     heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), 0.05, 1)

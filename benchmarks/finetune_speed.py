@@ -24,8 +24,7 @@ from pathlib import Path
 import torch
 
 from revmatch.corpus import read_anthology
-from revmatch.model import encoder_folder
-from revmatch.model import FinetuneParams, finetune, pair_corpus
+from revmatch.model import FinetuneParams, encoder_folder, finetune, pair_corpus
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "acl-anthology" / "papers.jsonl.gz"
 

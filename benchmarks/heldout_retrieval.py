@@ -3,7 +3,7 @@
 Builds the 2016-2022 Anthology corpus (papers with an abstract) from the shared metadata,
 tokenises it, trains sentencepiece (vocabulary 20,000) and the averaging model with the
 given settings on the papers not held out (5%, as the workflow's evaluation), then runs the
-workflow's evaluation (``revmatch.retrieval.evaluate_models_file``): MRR of a held-out
+workflow's evaluation (``revmatch.model.evaluate_models_file``): MRR of a held-out
 title against all abstracts and of a held-out paper against its authors' other papers,
 with each model's MRR minus TF-IDF's and its paired bootstrap 90% interval.
 
@@ -28,9 +28,18 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from revmatch.model import train_model_file
-from revmatch.model import evaluate_models_file
-from revmatch.model import encode_file, tokenize_papers_file, train_sentencepiece
+from revmatch.model import (
+    EvaluationSettings,
+    HeldoutSettings,
+    TrainingSettings,
+    TrainParams,
+    encode_file,
+    evaluate_models_file,
+    parse_spec,
+    tokenize_papers_file,
+    train_model_file,
+    train_sentencepiece,
+)
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "acl-anthology" / "papers.jsonl.gz"
 
@@ -86,23 +95,25 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     first_year, last_year = map(int, args.years.split("-"))
-    needs_avg = any("avg" in spec.split("+") for spec in args.models.split(","))
+    needs_avg = any("avg" in parse_spec(spec) for spec in args.models.split(","))
     prepare(args.work, args.source, first_year, last_year, pieces=needs_avg and args.model is None)
     model = args.model or args.work / f"model_{args.tag}.pt"
     started = time.perf_counter()
     papers = args.work / "papers.parquet"
     stats = {key: None for key in ("seconds", "tokens_per_second", "sequences", "loss_history")}
+    heldout = HeldoutSettings(0.05, 1)
     if needs_avg and args.model is None:
-        stats = train_model_file(args.work / "corpus.sp.txt", args.work / "sp.model", model,
-                                 json.loads(args.params), device="cpu", papers_parquet=papers,
-                                 heldout_fraction=0.05, heldout_seed=1)
+        training = TrainingSettings(TrainParams.from_dict(json.loads(args.params)), "cpu", heldout)
+        stats = train_model_file(args.work / "corpus.sp.txt", args.work / "sp.model", model, training,
+                                 papers_parquet=papers)
+    evaluation = EvaluationSettings.build(
+        models=args.models.split(","), baseline=args.baseline.split(","),
+        aggregators=[a for a in args.aggregators.split(",") if a], heldout=heldout,
+        max_queries=args.max_queries, ks=(1, 5, 10), bm25={}, device="cpu")
     results = evaluate_models_file(papers, args.work / f"eval_{args.tag}.json",
-                                   args.work / f"eval_{args.tag}.txt", specs=args.models.split(","),
-                                   avg_model=model if needs_avg else None, heldout_fraction=0.05,
-                                   heldout_seed=1, max_queries=args.max_queries,
+                                   args.work / f"eval_{args.tag}.txt", evaluation,
+                                   avg_model=model if needs_avg else None,
                                    sentence_transformers=json.loads(args.encoders),
-                                   baseline=args.baseline.split(","),
-                                   aggregators=[a for a in args.aggregators.split(",") if a],
                                    encoder=json.loads(args.encoder)
                                    | {"embedding_cache": args.work / "embedding_cache"})
     print(json.dumps({

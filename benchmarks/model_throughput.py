@@ -25,8 +25,14 @@ from pathlib import Path
 import torch
 
 from revmatch.io import read_lines
-from revmatch.model import TrainParams, embed_piece_lines, embed_texts, load_model, train_model
-from revmatch.model import read_paper_texts
+from revmatch.model import (
+    TrainParams,
+    embed_piece_lines,
+    embed_texts,
+    load_model,
+    read_paper_texts,
+    train_model,
+)
 
 
 def peak_rss_mb() -> float:

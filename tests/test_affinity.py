@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import re
 
@@ -6,10 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import yaml
 
-from revmatch.affinity import jobs as affinity
-from revmatch.corpus import semantic_scholar as corpus
+from revmatch import affinity
+from revmatch.corpus import papers_frame, write_papers
 from revmatch.io import InputError, write_jsonl
+from revmatch.model import index_corpus_file, load_registry_model, paper_scores, submission_texts
+from tests.conftest import REPO
 
 DIM = 16
 LEGACY_META_KEYS = [
@@ -39,7 +43,7 @@ def conference():
         4: (2020, ["3"]), 5: (2022, ["3", "4"]), 6: (None, ["4"]), 7: (2017, ["5"]),
         8: (2019, ["5", "1"]), 9: (2020, ["99"]), 10: (2021, ["6"]), 11: (2016, [""]),
     }
-    papers = corpus.papers_frame(
+    papers = papers_frame(
         [
             {
                 "paper_id": f"p{row:02d}", "title": f"T{row}", "abstract": "A.", "year": year, "venue": "ACL",
@@ -281,7 +285,7 @@ def write_inputs(tmp_path, conference):
     }
     write_jsonl(conference["reviewers"], paths["reviewers_jsonl"])
     write_jsonl(conference["submissions"], paths["submissions_jsonl"])
-    corpus.write_papers(conference["papers"], paths["papers_parquet"])
+    write_papers(conference["papers"], paths["papers_parquet"])
     np.save(paths["corpus_embeddings_npy"], conference["corpus_embeddings"])
     np.save(paths["submission_embeddings_npy"], conference["submission_embeddings"])
     return paths
@@ -562,22 +566,18 @@ def texted(conference, seed=11):
 
 
 def registry_scorer(c, spec):
-    from revmatch.model import registry
-
-    model = registry.load_registry_model(spec)
+    model = load_registry_model(spec)
     index = model.index(c["corpus_texts"])
-    texts = affinity.submission_texts(c["submissions"])
+    texts = submission_texts(c["submissions"])
     return affinity.RegistryScorer(model, index, texts, c["corpus_texts"]), model, index
 
 
 @pytest.mark.parametrize("reduce", ["max", "mean", "p75"])
 def test_ensemble_job_is_the_mean_of_member_z_scores_reduced(conference, reduce):
-    from revmatch.model import registry
-
     c = texted(conference)
     scorer, model, indexes = registry_scorer(c, "tfidf+bm25")
-    texts = affinity.submission_texts(c["submissions"])
-    z = [index.calibration.normalise(registry.paper_scores(member, index, texts)).astype(np.float64)
+    texts = submission_texts(c["submissions"])
+    z = [index.calibration.normalise(paper_scores(member, index, texts)).astype(np.float64)
          for member, index in zip(model.members, indexes, strict=True)]
     mean_z = (z[0] + z[1]) / 2  # submissions x corpus
     job = {"mode": "group_submissions", "model": "tfidf+bm25", "group": {"role": "all"}, "reduce": reduce}
@@ -593,8 +593,8 @@ def test_ensemble_job_is_the_mean_of_member_z_scores_reduced(conference, reduce)
     assert got.keys() == expected.keys()
     assert all(got[p] == pytest.approx(expected[p], abs=2e-6) for p in got)
     # Not the mean of raw similarities (the old meaning of "a+b").
-    raw_mean = (registry.paper_scores(model.members[0], indexes[0], texts)
-                + registry.paper_scores(model.members[1], indexes[1], texts)) / 2
+    raw_mean = (paper_scores(model.members[0], indexes[0], texts)
+                + paper_scores(model.members[1], indexes[1], texts)) / 2
     assert not np.allclose(np.corrcoef(raw_mean.ravel(), mean_z.ravel())[0, 1], 1.0, atol=1e-9)
 
 
@@ -613,13 +613,11 @@ def test_tfidf_group_group_is_exactly_symmetric_when_a_is_b(conference, normaliz
 
 
 def test_tfidf_job_without_normalize_gives_cosines(conference):
-    from revmatch.model import registry
-
     c = texted(conference)
     scorer, model, index = registry_scorer(c, "tfidf")
     job = {"mode": "group_submissions", "model": "tfidf", "group": {"role": "reviewer"}, "normalize": False}
     doc = affinity.run_affinity_job(job, c["reviewers"], c["submissions"], c["papers"], scorer)
-    cosines = registry.paper_scores(model, index, affinity.submission_texts(c["submissions"]))
+    cosines = paper_scores(model, index, submission_texts(c["submissions"]))
     # rev1 has corpus papers 0, 1, 2 and 8.
     expected = {s["id"]: round(float(cosines[k, [0, 1, 2, 8]].max()), 7) for k, s in enumerate(c["submissions"])}
     got = {sub: v for (user, sub), v in scores_by_pair(doc, "user", "submission").items() if user == "rev1"}
@@ -648,14 +646,12 @@ def test_scores_must_come_from_the_jobs_model(conference):
 
 def test_registry_job_file_with_rejects(tmp_path, conference):
     """A tfidf job on files: the rejects' texts are scored; a wrong index is a Data Error."""
-    from revmatch.model import registry
-
     c = texted(conference)
     paths = write_inputs(tmp_path, c)
     rejects = [{"startSubmissionId": "r1", "title": "speech grammar", "reason": "desk reject"}]
     write_jsonl(rejects, tmp_path / "rejects.jsonl")
     for name in ("tfidf", "bm25"):
-        registry.index_corpus_file(name, paths["papers_parquet"], tmp_path / f"{name}.npz")
+        index_corpus_file(name, paths["papers_parquet"], tmp_path / f"{name}.npz")
     job = {"mode": "group_submissions", "model": "tfidf", "group": {"role": "reviewer"},
            "submission_status": ["active", "desk_rejected"], "schema": "current"}
     files = {k: v for k, v in paths.items() if "embeddings" not in k}
@@ -671,3 +667,110 @@ def test_registry_job_file_with_rejects(tmp_path, conference):
         index_npzs=[tmp_path / "bm25.npz"], rejects_jsonl=tmp_path / "rejects.jsonl",
     )
     assert wrong["status"] == "Data Error" and "corpus index of model 'bm25', expected 'tfidf'" in wrong["description"]
+
+
+# ---------------------------------------------------------------- job config and settings
+
+
+def validated_config() -> dict:
+    """The demo config as the rules see it: validated, the schema's defaults filled in."""
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def test_job_schema_names_the_keys_and_values_of_the_workflows_schema():
+    """``JOB_SCHEMA`` (what ``check_job`` accepts) and ``affinity_jobs`` of the config schema agree."""
+    config_schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    workflow_job = config_schema["properties"]["affinity_jobs"]["additionalProperties"]["properties"]
+    job = affinity.JOB_SCHEMA["properties"]
+    assert set(workflow_job) == set(job)
+    for key in ("mode", "schema", "on_unknown_member"):
+        assert workflow_job[key]["enum"] == job[key]["enum"], key
+    assert workflow_job["group"]["properties"]["role"]["enum"] == list(affinity.ROLES)
+    assert set(workflow_job["group"]["properties"]) == set(job["group"]["properties"])
+
+    def statuses(schema):
+        kinds = schema["submission_status"]["oneOf"]
+        return [kind["enum"] if "enum" in kind else kind["items"]["enum"] for kind in kinds]
+
+    assert statuses(workflow_job) == statuses(job)
+    defaults = {key: spec["default"] for key, spec in workflow_job.items() if "default" in spec}
+    assert defaults == {key: job[key]["default"] for key in defaults}
+
+
+def test_check_job_fills_defaults_and_accepts_the_demo_jobs():
+    config = validated_config()
+    for name, entry in config["affinity_jobs"].items():
+        checked = affinity.check_job({"model": config["model"]["matching_model"], **entry})
+        assert checked["mode"] == entry["mode"] and isinstance(checked["submission_status"], tuple), name
+    job = {"mode": "user_subset", "members": ["a"], "submission_status": ["active", "active"]}
+    checked = affinity.check_job(job)
+    assert checked == {
+        "mode": "user_subset", "members": ["a"], "model": "avg", "reduce": "max", "normalize": True,
+        "max_papers": None, "since_year": None, "schema": "legacy", "submission_status": ("active",),
+        "on_unknown_member": "report",
+    }
+    assert affinity.check_job(checked) == checked  # a checked job (tuples) passes again
+    assert affinity.needs_rejects(affinity.check_job({**checked, "submission_status": "withdrawn"}))
+    assert not affinity.needs_rejects(checked)
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        (None, "an affinity job is a mapping, got None"),
+        ({"group": {"role": "all"}}, "job mode must be one of .*, got None"),
+        ({"mode": "user_subset", "members": "rev1"}, "'members' must be a list of ids, not one string"),
+        ({"mode": "group_submissions", "group": {}},
+         "group is a mapping with 'role' \\(and 'track'\\) or 'members'"),
+        ({"mode": "group_submissions", "group": {"role": "chair"}}, "group role must be one of"),
+        ({"mode": "group_submissions", "group": {"role": "all"}, "max_papers": 0},
+         "max_papers must be at least 1, got 0"),
+        ({"mode": "group_submissions", "group": {"role": "all"}, "normalize": "no"},
+         "affinity job key normalize: 'no' is not of type 'boolean'"),
+        ({"mode": "group_submissions", "group": {"role": "all"}, "on_unknown_member": "ignore"},
+         "on_unknown_member must be report or error, got 'ignore'"),
+        ({"mode": "group_submissions", "group": {"role": "all"}, "submission_status": []},
+         "submission_status must be some of"),
+        ({"mode": "group_submissions", "group": {"role": "all"}, "model": "bm25", "normalize": False},
+         "model 'bm25' has no fixed \\[0, 1\\] scale"),
+        ({"mode": "group_submissions", "group": {"role": "all"}, "reduce": "weighted_topk",
+          "normalize": False},
+         "reduce 'weighted_topk' sums similarities beyond \\[-1, 1\\]; use it with normalize: true"),
+        ({"mode": "group_submissions", "group": {"role": "all"}, "reduce": "p101"}, "unknown reduce 'p101'"),
+    ],
+)
+def test_check_job_refuses_bad_jobs_naming_what_is_wrong(job, message):
+    with pytest.raises(ValueError, match=message):
+        affinity.check_job(job)
+
+
+def test_scorer_settings_from_the_demo_config():
+    config = validated_config()
+    settings = affinity.ScorerSettings.from_config(config)
+    assert settings == affinity.ScorerSettings(
+        text_fields=("title", "abstract"), bm25=config["model"]["bm25"], device=config["model"]["gpu"])
+    # A job's model narrows them: bm25's only with a bm25 member, the encoders' only with an encoder.
+    assert settings.for_model(["tfidf"]).as_params() == {
+        "text_fields": ["title", "abstract"], "sentence_transformers": {}, "bm25": {}, "device": "auto"}
+    folders = {"tuned": "results/model/encoders/tuned"}
+    encoders = {"sentence_transformers": folders, "encoder": {"batch_size": 32}, "versions": {}}
+    params = settings.for_model(["tuned", "bm25"], encoders).as_params()
+    assert params == {"text_fields": ["title", "abstract"], "sentence_transformers": folders,
+                      "bm25": config["model"]["bm25"], "device": "auto", "encoder": {"batch_size": 32}}
+    assert list(params) == ["text_fields", "sentence_transformers", "bm25", "device", "encoder"]
+
+
+def test_scorer_settings_round_trip_through_params():
+    settings = affinity.ScorerSettings(("abstract",), {"mine": "/models/mine"}, {"k1": 1.5, "b": 0.5}, "cpu",
+                                       {"batch_size": 16, "runtime": "onnx"})
+    params = settings.as_params()
+    assert all(isinstance(value, (list, dict, str)) for value in params.values())
+    assert affinity.ScorerSettings.from_params(params) == settings
+    assert affinity.ScorerSettings.from_params({**params, "versions": {"mine": "x==1"}}) == settings
+    assert affinity.ScorerSettings.from_params({}) == affinity.ScorerSettings()  # avg alone
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.device = "cuda"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from revmatch.affinity import jobs as affinity
+from revmatch import affinity
 from revmatch.io import read_jsonl
 from revmatch.model import TrainParams, train_model
 from revmatch.model import read_paper_texts, tokenize, train_sentencepiece
@@ -264,8 +264,7 @@ def test_demo_workflow_jobs_with_the_trained_model(demo_run):
 def test_registry_model_jobs_read_their_indexes(demo):
     """tfidf and avg+bm25 jobs ran through rule index_corpus; tfidf scores (normalize: false)
     are the cosine of the submission's text and the member's closest paper."""
-    from revmatch.model import registry
-    from revmatch.model import paper_text
+    from revmatch.model import load_index, load_registry_model, paper_scores, paper_text
 
     work, conf = demo["work"], demo["conf"]
     assert sorted(p.name for p in (work / "results/model/index").iterdir()) == ["avg.npz", "bm25.npz", "tfidf.npz"]
@@ -279,9 +278,9 @@ def test_registry_model_jobs_read_their_indexes(demo):
     papers = pd.read_parquet(work / "results/corpus/papers.parquet")
     member = next(r for r in reviewers if r["id"] == entry["user"])
     incidence, _ = affinity.member_publications([member], papers)
-    index = registry.load_index(work / "results/model/index/tfidf.npz", "tfidf")
+    index = load_index(work / "results/model/index/tfidf.npz", "tfidf")
     text = paper_text(record.get("title"), record.get("paperAbstract"))
-    cosines = registry.paper_scores(registry.TfidfModel(), index, [text], incidence.indices)
+    cosines = paper_scores(load_registry_model("tfidf"), index, [text], incidence.indices)
     assert entry["score"] == pytest.approx(round(float(cosines.max()), affinity.SCORE_DECIMALS), abs=2e-7)
     ensemble = json.loads((conf / "affinity/ensemble_acs/results.json").read_text())
     scores = {(e["entityA"], e["entityB"]): e["score"] for e in ensemble["results"]}

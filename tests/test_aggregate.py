@@ -6,7 +6,11 @@ import scipy.sparse as sp
 
 from revmatch.model import AGGREGATORS, aggregate_scores, csr_top_values, segment_top_values
 from revmatch.matching.aggregate import aggregate_scores_file, aggregate_uncached_file, gather_rows_file
-from revmatch.matching.paper_matrix import cached_paper_matrix, paper_matrix, save_authorship, write_manifest
+from revmatch.matching.authorship import save_authorship
+from revmatch.matching.paper_cache import cached_paper_matrix, write_manifest
+from revmatch.matching.paper_matrix import paper_matrix
+from revmatch.matching.paper_matrix_files import paper_matrix_file
+from revmatch.matching.settings import AggregateSettings, PaperMatrixSettings
 
 
 def naive_score(similarities, n_papers, method, k):
@@ -134,7 +138,8 @@ def test_aggregate_scores_file_round_trip(tmp_path, random_instance):
     (tmp_path / "papers.txt").write_text("".join(f"p{d}\n" for d in range(paper_scores.shape[1])))
     save_authorship(authorship, tmp_path / "authorship.npz")
     out = aggregate_scores_file(
-        manifests, tmp_path / "papers.txt", tmp_path / "authorship.npz", tmp_path / "agg.npy", method="max"
+        manifests, tmp_path / "papers.txt", tmp_path / "authorship.npz", tmp_path / "agg.npy",
+        AggregateSettings(aggregator="max", top_k=3, cache_paper_matrix=True),
     )
     on_disk = np.load(tmp_path / "agg.npy")
     assert on_disk.dtype == np.float32
@@ -168,8 +173,6 @@ def test_gather_rows_file_stacks_parts(tmp_path):
 
 def test_uncached_aggregation_equals_cached_parts(tmp_path):
     from revmatch.io import write_jsonl
-    from revmatch.matching.paper_matrix import paper_matrix_file
-
     rng = np.random.default_rng(11)
     queries, corpus = rng.standard_normal((13, 6)).astype(np.float32), rng.standard_normal((20, 6)).astype(np.float32)
     write_jsonl([{"id": f"s{i}"} for i in range(13)], tmp_path / "subs.jsonl")
@@ -184,12 +187,14 @@ def test_uncached_aggregation_equals_cached_parts(tmp_path):
     save_authorship(authorship, tmp_path / "a.npz")
     common = (tmp_path / "q.npy", tmp_path / "subs.jsonl", tmp_path / "c.npy", tmp_path / "papers.parquet",
               tmp_path / "cols.txt")
+    matrix = PaperMatrixSettings(model={"spec": "avg"}, parts=2, block_rows=4, memory_budget_mb=4096)
+    weighted = AggregateSettings(aggregator="weighted_top3", top_k=3, cache_paper_matrix=True)
     for part in range(2):
-        paper_matrix_file(*common, tmp_path / f"m{part}.parquet", tmp_path / "cache", part=part, parts=2, block_rows=4)
+        paper_matrix_file(*common, tmp_path / f"m{part}.parquet", tmp_path / "cache", matrix, part=part)
         cached = aggregate_scores_file([tmp_path / f"m{part}.parquet"], tmp_path / "cols.txt", tmp_path / "a.npz",
-                                       tmp_path / f"agg{part}.npy")
-        fused = aggregate_uncached_file(*common, tmp_path / "a.npz", tmp_path / f"f{part}.npy", part=part, parts=2,
-                                        block_rows=4)
+                                       tmp_path / f"agg{part}.npy", weighted)
+        fused = aggregate_uncached_file(*common, tmp_path / "a.npz", tmp_path / f"f{part}.npy", matrix, weighted,
+                                        part=part)
         np.testing.assert_allclose(fused, cached, atol=1e-6)
     full = naive_aggregate(paper_matrix(queries, corpus[columns]), authorship, "weighted_top3", 3)
     both = np.concatenate([np.load(tmp_path / "f0.npy"), np.load(tmp_path / "f1.npy")])

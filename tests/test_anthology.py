@@ -18,14 +18,10 @@ from revmatch.corpus.anthology import (
     normalise_anthology_record,
     read_anthology,
 )
-from revmatch.corpus.semantic_scholar import (
-    PAPERS_SCHEMA,
-    FilterSpec,
-    merge_shards,
-    normalise_record,
-    papers_frame,
-    read_papers,
-)
+from revmatch.corpus.merge import merge_shards
+from revmatch.corpus.papers_table import PAPERS_SCHEMA, papers_frame, read_papers
+from revmatch.corpus.records import normalise_record
+from revmatch.corpus.settings import FilterSpec
 from revmatch.io import InputError, read_json
 from tests.conftest import REPO, copy_workflow, run_snakemake
 

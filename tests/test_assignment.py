@@ -1,22 +1,33 @@
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import yaml
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from revmatch.matching.assignment import (
-    ASSIGNMENT_COLUMNS,
-    InfeasibleAssignment,
-    assign_conference,
-    capacity_by_track,
-    read_assignment,
-    solve_assignment,
-    solve_assignment_file,
-    solve_assignment_pruned,
-)
 from revmatch.io import write_jsonl
+from revmatch.matching.assignment_file import solve_assignment_file
+from revmatch.matching.conference_assignment import assign_conference
+from revmatch.matching.eligibility import capacity_by_track
+from revmatch.matching.lp import solve_assignment
+from revmatch.matching.problem import InfeasibleAssignment
+from revmatch.matching.pruning import solve_assignment_pruned
+from revmatch.matching.senior import SeniorConstraint
+from revmatch.matching.settings import AssignmentSettings
+from revmatch.matching.table import ASSIGNMENT_COLUMNS, read_assignment
+
+SCHEMA = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def assignment_settings(**changes):
+    """The schema's default assignment settings, with ``changes``."""
+    matching = yaml.safe_load(SCHEMA.read_text())["properties"]["matching"]["properties"]
+    defaults = AssignmentSettings.from_config({"matching": {key: spec["default"] for key, spec in matching.items()}})
+    return dataclasses.replace(defaults, **changes)
 
 
 def milp_optimum(scores, allowed, k, max_load, min_load):
@@ -270,8 +281,7 @@ def test_solve_assignment_file(tmp_path):
         tmp_path / "quotas.csv",
         tmp_path / "out" / "assignment.csv",
         tmp_path / "out" / "assignment_summary.json",
-        reviews_per_paper=3,
-        max_papers_per_reviewer=5,
+        assignment_settings(reviews_per_paper=3, max_papers_per_reviewer=5),
     )
     on_disk = read_assignment(tmp_path / "out" / "assignment.csv")
     assert set(on_disk["track"]) == {"A", "n/a"}
@@ -298,8 +308,7 @@ def test_bad_quota_is_located(tmp_path):
             tmp_path / "quotas.csv",
             tmp_path / "a.csv",
             tmp_path / "s.json",
-            reviews_per_paper=3,
-            max_papers_per_reviewer=5,
+            assignment_settings(reviews_per_paper=3, max_papers_per_reviewer=5),
         )
 
 
@@ -398,10 +407,9 @@ def test_conference_above_the_pruning_threshold_is_certified(tmp_path):
             None,
             tmp_path / "assignment.csv",
             tmp_path / name,
-            reviews_per_paper=3,
-            max_papers_per_reviewer=4,
-            prune_above_pairs=threshold,
-            candidates_per_paper=3,
+            assignment_settings(
+                reviews_per_paper=3, max_papers_per_reviewer=4, prune_above_pairs=threshold, candidates_per_paper=3
+            ),
         )
     certified = json.loads((tmp_path / "pruned.json").read_text())
     assert certified["certificate"]["proven_optimal"] is True
@@ -438,8 +446,6 @@ def test_senior_side_constraint_mip_pruned_equals_dense(seed):
     # seniors are weaker matches, so the constraint binds
     scores = scores - 0.6 * senior[None, :]
     need = np.ones(60, dtype=np.int64)
-    from revmatch.matching.assignment import SeniorConstraint
-
     side = SeniorConstraint(senior=senior, need=need)
     free = solve_assignment(scores, allowed, 3, max_load)
     assert (np.bincount(free.pairs[:, 0], weights=senior[free.pairs[:, 1]], minlength=60) < 1).any()
@@ -488,7 +494,8 @@ def test_solve_assignment_file_refuses_an_infeasible_track(tmp_path):
     with pytest.raises(InfeasibleTrack, match="Syntax"):
         solve_assignment_file(
             tmp_path / "missing.npy", tmp_path / "missing_coi.npy", tmp_path / "s.jsonl", tmp_path / "r.jsonl",
-            None, tmp_path / "a.csv", tmp_path / "s.json", reviews_per_paper=3, max_papers_per_reviewer=5,
+            None, tmp_path / "a.csv", tmp_path / "s.json",
+            assignment_settings(reviews_per_paper=3, max_papers_per_reviewer=5),
             viability_json=tmp_path / "viability.json",
         )
     assert not (tmp_path / "a.csv").exists()

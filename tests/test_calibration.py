@@ -1,35 +1,35 @@
 """The SIGKDD'09 review calibration model: simulation, reading exports, fitting, summaries, files."""
 
+import dataclasses
 import json
 import logging
+from pathlib import Path
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy.stats import spearmanr
 
-from revmatch.calibration.reviews import (
+from revmatch.calibration.calibrate import calibrate_reviews_file
+from revmatch.calibration.data import read_reviews
+from revmatch.calibration.diagnostics import advi_loss_change, calibration_diagnostics, check_convergence
+from revmatch.calibration.fit import choose_sampler, fit_calibration
+from revmatch.calibration.model import (
     DEFAULT_HYPER,
-    advi_loss_change,
     build_model,
-    calibrate_reviews_file,
-    calibration_diagnostics,
-    check_convergence,
-    choose_sampler,
-    draw_ordered_thresholds,
-    fit_calibration,
     nominal_thresholds,
     ordered_probit_logp,
-    plot_calibration,
-    plot_calibration_files,
-    read_reviews,
-    simulate_reviews,
-    summarise_calibration,
     thresholds_from_offsets,
 )
+from revmatch.calibration.plots import plot_calibration, plot_calibration_files
+from revmatch.calibration.settings import CalibrationSettings
+from revmatch.calibration.simulate import draw_ordered_thresholds, simulate_reviews
+from revmatch.calibration.summary import summarise_calibration
 from revmatch.io import InputError
 
+REPO = Path(__file__).resolve().parents[1]
 N_SUBMISSIONS, N_REVIEWERS = 80, 40
 START_COLUMNS = {
     "submission_id": "Submission ID",
@@ -176,7 +176,7 @@ def test_read_reviews_skips_counts_and_logs_empty_scores(tmp_path, caplog):
     write_reviews_csv(
         path, [["1", "ann", "4", "2"], ["1", "bob", "", "2"], ["2", "cy", "2", "1"], ["2", "ann", " ", "3"]]
     )
-    with caplog.at_level(logging.WARNING, logger="revmatch.calibration.reviews"):
+    with caplog.at_level(logging.WARNING, logger="revmatch.calibration.data"):
         reviews = read_reviews(path, START_COLUMNS, n_levels=5)
     assert len(reviews) == 2 and list(reviews.index) == [2, 4]
     assert reviews.attrs["n_skipped"] == 2
@@ -238,7 +238,7 @@ def test_expertise_above_the_configured_levels_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="unknown expertise level 4") as err:
         calibrate_reviews_file(
             path, out / "s.csv", out / "r.csv", out / "e.csv", out / "p.nc", out / "d.json",
-            columns=START_COLUMNS, n_levels=5, n_expertise=3,
+            CalibrationSettings(columns=START_COLUMNS, n_levels=5, n_expertise=3),
         )
     assert (err.value.row, err.value.column) == (3, "Reviewer Expertise")
     assert not out.exists()
@@ -404,10 +404,11 @@ def test_calibrate_reviews_file_fits_advi_and_writes_every_output(tmp_path, simu
     out = tmp_path / "calibration"
     outputs = [out / "submissions.csv", out / "reviewers.csv", out / "expertise.csv", out / "posterior.nc",
                out / "diagnostics.json"]
-    returned = calibrate_reviews_file(
-        src, *outputs, columns=START_COLUMNS, n_levels=5, n_expertise=3, method="advi",
-        draws=300, seed=2, hyper=HYPER, advi_iterations=3000,
+    settings = CalibrationSettings(
+        columns=START_COLUMNS, n_levels=5, n_expertise=3, method="advi", draws=300, seed=2, hyper=HYPER,
+        advi_iterations=3000,
     )
+    returned = calibrate_reviews_file(src, *outputs, settings)
     assert all(p.stat().st_size > 0 for p in outputs)
     assert no_temp_files(tmp_path)
     diagnostics = json.loads(outputs[4].read_text())
@@ -442,7 +443,7 @@ def test_bad_convergence_fails_loudly_and_writes_nothing(tmp_path, simulated):
     with pytest.raises(RuntimeError, match="did not converge.*ADVI loss still falling"):
         calibrate_reviews_file(
             src, out / "s.csv", out / "r.csv", out / "e.csv", out / "p.nc", out / "d.json",
-            columns=START_COLUMNS, method="advi", draws=20, advi_iterations=100, seed=3,
+            CalibrationSettings(columns=START_COLUMNS, method="advi", draws=20, advi_iterations=100, seed=3),
         )
     assert not out.exists()
 
@@ -451,7 +452,7 @@ def test_reviewers_and_submissions_without_scored_reviews_are_reported(tmp_path,
     path = tmp_path / "reviews.csv"
     write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "zed", "", "2"], ["9", "ann", "", "1"],
                              ["2", "bob", "3", "3"]])
-    with caplog.at_level(logging.WARNING, logger="revmatch.calibration.reviews"):
+    with caplog.at_level(logging.WARNING, logger="revmatch.calibration.data"):
         reviews = read_reviews(path, START_COLUMNS, n_levels=5)
     assert reviews.attrs["reviewers_without_reviews"] == ["zed"]
     assert reviews.attrs["submissions_without_reviews"] == ["9"]
@@ -482,7 +483,7 @@ def test_cli_calibrate_with_maps(tmp_path, simulated):
         "calibrate", "--reviews", str(src), "--columns", json.dumps({"score": "Recommendation"}),
         "--expertise-map", json.dumps({"Outsider": 1, "Knowledgeable": 2, "Expert": 3}),
         "--hyper", json.dumps({"accuracy_shape": 4.0}), "--method", "advi", "--advi-iterations", "200",
-        "--draws", "20", "--allow-bad-convergence", "--out", str(out),
+        "--draws", "20", "--no-fail-on-bad-convergence", "--out", str(out),
     ])
     assert code == 0
     diagnostics = json.loads((out / "diagnostics.json").read_text())
@@ -517,3 +518,58 @@ def test_nutpie_and_pymc_samplers_agree(simulated, fitted):
     reference = fitted[0].posterior["quality"].mean(("chain", "draw")).to_numpy()
     assert np.corrcoef(quality, reference)[0, 1] > 0.97
     assert np.abs(quality - reference).max() < 0.5
+
+
+# ------------------------------------------------------------------ settings
+
+
+def validated_config(config: dict) -> dict:
+    """``config`` as the rules see it: validated, the schema's defaults filled in."""
+    from snakemake.utils import validate
+
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def test_settings_from_the_demo_config():
+    config = validated_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    settings = CalibrationSettings.from_config(config)
+    assert (settings.draws, settings.tune, settings.chains, settings.seed) == (500, 300, 2, 1)
+    assert (settings.method, settings.sampler) == ("nuts", "auto")
+    assert (settings.min_ess, settings.max_rhat) == (50, 1.05)
+    assert settings.columns == START_COLUMNS and settings.hyper["accuracy_shape"] == 5.0
+    # the rule's params: every key of the section but the input file, nothing else
+    section = config["calibration"]
+    assert settings.as_params() == {key: value for key, value in section.items() if key != "reviews"}
+
+
+def test_settings_of_a_minimal_section_take_the_schemas_defaults():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["calibration"] = {"reviews": "reviews.csv"}
+    settings = CalibrationSettings.from_config(validated_config(config))
+    assert (settings.draws, settings.tune, settings.seed, settings.min_ess) == (1000, 1000, 1, 100)
+    assert settings.score_map is None and settings.fail_on_bad_convergence is True
+    assert settings.columns == START_COLUMNS
+
+
+def test_settings_round_trip_through_params():
+    settings = CalibrationSettings(
+        columns=START_COLUMNS, expertise_map={"Expert": 3}, method="advi", sampler="pymc", draws=20,
+        hyper={"accuracy_rate": 2.0},
+    )
+    params = settings.as_params()
+    assert all(value is None or isinstance(value, (dict, str, int, float)) for value in params.values())
+    assert CalibrationSettings.from_params(params) == settings
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.draws = 5
+
+
+def test_settings_refuse_a_bad_method_sampler_or_prior():
+    with pytest.raises(ValueError, match="method must be 'nuts' or 'advi', got 'mcmc'"):
+        CalibrationSettings(method="mcmc")
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        CalibrationSettings(sampler="stan")
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        CalibrationSettings(hyper={"quality_sd": 1.0})
+    with pytest.raises(ValueError, match="accuracy_rate must be positive"):
+        CalibrationSettings(hyper={"accuracy_rate": 0.0})

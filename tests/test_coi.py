@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revmatch.conference import coi
-from revmatch.conference import softconf
+from revmatch.conference import coi, coi_sources
+from revmatch.conference.softconf import extract_softconf
 from revmatch.io import InputError, save_npy, write_jsonl, write_parquet
 
 REVIEWERS = [
@@ -51,19 +51,19 @@ def pairs(matrix: np.ndarray) -> set[tuple[str, str]]:
 
 def test_coi_from_bids():
     bids = np.array([[0, 1, 2, 3], [3, 0, 0, 2]], dtype=np.int8)
-    np.testing.assert_array_equal(coi.coi_from_bids(bids), bids == 0)
-    assert coi.coi_from_bids(bids).dtype == bool
+    np.testing.assert_array_equal(coi_sources.coi_from_bids(bids), bids == 0)
+    assert coi_sources.coi_from_bids(bids).dtype == bool
 
 
 def test_coi_from_authorship_by_username_email_case_insensitive():
-    matrix = coi.coi_from_authorship(SUBMISSIONS, REVIEWERS)
+    matrix = coi_sources.coi_from_authorship(SUBMISSIONS, REVIEWERS)
     assert matrix.shape == (3, 4) and matrix.dtype == bool
     assert pairs(matrix) == {("101", "alice"), ("102", "bob"), ("105", "gina")}
 
 
 def test_coi_from_authorship_shared_semantic_scholar_id():
     twin = [{"id": "alice2", "startUsername": "alice2", "email": "a2@other.org", "ids": ["111"]}]
-    assert coi.coi_from_authorship(SUBMISSIONS, twin)[:, 0].tolist() == [True, False, False]
+    assert coi_sources.coi_from_authorship(SUBMISSIONS, twin)[:, 0].tolist() == [True, False, False]
 
 
 @pytest.mark.parametrize(
@@ -75,21 +75,21 @@ def test_coi_from_authorship_shared_semantic_scholar_id():
     ],
 )
 def test_coi_from_coauthorship_window(since, expected):
-    matrix = coi.coi_from_coauthorship(SUBMISSIONS, REVIEWERS, PAPERS, since)
+    matrix = coi_sources.coi_from_coauthorship(SUBMISSIONS, REVIEWERS, PAPERS, since)
     # alice wrote p1 but is an author of 101 herself: that is authorship, not co-authorship
     assert pairs(matrix) == expected
 
 
 def test_coi_from_coauthorship_without_ids_or_papers():
     no_ids = [{**r, "ids": []} for r in REVIEWERS]
-    assert not coi.coi_from_coauthorship(SUBMISSIONS, no_ids, PAPERS, None).any()
-    assert not coi.coi_from_coauthorship(SUBMISSIONS, REVIEWERS, PAPERS.iloc[:0], None).any()
+    assert not coi_sources.coi_from_coauthorship(SUBMISSIONS, no_ids, PAPERS, None).any()
+    assert not coi_sources.coi_from_coauthorship(SUBMISSIONS, REVIEWERS, PAPERS.iloc[:0], None).any()
 
 
 def test_merge_cois_union_and_reasons():
     bid = np.zeros((3, 4), dtype=bool)
     bid[1, 1] = bid[0, 3] = True
-    authorship = coi.coi_from_authorship(SUBMISSIONS, REVIEWERS)
+    authorship = coi_sources.coi_from_authorship(SUBMISSIONS, REVIEWERS)
     merged, reasons = coi.merge_cois(
         {"bid": bid, "authorship": authorship}, [s["id"] for s in SUBMISSIONS], [r["id"] for r in REVIEWERS]
     )
@@ -137,7 +137,7 @@ def test_merge_cois_file_from_start_exports(tmp_path):
     bid_rows = [["1", "4", "", ""], ["2", "", "", ""]]
     bids = _write(tmp_path / "bids.csv", ["Submission ID", "alice", "bob", "gina"], bid_rows)
     out = tmp_path / "conf"
-    softconf.extract_softconf(
+    extract_softconf(
         profiles, submissions, bids,
         out / "reviewers.jsonl", out / "submissions.jsonl", out / "rejects.jsonl", out / "bids.npy",
         out / "non_reviewers.jsonl", out / "multi.csv", out / "report.json",
@@ -192,7 +192,7 @@ def test_merge_cois_file_checks_bids_shape(tmp_path):
     ],
 )
 def test_email_domain(email, domain):
-    assert coi.email_domain(email) == domain
+    assert coi_sources.email_domain(email) == domain
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_email_domain(email, domain):
     ],
 )
 def test_normalise_affiliation(a, b, same):
-    key_a, key_b = coi.normalise_affiliation(a), coi.normalise_affiliation(b)
+    key_a, key_b = coi_sources.normalise_affiliation(a), coi_sources.normalise_affiliation(b)
     assert (bool(key_a) and key_a == key_b) == same
 
 
@@ -230,14 +230,15 @@ def org_pairs(matrix):
 
 
 def test_coi_from_email_domain_leaves_out_public_providers():
-    matrix = coi.coi_from_email_domain(ORG_SUBMISSIONS, ORG_REVIEWERS)
+    matrix = coi_sources.coi_from_email_domain(ORG_SUBMISSIONS, ORG_REVIEWERS)
     assert org_pairs(matrix) == {("s1", "r1"), ("s3", "r3")}  # not s2-r2 (gmail.com)
-    extra = coi.PUBLIC_EMAIL_DOMAINS | {"ed.ac.uk"}
-    assert org_pairs(coi.coi_from_email_domain(ORG_SUBMISSIONS, ORG_REVIEWERS, extra)) == {("s1", "r1")}
+    extra = coi_sources.PUBLIC_EMAIL_DOMAINS | {"ed.ac.uk"}
+    matrix = coi_sources.coi_from_email_domain(ORG_SUBMISSIONS, ORG_REVIEWERS, extra)
+    assert org_pairs(matrix) == {("s1", "r1")}
 
 
 def test_coi_from_affiliation_normalised():
-    matrix = coi.coi_from_affiliation(ORG_SUBMISSIONS, ORG_REVIEWERS)
+    matrix = coi_sources.coi_from_affiliation(ORG_SUBMISSIONS, ORG_REVIEWERS)
     assert org_pairs(matrix) == {("s2", "r3"), ("s3", "r1")}
 
 
@@ -249,9 +250,9 @@ def test_external_submission_pairs(tmp_path):
         tmp_path / "cois.csv", ["Username", "Submission ID"],
         [["ALICE", "102"], ["bob@x.org", "105"], ["ghost", "101"], ["dave", "999"]],
     )
-    pairs, kind = coi.read_coi_pairs(path)
+    pairs, kind = coi_sources.read_coi_pairs(path)
     assert kind == "submission" and pairs["row"].tolist() == [2, 3, 4, 5]
-    matrix, stats = coi.coi_from_pairs(pairs, kind, SUBMISSIONS, REVIEWERS)
+    matrix, stats = coi_sources.coi_from_pairs(pairs, kind, SUBMISSIONS, REVIEWERS)
     assert pairs_of(matrix) == {("102", "alice"), ("105", "bob")}
     assert stats["unknown_usernames"] == ["ghost"] and stats["unknown_submissions"] == ["999"]
     assert stats["pairs_without_effect"] == 2 and stats["coi_pairs"] == 2
@@ -262,9 +263,9 @@ def test_external_person_pairs_flag_both_ways(tmp_path):
         tmp_path / "people.csv", ["Username 1", "Username 2"],
         [["dave", "frank"], ["zed@nowhere.org", "gina"], ["nobody", "dave"]],
     )
-    pairs, kind = coi.read_coi_pairs(path)
+    pairs, kind = coi_sources.read_coi_pairs(path)
     assert kind == "person"
-    matrix, stats = coi.coi_from_pairs(pairs, kind, SUBMISSIONS, REVIEWERS)
+    matrix, stats = coi_sources.coi_from_pairs(pairs, kind, SUBMISSIONS, REVIEWERS)
     # dave reviews frank's 101; gina reviews zed's 102; (gina wrote 105, zed is no reviewer)
     assert pairs_of(matrix) == {("101", "dave"), ("102", "gina")}
     assert stats["unknown_usernames"] == ["nobody"] and stats["pairs_without_effect"] == 1
@@ -273,22 +274,12 @@ def test_external_person_pairs_flag_both_ways(tmp_path):
 def test_external_file_errors_are_located(tmp_path):
     path = _write(tmp_path / "bad.csv", ["Username", "Note"], [["a", "b"]])
     with pytest.raises(InputError) as err:
-        coi.read_coi_pairs(path)
+        coi_sources.read_coi_pairs(path)
     assert (err.value.row, err.value.column) == (1, "Submission ID")
     path = _write(tmp_path / "empty.csv", ["Username", "Submission ID"], [["a", "1"], ["", "2"]])
     with pytest.raises(InputError) as err:
-        coi.read_coi_pairs(path)
+        coi_sources.read_coi_pairs(path)
     assert (err.value.path, err.value.row, err.value.column) == (str(path), 3, "Username")
-
-
-def test_coauthor_since():
-    assert coi.coauthor_since(2016, None, None) == 2016
-    assert coi.coauthor_since(None, 5, 2022) == 2017
-    assert coi.coauthor_since(None, None, 2022) is None
-    with pytest.raises(ValueError, match="not both"):
-        coi.coauthor_since(2016, 5, 2022)
-    with pytest.raises(ValueError, match="conference_year"):
-        coi.coauthor_since(None, 5, None)
 
 
 def pairs_of(matrix):
@@ -360,18 +351,18 @@ def test_merge_cois_file_bad_external_file_leaves_no_output(tmp_path):
 def test_demo_every_coauthor_of_a_reviewer_has_that_coi(tmp_path):
     """Every demo submission with an author who co-wrote a corpus paper (2016 on) with a
     reviewer has the co-authorship COI for that reviewer, and no other pair has it."""
-    from revmatch.corpus import semantic_scholar as corpus
+    from revmatch.corpus import FilterSpec, filter_shard, merge_shards
     from revmatch.io import read_jsonl
     from tests.conftest import DEMO
 
     start, out = DEMO / "start", tmp_path / "demo"
-    softconf.extract_softconf(
+    extract_softconf(
         start / "Profile_Information.csv", start / "Submission_Information.csv", start / "Bid_Information.csv",
         out / "reviewers.jsonl", out / "submissions.jsonl", out / "rejects.jsonl", out / "bids.npy",
         out / "non_reviewers.jsonl", out / "multi.csv", out / "report.json",
     )
-    spec = corpus.FilterSpec(min_year=2016)
-    papers, _ = corpus.merge_shards([corpus.filter_shard(p, spec)[0] for p in sorted((DEMO / "s2").glob("*.gz"))])
+    spec = FilterSpec(min_year=2016)
+    papers, _ = merge_shards([filter_shard(p, spec)[0] for p in sorted((DEMO / "s2").glob("*.gz"))])
     write_parquet(papers, tmp_path / "papers.parquet")
     coi.merge_cois_file(
         out / "submissions.jsonl", out / "reviewers.jsonl", out / "bids.npy", tmp_path / "papers.parquet",
@@ -423,13 +414,13 @@ def test_cli_extract_coi_viability_on_the_demo(tmp_path, capsys, restore_logging
         "--quotas", str(start / "quotas.csv"), "--out", str(out),
     ]) == 0
     external = _write(tmp_path / "ext.csv", ["Username", "Other Username"], [["ghost1", "ghost2"]])
-    assert main(["coi", "--conference-dir", str(out), "--no-email-domain", "--external", str(external)]) == 0
+    assert main(["coi", "--conference-dir", str(out), "--no-same-email-domain", "--files", str(external)]) == 0
     printed = capsys.readouterr().out
     assert "external: 0 pairs" in printed and "2 unknown usernames" in printed
     assert (out / "coi_reviewers.txt").read_text().split()[0] == pd.read_json(out / "reviewers.jsonl", lines=True)["id"][0]
     assert main([
         "viability", "--reviewers", str(out / "reviewers.jsonl"), "--submissions", str(out / "submissions.jsonl"),
-        "--coi", str(out / "coi.npy"), "--json", str(tmp_path / "v.json"), "--out", str(tmp_path / "v.txt"),
+        "--coi", str(out / "coi.npy"), "--out", str(tmp_path / "viability"),
     ]) == 0
     assert "COIs taken into account" in capsys.readouterr().out
     assert main(["coi", "--conference-dir", str(out), "--coauthor-years", "5"]) == 2  # needs --conference-year

@@ -6,7 +6,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from revmatch.corpus import semantic_scholar as corpus
+from revmatch.corpus.abstracts import drop_without_abstract, join_abstracts, select_abstracts
+from revmatch.corpus.filters import filter_reason, filter_shard, filter_shard_file
+from revmatch.corpus.merge import merge_shards, merge_shards_file
+from revmatch.corpus.papers_table import CORPUS_COLUMNS, PAPERS_SCHEMA, papers_frame, read_papers
+from revmatch.corpus.records import acl_id_from_link, normalise_record
+from revmatch.corpus.settings import FilterSpec
+from revmatch.corpus.shard_reading import _iter_blocks, iter_records
+from revmatch.corpus.updates import apply_abstract_diff, apply_paper_diff, read_corpus_ids
 from revmatch.io import InputError, read_json
 
 
@@ -88,7 +95,7 @@ def datasets_shard(tmp_path):
     return write_shard(tmp_path / "papers-part0.jsonl.gz", DATASETS_LINES)
 
 
-SPEC = corpus.FilterSpec(min_year=2015)
+SPEC = FilterSpec(min_year=2015)
 
 
 # ---------------------------------------------------------------- reading
@@ -99,13 +106,13 @@ def test_iter_records_gzip_and_plain_give_line_numbers(tmp_path):
     gz = write_shard(tmp_path / "a.gz", [records[0], "   ", records[1]])
     plain = tmp_path / "b.jsonl"
     plain.write_text(json.dumps(records[0]) + "\n\n" + json.dumps(records[1]) + "\n")
-    assert list(corpus.iter_records(gz)) == [(1, records[0]), (3, records[1])]
-    assert list(corpus.iter_records(plain)) == [(1, records[0]), (3, records[1])]
+    assert list(iter_records(gz)) == [(1, records[0]), (3, records[1])]
+    assert list(iter_records(plain)) == [(1, records[0]), (3, records[1])]
 
 
 def test_iter_records_malformed_line_names_file_and_line(legacy_shard):
     with pytest.raises(InputError) as err:
-        list(corpus.iter_records(legacy_shard))
+        list(iter_records(legacy_shard))
     assert err.value.row == 5
     assert err.value.path == str(legacy_shard)
     assert "s2-corpus-000.gz, row 5" in str(err.value)
@@ -114,7 +121,7 @@ def test_iter_records_malformed_line_names_file_and_line(legacy_shard):
 def test_iter_records_skip_bad_counts_lines(tmp_path):
     path = write_shard(tmp_path / "x.gz", [{"id": "a"}, "[1, 2]", "{nope", {"id": "b"}])
     bad = []
-    got = list(corpus.iter_records(path, skip_bad=True, bad_lines=bad))
+    got = list(iter_records(path, skip_bad=True, bad_lines=bad))
     assert [n for n, _ in got] == [1, 4]
     assert bad == [2, 3]
 
@@ -124,7 +131,7 @@ def test_truncated_gzip_raises_input_error(tmp_path, legacy_shard):
     cut = tmp_path / "cut.gz"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match="cut.gz"):
-        list(corpus.iter_records(cut, skip_bad=True))
+        list(iter_records(cut, skip_bad=True))
 
 
 # ---------------------------------------------------------------- normalising
@@ -142,7 +149,7 @@ def test_normalise_legacy_record():
         venue="",
         journalName="ACL",
     )
-    paper = corpus.normalise_record(record)
+    paper = normalise_record(record)
     assert paper == {
         "paper_id": "abc",
         "title": "Title abc",
@@ -164,20 +171,20 @@ def test_normalise_datasets_record():
         42, acl=None, url="https://aclanthology.org/2022.acl-long.12.pdf",
         authors=[{"authorId": "7", "name": "Bo"}, {"authorId": None, "name": "Cy"}],
     )
-    paper = corpus.normalise_record(record)
+    paper = normalise_record(record)
     assert paper["paper_id"] == "42"
     assert paper["acl_id"] == "2022.acl-long.12"
     assert paper["authors"] == [{"id": "7", "name": "Bo"}, {"id": "", "name": "Cy"}]
     assert paper["urls"] == ["https://aclanthology.org/2022.acl-long.12.pdf"]
-    assert corpus.normalise_record(datasets(43, acl="P19-1001"))["acl_id"] == "P19-1001"
-    assert corpus.normalise_record(datasets(44, abstract=None))["abstract"] == ""
+    assert normalise_record(datasets(43, acl="P19-1001"))["acl_id"] == "P19-1001"
+    assert normalise_record(datasets(44, abstract=None))["abstract"] == ""
 
 
 def test_normalise_rejects_record_without_id():
     with pytest.raises(ValueError, match="corpusid"):
-        corpus.normalise_record({"title": "x"})
+        normalise_record({"title": "x"})
     with pytest.raises(ValueError, match="year"):
-        corpus.normalise_record({"id": "a", "year": "spring"})
+        normalise_record({"id": "a", "year": "spring"})
 
 
 @pytest.mark.parametrize(
@@ -196,37 +203,37 @@ def test_normalise_rejects_record_without_id():
     ],
 )
 def test_acl_id_from_link(link, expected):
-    assert corpus.acl_id_from_link(link) == expected
+    assert acl_id_from_link(link) == expected
 
 
 # ---------------------------------------------------------------- filtering
 
 
 def test_filter_spec_from_config():
-    spec = corpus.FilterSpec.from_config({"acl": False, "venues": ["EMNLP"], "min_year": 2016})
-    assert spec == corpus.FilterSpec(acl=False, venues=["EMNLP"], min_year=2016)
-    assert corpus.FilterSpec.from_config({}) == corpus.FilterSpec()
+    spec = FilterSpec.from_config({"acl": False, "venues": ["EMNLP"], "min_year": 2016})
+    assert spec == FilterSpec(acl=False, venues=["EMNLP"], min_year=2016)
+    assert FilterSpec.from_config({}) == FilterSpec()
     with pytest.raises(ValueError, match="venue_list"):
-        corpus.FilterSpec.from_config({"venue_list": []})
+        FilterSpec.from_config({"venue_list": []})
     with pytest.raises(ValueError, match="after max_year"):
-        corpus.FilterSpec(min_year=2020, max_year=2019)
+        FilterSpec(min_year=2020, max_year=2019)
 
 
 def test_filter_reason_order_and_venues():
     old_url = "https://aclweb.org/anthology/P01-1001"
-    acl_old = corpus.normalise_record(legacy("x", year=2001, abstract="", pdf_urls=[old_url]))
-    assert corpus.filter_reason(acl_old, corpus.FilterSpec(min_year=2010)) == "year"
-    assert corpus.filter_reason(acl_old, corpus.FilterSpec()) == "no_abstract"
-    assert corpus.filter_reason(acl_old, corpus.FilterSpec(require_abstract=False)) is None
-    neurips = corpus.normalise_record(datasets(3, venue="NeurIPS"))
-    assert corpus.filter_reason(neurips, corpus.FilterSpec()) == "not_acl"
-    assert corpus.filter_reason(neurips, corpus.FilterSpec(venues=["neurips"])) is None
-    assert corpus.filter_reason(neurips, corpus.FilterSpec(acl=False, venues=["ICML"])) == "venue"
-    assert corpus.filter_reason(neurips, corpus.FilterSpec(acl=False)) is None
+    acl_old = normalise_record(legacy("x", year=2001, abstract="", pdf_urls=[old_url]))
+    assert filter_reason(acl_old, FilterSpec(min_year=2010)) == "year"
+    assert filter_reason(acl_old, FilterSpec()) == "no_abstract"
+    assert filter_reason(acl_old, FilterSpec(require_abstract=False)) is None
+    neurips = normalise_record(datasets(3, venue="NeurIPS"))
+    assert filter_reason(neurips, FilterSpec()) == "not_acl"
+    assert filter_reason(neurips, FilterSpec(venues=["neurips"])) is None
+    assert filter_reason(neurips, FilterSpec(acl=False, venues=["ICML"])) == "venue"
+    assert filter_reason(neurips, FilterSpec(acl=False)) is None
 
 
 def test_filter_shard_legacy_counts_by_reason(legacy_shard):
-    frame, summary = corpus.filter_shard(legacy_shard, SPEC)
+    frame, summary = filter_shard(legacy_shard, SPEC)
     assert summary == {
         "shard": "s2-corpus-000.gz",
         "records": 8,
@@ -235,7 +242,7 @@ def test_filter_shard_legacy_counts_by_reason(legacy_shard):
         "bad_lines": 1,
         "bad_line_numbers": [5],
     }
-    assert list(frame.columns) == list(corpus.CORPUS_COLUMNS)
+    assert list(frame.columns) == list(CORPUS_COLUMNS)
     assert frame["paper_id"].tolist() == ["a1", "a7"]
     assert frame["acl_id"].tolist() == ["P19-1001", "D19-1001"]
     assert str(frame["year"].dtype) == "Int64"
@@ -244,24 +251,24 @@ def test_filter_shard_legacy_counts_by_reason(legacy_shard):
 
 def test_filter_shard_strict_raises_on_bad_line(legacy_shard):
     with pytest.raises(InputError) as err:
-        corpus.filter_shard(legacy_shard, SPEC, skip_bad=False)
+        filter_shard(legacy_shard, SPEC, skip_bad=False)
     assert err.value.row == 5
 
 
 def test_prefilter_gives_same_result_as_full_parse(legacy_shard, datasets_shard):
     for shard in (legacy_shard, datasets_shard):
-        fast, fast_summary = corpus.filter_shard(shard, SPEC, prefilter=True)
-        full, full_summary = corpus.filter_shard(shard, SPEC, prefilter=False)
+        fast, fast_summary = filter_shard(shard, SPEC, prefilter=True)
+        full, full_summary = filter_shard(shard, SPEC, prefilter=False)
         pd.testing.assert_frame_equal(fast, full)
         assert fast_summary == full_summary
 
 
 def test_filter_shard_datasets_records_and_extra_venues(datasets_shard):
-    frame, summary = corpus.filter_shard(datasets_shard, SPEC)
+    frame, summary = filter_shard(datasets_shard, SPEC)
     assert frame["paper_id"].tolist() == ["1", "2"]
     assert frame["acl_id"].tolist() == ["2022.acl-long.1", "2021.naacl-main.5"]
     assert summary["dropped"] == {"not_acl": 1, "venue": 0, "year": 0, "no_abstract": 1}
-    frame, summary = corpus.filter_shard(datasets_shard, corpus.FilterSpec(venues=["neurips"]))
+    frame, summary = filter_shard(datasets_shard, FilterSpec(venues=["neurips"]))
     assert frame["paper_id"].tolist() == ["1", "2", "3"]
     assert pd.isna(frame["acl_id"].iloc[2])
 
@@ -270,9 +277,9 @@ def test_filter_shard_datasets_records_and_extra_venues(datasets_shard):
 
 
 def test_merge_shards_dedups_and_sorts():
-    a = corpus.papers_frame([corpus.normalise_record(datasets(i, acl=f"2022.acl-long.{i}")) for i in (5, 1)])
-    b = corpus.papers_frame([corpus.normalise_record(r) for r in (datasets(1, acl="other"), datasets(3))])
-    merged, summary = corpus.merge_shards([a, b])
+    a = papers_frame([normalise_record(datasets(i, acl=f"2022.acl-long.{i}")) for i in (5, 1)])
+    b = papers_frame([normalise_record(r) for r in (datasets(1, acl="other"), datasets(3))])
+    merged, summary = merge_shards([a, b])
     assert summary == {"duplicates": 1, "papers": 3}
     assert merged["paper_id"].tolist() == ["1", "3", "5"]
     assert merged.loc[0, "acl_id"] == "2022.acl-long.1"  # first occurrence kept
@@ -287,10 +294,10 @@ def test_shard_files_and_merge_file(tmp_path, legacy_shard, datasets_shard):
     for shard in (legacy_shard, datasets_shard, second):
         parts.append(tmp_path / "out" / f"{shard.name}.parquet")
         summaries.append(tmp_path / "out" / f"{shard.name}.summary.json")
-        corpus.filter_shard_file(shard, parts[-1], summaries[-1], {"min_year": 2015})
+        filter_shard_file(shard, parts[-1], summaries[-1], {"min_year": 2015})
     assert read_json(summaries[0])["filter"]["min_year"] == 2015
     out = tmp_path / "corpus" / "papers.parquet"
-    summary = corpus.merge_shards_file(parts, summaries, out, tmp_path / "corpus" / "summary.json")
+    summary = merge_shards_file(parts, summaries, out, tmp_path / "corpus" / "summary.json")
     assert summary == {
         "shards": 3,
         "records": 8 + 4 + 2,
@@ -301,8 +308,8 @@ def test_shard_files_and_merge_file(tmp_path, legacy_shard, datasets_shard):
         "papers": 5,
     }
     assert read_json(tmp_path / "corpus" / "summary.json") == summary
-    assert pq.read_schema(out).remove_metadata().equals(corpus.PAPERS_SCHEMA)
-    papers = corpus.read_papers(out)
+    assert pq.read_schema(out).remove_metadata().equals(PAPERS_SCHEMA)
+    papers = read_papers(out)
     assert papers["paper_id"].tolist() == ["1", "2", "9", "a1", "a7"]
     assert papers["year"].tolist() == [2022, 2022, 2022, 2019, 2019]
     assert [list(a) for a in papers["authors"]][0] == [{"id": "21", "name": "Bo Author"}]
@@ -314,32 +321,32 @@ def test_empty_shard_keeps_the_schema(tmp_path, datasets_shard):
     only_dropped = write_shard(tmp_path / "dropped.gz", [datasets(3, venue="NeurIPS")])
     for shard in (empty, only_dropped):
         part = tmp_path / f"{shard.stem}.parquet"
-        summary = corpus.filter_shard_file(shard, part, tmp_path / f"{shard.stem}.json", None)
+        summary = filter_shard_file(shard, part, tmp_path / f"{shard.stem}.json", None)
         assert summary["kept"] == 0
-        assert pq.read_schema(part).remove_metadata().equals(corpus.PAPERS_SCHEMA)
-        frame = corpus.read_papers(part)
-        assert list(frame.columns) == list(corpus.CORPUS_COLUMNS) and len(frame) == 0
+        assert pq.read_schema(part).remove_metadata().equals(PAPERS_SCHEMA)
+        frame = read_papers(part)
+        assert list(frame.columns) == list(CORPUS_COLUMNS) and len(frame) == 0
         assert str(frame["year"].dtype) == "Int64"
     full = tmp_path / "full.parquet"
-    corpus.filter_shard_file(datasets_shard, full, tmp_path / "full.json", None)
+    filter_shard_file(datasets_shard, full, tmp_path / "full.json", None)
     merged = tmp_path / "merged.parquet"
-    corpus.merge_shards_file(
+    merge_shards_file(
         [tmp_path / "empty.parquet", full], [tmp_path / "empty.json", tmp_path / "full.json"],
         merged, tmp_path / "merged.json",
     )
-    assert corpus.read_papers(merged)["paper_id"].tolist() == ["1", "2"]
+    assert read_papers(merged)["paper_id"].tolist() == ["1", "2"]
     empty_merge = tmp_path / "empty-merge.parquet"
-    corpus.merge_shards_file(
+    merge_shards_file(
         [tmp_path / "empty.parquet"], [tmp_path / "empty.json"], empty_merge, tmp_path / "em.json"
     )
-    assert pq.read_schema(empty_merge).remove_metadata().equals(corpus.PAPERS_SCHEMA)
+    assert pq.read_schema(empty_merge).remove_metadata().equals(PAPERS_SCHEMA)
 
 
 def test_read_papers_names_missing_columns(tmp_path):
     path = tmp_path / "bad.parquet"
     pd.DataFrame({"paper_id": ["1"]}).to_parquet(path)
     with pytest.raises(InputError, match="missing corpus columns"):
-        corpus.read_papers(path)
+        read_papers(path)
 
 
 # ---------------------------------------------------------------- bad lines, fast path, abstracts
@@ -348,13 +355,13 @@ def test_read_papers_names_missing_columns(tmp_path):
 def test_too_many_bad_lines_fail_with_a_clear_error(tmp_path):
     lines = [datasets(i, acl=f"2022.acl-long.{i}") for i in range(8)] + ['{"corpusid": 9, "ti', "not json"]
     shard = write_shard(tmp_path / "bad.gz", lines)
-    _, summary = corpus.filter_shard(shard, SPEC, max_bad_share=0.25)
+    _, summary = filter_shard(shard, SPEC, max_bad_share=0.25)
     assert summary["bad_lines"] == 2 and summary["bad_line_numbers"] == [9, 10]
     with pytest.raises(InputError, match=r"2 of 10 lines are malformed \(20.00%\).*max_bad_line_share") as err:
-        corpus.filter_shard(shard, SPEC, max_bad_share=0.1)
+        filter_shard(shard, SPEC, max_bad_share=0.1)
     assert err.value.path == str(shard)
     with pytest.raises(InputError):
-        corpus.filter_shard_file(shard, tmp_path / "p.parquet", tmp_path / "s.json", None, max_bad_share=0.1)
+        filter_shard_file(shard, tmp_path / "p.parquet", tmp_path / "s.json", None, max_bad_share=0.1)
     assert not (tmp_path / "p.parquet").exists()
 
 
@@ -378,8 +385,8 @@ def test_block_prefilter_matches_full_parse_on_a_multi_block_shard(tmp_path):
     lines[3000] = '{"corpusid": 3000, "title": "cut'  # a truncated line inside the file
     shard = write_shard(tmp_path / "big.gz", lines)
     assert shard.stat().st_size > 2 * (1 << 20)  # several blocks of the block-wise reader
-    fast, fast_summary = corpus.filter_shard(shard, SPEC, prefilter=True)
-    full, full_summary = corpus.filter_shard(shard, SPEC, prefilter=False)
+    fast, fast_summary = filter_shard(shard, SPEC, prefilter=True)
+    full, full_summary = filter_shard(shard, SPEC, prefilter=False)
     pd.testing.assert_frame_equal(fast, full)
     assert fast_summary == full_summary
     assert fast_summary["bad_line_numbers"] == [3001] and fast_summary["kept"] == 3 * 120 - 1
@@ -389,17 +396,17 @@ def test_select_and_join_abstracts(tmp_path):
     lines = [{"corpusid": i, "abstract": f"Abstract {i}.", "openaccessinfo": None} for i in range(1, 7)]
     lines.insert(2, '{"corpusid": 4, "abstract": "br')  # wanted id, bad JSON
     shard = write_shard(tmp_path / "abstracts-0.gz", lines)
-    frame, summary = corpus.select_abstracts(shard, np.array([2, 4, 6, 99]))
+    frame, summary = select_abstracts(shard, np.array([2, 4, 6, 99]))
     assert frame.to_dict("records") == [
         {"paper_id": "2", "abstract": "Abstract 2."},
         {"paper_id": "4", "abstract": "Abstract 4."},
         {"paper_id": "6", "abstract": "Abstract 6."},
     ]
     assert summary["records"] == 7 and summary["bad_lines"] == 1 and summary["bad_line_numbers"] == [3]
-    papers = corpus.papers_frame([corpus.normalise_record(datasets(i, acl="P19-1001", abstract=None)) for i in (2, 5)])
-    joined = corpus.join_abstracts(papers, [frame])
+    papers = papers_frame([normalise_record(datasets(i, acl="P19-1001", abstract=None)) for i in (2, 5)])
+    joined = join_abstracts(papers, [frame])
     assert joined["abstract"].tolist() == ["Abstract 2.", ""]
-    kept, n_dropped = corpus.drop_without_abstract(joined)
+    kept, n_dropped = drop_without_abstract(joined)
     assert kept["paper_id"].tolist() == ["2"] and n_dropped == 1
 
 
@@ -413,17 +420,17 @@ def test_gunzip_backends_read_multi_member_files_and_name_damage(tmp_path, backe
     members = [gzip.compress(b"".join(b'{"id": "%d"}\n' % (m * 1000 + i) for i in range(1000))) for m in range(3)]
     shard = tmp_path / "multi.gz"
     shard.write_bytes(b"".join(members))
-    blocks = list(corpus._iter_blocks(shard, backend))
+    blocks = list(_iter_blocks(shard, backend))
     assert b"".join(blocks).count(b"\n") == 3000 and all(b.endswith(b"\n") for b in blocks if b)
     cut = tmp_path / "cut.gz"
     cut.write_bytes(shard.read_bytes()[:-5000])
     with pytest.raises(InputError, match="truncated gzip data"):
-        list(corpus._iter_blocks(cut, backend))
+        list(_iter_blocks(cut, backend))
     bad = bytearray(shard.read_bytes())
     bad[len(members[0]) + 200 : len(members[0]) + 260] = bytes(60)  # damage the second member
     (tmp_path / "bad.gz").write_bytes(bytes(bad))
     with pytest.raises(InputError, match="bad.gz"):
-        list(corpus._iter_blocks(tmp_path / "bad.gz", backend))
+        list(_iter_blocks(tmp_path / "bad.gz", backend))
 
 
 def test_prefilter_finds_upper_case_hosts_and_dois(tmp_path):
@@ -436,8 +443,8 @@ def test_prefilter_finds_upper_case_hosts_and_dois(tmp_path):
         legacy("u6", pdf_urls=["https://arxiv.org/pdf/1901.00002.pdf"], venue="ArXiv"),
     ] + [datasets(100 + i, venue="ICML") for i in range(300)]
     shard = write_shard(tmp_path / "upper.gz", lines)
-    fast, fast_summary = corpus.filter_shard(shard, SPEC, prefilter=True)
-    full, full_summary = corpus.filter_shard(shard, SPEC, prefilter=False)
+    fast, fast_summary = filter_shard(shard, SPEC, prefilter=True)
+    full, full_summary = filter_shard(shard, SPEC, prefilter=False)
     pd.testing.assert_frame_equal(fast, full)
     assert fast_summary == full_summary
     assert fast["paper_id"].tolist() == ["u1", "u2", "u3", "u4", "5"]
@@ -449,15 +456,15 @@ def test_prefilter_finds_upper_case_hosts_and_dois(tmp_path):
 
 def test_read_corpus_ids_counts_lines_without_an_id(tmp_path):
     shard = write_shard(tmp_path / "del.gz", [{"corpusid": 7}, {"corpusid": 12}, "", '{"paperid": 3}', {"corpusid": 5}])
-    ids, summary = corpus.read_corpus_ids(shard)
+    ids, summary = read_corpus_ids(shard)
     assert ids.tolist() == [7, 12, 5] and ids.dtype == np.int64
     assert summary["records"] == 4 and summary["bad_lines"] == 1 and summary["bad_line_numbers"] == [4]
     with pytest.raises(InputError, match="malformed"):
-        corpus.read_corpus_ids(shard, max_bad_share=0.1)
+        read_corpus_ids(shard, max_bad_share=0.1)
 
 
 def _papers(*ids, acl="P19-1001", abstract="Old."):
-    return corpus.papers_frame([corpus.normalise_record(datasets(i, acl=acl, abstract=abstract)) for i in ids])
+    return papers_frame([normalise_record(datasets(i, acl=acl, abstract=abstract)) for i in ids])
 
 
 def test_apply_paper_diff_upserts_then_deletes():
@@ -465,7 +472,7 @@ def test_apply_paper_diff_upserts_then_deletes():
     updates = _papers(2, 9, abstract=None)  # 2 updated, 9 added
     updates.loc[0, "title"] = "New title"
     # 3 has an update record that no longer passes the filter; 4 and 77 are deleted (77 is absent)
-    new, counts = corpus.apply_paper_diff(old, updates, np.array([2, 3, 9]), np.array([4, 77]))
+    new, counts = apply_paper_diff(old, updates, np.array([2, 3, 9]), np.array([4, 77]))
     assert new["paper_id"].tolist() == ["1", "2", "9"]
     assert new.set_index("paper_id")["title"]["2"] == "New title"
     assert new["abstract"].tolist() == ["Old.", "", ""]  # update records replace rows whole
@@ -476,6 +483,6 @@ def test_apply_paper_diff_upserts_then_deletes():
 def test_apply_abstract_diff_sets_then_empties():
     old = _papers(1, 2, 3)
     table = pd.DataFrame({"paper_id": ["2", "8"], "abstract": ["New.", "Elsewhere."]})
-    new, counts = corpus.apply_abstract_diff(old, table, np.array([3]))
+    new, counts = apply_abstract_diff(old, table, np.array([3]))
     assert new["abstract"].tolist() == ["Old.", "New.", ""]
     assert counts == {"abstracts_updated": 1, "abstracts_deleted": 1}

@@ -8,13 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import copy_workflow, run_snakemake
-from revmatch.corpus.semantic_scholar import (
-    FilterSpec,
-    filter_reason,
-    normalise_record,
-    papers_frame,
-    write_papers,
-)
+from revmatch.corpus.filters import filter_reason
+from revmatch.corpus.papers_table import papers_frame, write_papers
+from revmatch.corpus.records import normalise_record
+from revmatch.corpus.settings import FilterSpec
 from revmatch.io import read_json
 from s2_fake_api import FakeS2, abstract_record, gzip_lines, paper_record
 

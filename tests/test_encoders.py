@@ -42,7 +42,7 @@ def test_packaged_minilm_has_its_weights(minilm_folder):
 def test_packaged_model_loads_and_encodes_with_no_network(tmp_path):
     """In a fresh interpreter whose every connection would fail (a dead proxy, no hub)."""
     code = (
-        "from revmatch.registry import load_registry_model\n"
+        "from revmatch.model import load_registry_model\n"
         "import numpy as np\n"
         "m = load_registry_model('minilm')\n"
         "v = m.embed(['parsing with a treebank', 'a parser for trees', 'audio of speech'])\n"
@@ -153,7 +153,7 @@ def test_workflow_encodes_the_corpus_in_parts_then_indexes_from_the_cache(tmp_pa
 
     from conftest import copy_workflow, run_snakemake
 
-    from revmatch.model.registry import load_index
+    from revmatch.model.corpus_index import load_index
     from revmatch.model.text import read_paper_texts
 
     workdir = copy_workflow(tmp_path)

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revmatch.matching.assignment import assign_conference
+from revmatch.io import write_csv, write_jsonl
+from revmatch.matching.conference_assignment import assign_conference
 from revmatch.matching.export import (
     assignment_records,
     export_assignments_file,
@@ -18,7 +19,6 @@ from revmatch.matching.export import (
     write_start_upload,
     write_track_csvs,
 )
-from revmatch.io import write_csv, write_jsonl
 
 
 def person(pid, tracks=(), ac=(), sac=()):

@@ -15,13 +15,13 @@ import torch
 
 from revmatch.model.encoders import encoder_folder, load_sentence_transformer
 from revmatch.model.finetune import (
-    FinetuneParams,
     epoch_pairs,
     finetune,
     finetune_encoder_file,
     in_batch_loss,
     pair_corpus,
 )
+from revmatch.model.settings import FinetuneParams, FinetuningSettings, HeldoutSettings
 
 TOPICS = {
     "parsing": "parsing syntax treebank dependency grammar constituency parser tree arcs",
@@ -100,9 +100,10 @@ def test_finetuning_lowers_the_in_batch_loss(tmp_path):
 def test_file_level_finetuning_leaves_heldout_papers_out(tmp_path):
     papers = synthetic_papers()
     papers.to_parquet(tmp_path / "papers.parquet")
+    settings = FinetuningSettings(FinetuneParams(batch_size=8, max_pairs=16, max_seq_length=32), "cpu",
+                                  HeldoutSettings(0.25, 1))
     stats = finetune_encoder_file(tmp_path / "papers.parquet", tmp_path / "tuned", tmp_path / "stats.json",
-                                  {"batch_size": 8, "max_pairs": 16, "max_seq_length": 32}, device="cpu",
-                                  heldout_fraction=0.25, heldout_seed=1)
+                                  settings)
     assert stats["training_papers"] + stats["heldout_papers"] == len(papers)
     assert 0 < stats["heldout_papers"] < len(papers)
     assert json.loads((tmp_path / "stats.json").read_text())["steps"] == 2
@@ -115,8 +116,9 @@ def test_file_level_finetuning_leaves_heldout_papers_out(tmp_path):
 RUN = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-from revmatch.finetune import finetune_encoder_file
-finetune_encoder_file(sys.argv[1], sys.argv[2], sys.argv[3], {params}, checkpoint_dir=sys.argv[4], device="cpu")
+from revmatch.model import FinetuneParams, FinetuningSettings, HeldoutSettings, finetune_encoder_file
+settings = FinetuningSettings(FinetuneParams.from_dict({params}), "cpu", HeldoutSettings(0.05, 1))
+finetune_encoder_file(sys.argv[1], sys.argv[2], sys.argv[3], settings, checkpoint_dir=sys.argv[4])
 """
 
 

@@ -106,3 +106,21 @@ def test_a_stage_package_imports_none_of_its_modules_until_asked(stage):
     assert ast.get_docstring(tree), f"revmatch.{stage} says what it offers"
     assert all(not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(f"revmatch.{stage}"))
                for node in tree.body)
+
+
+def test_config_readme_is_written_from_the_schema():
+    """config/README.md lists every key of the schema with its description and default."""
+    import yaml
+
+    from tests.config_readme import REPO, SCHEMA, render
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert (REPO / "config" / "README.md").read_text() == render(schema), "run: python tests/config_readme.py > config/README.md"
+
+    def undescribed(node: dict, path: str) -> list[str]:
+        missing = []
+        for key, child in (node.get("properties") or {}).items():
+            missing += [f"{path}{key}"] * (not child.get("description")) + undescribed(child, f"{path}{key}.")
+        return missing
+
+    assert undescribed(schema, "") == []

@@ -7,22 +7,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revmatch.model import aggregate_scores
 from revmatch.io import write_jsonl
 from revmatch.model import (
+    TEXT_FIELDS,
+    aggregate_scores,
     index_corpus_file,
     load_indexes,
     load_registry_model,
     paper_scores,
+    parse_spec,
     unrelated_score,
 )
-from revmatch.matching.paper_matrix import (
-    authorship_matrix,
-    read_paper_matrix,
+from revmatch.matching.authorship import authorship_matrix
+from revmatch.matching.paper_cache import read_paper_matrix
+from revmatch.matching.paper_matrix_files import (
     read_submission_texts,
     registry_matrix_part,
     registry_paper_matrix_file,
 )
+from revmatch.matching.settings import PaperMatrixSettings
 from revmatch.model import paper_text
 from tests.conftest import copy_workflow, run_snakemake
 
@@ -64,22 +67,27 @@ def conference(tmp_path_factory):
             "texts": [paper_text(s["title"], s["paperAbstract"]) for s in submissions]}
 
 
+def _settings(spec, parts=1, block_rows=4):
+    """Paper-matrix settings of the registry model ``spec`` on the default text fields."""
+    model = {"spec": spec, "fields": list(TEXT_FIELDS), "sentence_transformers": {}}
+    return PaperMatrixSettings(model=model, parts=parts, block_rows=block_rows, memory_budget_mb=4096)
+
+
 def _matrix_files(conference, spec, parts, cache, block_rows=4):
     root = conference["root"]
-    indexes = [root / f"{name}.npz" for name in spec.split("+")]
+    indexes = [root / f"{name}.npz" for name in parse_spec(spec)]
     manifests = []
     for part in range(parts):
         out = cache.parent / f"{cache.name}-part{part}.parquet"
-        registry_paper_matrix_file(spec, indexes, root / "submissions.jsonl", root / "papers.parquet",
-                                   root / "columns.txt", out, cache, part=part, parts=parts,
-                                   block_rows=block_rows)
+        registry_paper_matrix_file(indexes, root / "submissions.jsonl", root / "papers.parquet",
+                                   root / "columns.txt", out, cache, _settings(spec, parts, block_rows), part=part)
         manifests.append(out)
     return read_paper_matrix(manifests, root / "columns.txt")
 
 
 def _direct(conference, spec):
     model = load_registry_model(spec)
-    index = load_indexes(model, [conference["root"] / f"{name}.npz" for name in spec.split("+")])
+    index = load_indexes(model, [conference["root"] / f"{name}.npz" for name in parse_spec(spec)])
     return paper_scores(model, index, conference["texts"], columns=conference["columns"]), model, index
 
 
@@ -127,10 +135,10 @@ def test_cache_computes_only_changed_rows(conference, tmp_path, caplog):
     records[2]["paperAbstract"] = "speech audio revised"
     write_jsonl(records, edited / "submissions.jsonl")
     with caplog.at_level("INFO"):
-        registry_paper_matrix_file("tfidf+bm25", [edited / "tfidf.npz", edited / "bm25.npz"],
+        registry_paper_matrix_file([edited / "tfidf.npz", edited / "bm25.npz"],
                                    edited / "submissions.jsonl", edited / "papers.parquet",
                                    edited / "columns.txt", tmp_path / "m.parquet", tmp_path / "cache",
-                                   block_rows=4)
+                                   _settings("tfidf+bm25"))
     assert f"{conference['n'] - 1} rows cached, 1 to compute" in caplog.text
 
 
@@ -139,9 +147,9 @@ def test_uncached_matrix_equals_cached_and_aggregates_no_paper_reviewers_to_zero
     cached = _matrix_files(conference, "tfidf+bm25", 2, tmp_path / "cache")
     rows = []
     for part in range(2):
-        matrix, ids, _ = registry_matrix_part("tfidf+bm25", [root / "tfidf.npz", root / "bm25.npz"],
+        matrix, ids, _ = registry_matrix_part([root / "tfidf.npz", root / "bm25.npz"],
                                               root / "submissions.jsonl", root / "papers.parquet",
-                                              root / "columns.txt", part=part, parts=2, block_rows=4)
+                                              root / "columns.txt", _settings("tfidf+bm25", parts=2), part=part)
         rows.append(matrix[0 : len(ids)])
     np.testing.assert_array_equal(np.concatenate(rows), cached[:])
 

@@ -10,28 +10,32 @@ from revmatch.io import InputError, read_lines
 from revmatch.model.averaging import (
     UNKNOWN,
     AveragingModel,
+    build_vocab,
+    embed_piece_lines,
+    embed_texts,
+    length_batches,
+    load_model,
+    mean_pool,
+    sublinear_weights,
+)
+from revmatch.model.averaging_files import (
+    embed_papers_file,
+    embed_pieces_file,
+    embed_submissions_file,
+    train_model_file,
+)
+from revmatch.model.averaging_training import (
     _batch_loss,
     _hardest_negatives,
     _new_state,
     _pack,
     _train_step,
-    TrainParams,
-    build_vocab,
-    embed_papers_file,
-    embed_piece_lines,
-    embed_pieces_file,
-    embed_submissions_file,
-    embed_texts,
-    heldout_mask,
     inverse_document_frequency,
-    length_batches,
-    load_model,
-    mean_pool,
-    sublinear_weights,
     train_model,
-    train_model_file,
 )
+from revmatch.model.heldout import heldout_mask
 from revmatch.model.pairs import make_pairs
+from revmatch.model.settings import HeldoutSettings, TrainingSettings, TrainParams
 from revmatch.model.text import encode_file, paper_text, tokenize, train_sentencepiece
 
 TOPICS = {
@@ -49,6 +53,11 @@ TERMS = ["".join(np.random.default_rng(i).choice(list("bcdfgklmnprstvz"), size=5
 
 # Small but real settings: the whole suite trains in a few seconds.
 FAST = TrainParams(dim=32, epochs=6, batch_size=16, lr=0.02, dropout=0.1, seed=5)
+
+
+def training(params: dict, heldout_fraction: float = 0.0) -> TrainingSettings:
+    """The file-level training settings of ``params`` on the CPU (held-out seed 1)."""
+    return TrainingSettings(TrainParams.from_dict(params), "cpu", HeldoutSettings(heldout_fraction, 1))
 
 
 def synthetic_abstracts(n: int, seed: int) -> list[str]:
@@ -336,9 +345,9 @@ def test_load_model_rejects_other_files(tmp_path):
 
 def test_file_level_training_and_embedding(corpus, trained, tmp_path):
     with pytest.raises(ValueError, match="epoch"):
-        train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt", {"epoch": 2})
+        training({"epoch": 2})
     stats = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt",
-                             {"dim": 8, "epochs": 1, "batch_size": 32}, device="cpu")
+                             training({"dim": 8, "epochs": 1, "batch_size": 32}))
     assert stats["epochs"] == 1 and load_model(tmp_path / "m.pt").dim == 8
 
     model_path, _ = trained
@@ -416,16 +425,15 @@ def test_training_leaves_heldout_papers_out(corpus, tmp_path):
     parquet = tmp_path / "papers.parquet"
     pd.DataFrame({"paper_id": ids}).to_parquet(parquet, index=False)
     params = {"dim": 8, "epochs": 1, "batch_size": 32}
-    everything = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "a.pt", params,
-                                  device="cpu")
+    everything = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "a.pt", training(params))
     held = heldout_mask(ids, 0.2, seed=1)
-    fewer = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "b.pt", params, device="cpu",
-                             papers_parquet=parquet, heldout_fraction=0.2, heldout_seed=1)
+    fewer = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "b.pt", training(params, 0.2),
+                             papers_parquet=parquet)
     assert fewer["sequences"] == everything["sequences"] - int(held.sum()) > 0
     pd.DataFrame({"paper_id": ids[:-1]}).to_parquet(parquet, index=False)
     with pytest.raises(InputError, match="lines for"):
-        train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "c.pt", params, device="cpu",
-                         papers_parquet=parquet, heldout_fraction=0.2)
+        train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "c.pt", training(params, 0.2),
+                         papers_parquet=parquet)
 
 
 def test_coauthor_and_title_pairs_train_and_resume_identically(corpus, tmp_path):
@@ -466,21 +474,21 @@ def test_file_level_training_reads_authors_and_titles_of_the_kept_papers(corpus,
     parquet = tmp_path / "papers.parquet"
     papers.to_parquet(parquet, index=False)
     params = {"dim": 8, "epochs": 1, "batch_size": 32, "pairs": "coauthors+titles"}
-    with caplog.at_level("INFO", logger="revmatch.model.averaging"):
-        stats = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt", params,
-                                 device="cpu", papers_parquet=parquet, heldout_fraction=0.2, heldout_seed=1)
+    with caplog.at_level("INFO", logger="revmatch.model.averaging_training"):
+        stats = train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "m.pt",
+                                 training(params, 0.2), papers_parquet=parquet)
     kept = n - int(heldout_mask(ids, 0.2, seed=1).sum())
     assert stats["sequences"] == kept
     # every kept paper has co-authored ones and a title that starts its text
     assert f"{{'coauthors': {kept}, 'titles': {kept}}}" in caplog.text
     with pytest.raises(ValueError, match="need the corpus papers"):
-        train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "n.pt", params, device="cpu")
+        train_model_file(corpus["pieces"], corpus["sp_model"], tmp_path / "n.pt", training(params))
 
 
 def test_pairs_no_paper_can_form_are_reported(corpus, tmp_path, caplog):
     lines = corpus["piece_lines"]
     params = dataclasses.replace(FAST, epochs=1, pairs="coauthors")
-    with caplog.at_level("INFO", logger="revmatch.model.averaging"):
+    with caplog.at_level("INFO", logger="revmatch.model.averaging_training"):
         stats = train_model(lines, params, tmp_path / "m.pt", corpus["sp_model"], device="cpu",
                             author_ids=[[f"solo{i}"] for i in range(len(lines))])
     assert stats["epochs"] == 1

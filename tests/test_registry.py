@@ -4,23 +4,18 @@ import pytest
 import scipy.sparse as sp
 
 from revmatch.io import InputError
+from revmatch.model.corpus_index import Calibration, load_index, save_index
+from revmatch.model.dense_models import DenseModel
 from revmatch.model.registry import (
-    BM25Model,
-    Calibration,
-    DenseModel,
     Ensemble,
-    TfidfModel,
-    analyse,
     index_corpus_file,
-    load_index,
     load_indexes,
     load_registry_model,
     paper_scores,
-    parse_spec,
-    save_index,
     score_blocks,
-    term_counts,
 )
+from revmatch.model.sparse_models import BM25Model, TfidfModel, analyse, term_counts
+from revmatch.model.specs import BUILTIN_MODELS, SPARSE_MODELS, is_encoder, parse_spec
 
 WORDS = ("parser grammar treebank translation bilingual decoder speech acoustic phoneme sentiment "
          "opinion polarity summarisation extractive coreference entity graph neural attention corpus "
@@ -50,6 +45,12 @@ def test_parse_spec():
     for bad in ["", "a+", "+b", "a++b", "a+a"]:
         with pytest.raises(ValueError):
             parse_spec(bad)
+
+
+def test_builtin_models_and_encoder_names():
+    assert BUILTIN_MODELS == ("avg", "tfidf", "bm25", "minilm") and SPARSE_MODELS == ("tfidf", "bm25")
+    assert [is_encoder(name) for name in ("avg", "tfidf", "bm25", "minilm", "tuned", "specter")] == [
+        False, False, False, True, True, True]
 
 
 def test_term_counts_with_and_without_vocabulary():

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from revmatch.io import InputError
-from revmatch.model.averaging import heldout_mask
+from revmatch.model.dense_models import DenseModel
+from revmatch.model.heldout import heldout_mask
 from revmatch.model.pairs import coauthor_relevance
-from revmatch.model.registry import BM25Model, DenseModel, TfidfModel
 from revmatch.model.retrieval import (
     author_papers,
     evaluate_models_file,
@@ -20,6 +20,8 @@ from revmatch.model.retrieval import (
     title_to_abstract,
     top_k_columns,
 )
+from revmatch.model.settings import EvaluationSettings, HeldoutSettings
+from revmatch.model.sparse_models import BM25Model, TfidfModel
 
 TOPICS = {
     "parsing": "parser grammar treebank dependency constituency",
@@ -106,9 +108,10 @@ def test_evaluate_models_file(tmp_path):
     sts = tmp_path / "sts.tsv"
     sts.write_text("sentence1\tsentence2\tscore\nparser grammar\tparser grammar\t5\n"
                    "parser grammar\tspeech prosody\t0\nparser treebank\tparser grammar\t3\n")
-    results = evaluate_models_file(parquet, tmp_path / "r.json", tmp_path / "r.txt",
-                                   specs=["tfidf", "bm25", "tfidf+bm25"], heldout_fraction=0.25,
-                                   max_queries=20, ks=(1, 5), sts_tsv=sts)
+    settings = EvaluationSettings.build(models=["tfidf", "bm25", "tfidf+bm25"], baseline="tfidf",
+                                        aggregators=[], heldout=HeldoutSettings(0.25, 1), max_queries=20,
+                                        ks=(1, 5), bm25={}, device="cpu")
+    results = evaluate_models_file(parquet, tmp_path / "r.json", tmp_path / "r.txt", settings, sts_tsv=sts)
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["heldout_papers"] == int(heldout_mask(papers["paper_id"].tolist(), 0.25).sum())
     assert saved["models"] == results and set(results) == {"tfidf", "bm25", "tfidf+bm25"}
@@ -145,7 +148,7 @@ def test_paired_bootstrap_interval():
 def test_workflow_indexes_and_evaluates_the_demo_models(tmp_path):
     from conftest import copy_workflow, run_snakemake
 
-    from revmatch.model.registry import load_index
+    from revmatch.model.corpus_index import load_index
 
     workdir = copy_workflow(tmp_path)
     (workdir / "small.yaml").write_text("model:\n  train:\n    epochs: 1\n    dim: 32\n")

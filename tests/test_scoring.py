@@ -10,10 +10,12 @@ import pytest
 import yaml
 
 import revmatch
-from revmatch.model.encoders import encoder_folder
-from revmatch.model.averaging import TrainParams, train_model
-from revmatch.model.registry import DEFAULT_MATCHING_MODEL, load_registry_model
 from revmatch.matching import RegistryPaperMatrix
+from revmatch.model.averaging_training import train_model
+from revmatch.model.encoders import encoder_folder
+from revmatch.model.registry import load_registry_model
+from revmatch.model.settings import TrainParams
+from revmatch.model.specs import DEFAULT_MATCHING_MODEL
 from revmatch.model.text import encode_pieces, tokenize, train_sentencepiece
 
 ROOT = Path(__file__).resolve().parents[1]

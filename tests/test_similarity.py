@@ -5,22 +5,17 @@ import pandas as pd
 import pytest
 
 from revmatch.io import write_jsonl
-from revmatch.matching.paper_matrix import (
+from revmatch.matching.authorship import (
     authored_papers,
     authorship_matrix,
     load_authorship,
-    normalize_rows,
-    PaperMatrix,
-    cached_paper_matrix,
-    paper_matrix,
-    paper_matrix_file,
-    part_rows,
-    prune_cache,
-    read_paper_matrix,
-    rows_for_budget,
     papers_per_reviewer,
     reviewer_papers_file,
 )
+from revmatch.matching.paper_cache import PaperMatrix, cached_paper_matrix, prune_cache, read_paper_matrix, rows_for_budget
+from revmatch.matching.paper_matrix import normalize_rows, paper_matrix
+from revmatch.matching.paper_matrix_files import paper_matrix_file, part_rows
+from revmatch.matching.settings import PaperMatrixSettings
 
 
 def naive_authorship(reviewer_ids, paper_author_ids):
@@ -194,8 +189,8 @@ def test_paper_matrix_file_parts_through_manifests(tmp_path):
         out.parent.mkdir(exist_ok=True)
         paper_matrix_file(
             tmp_path / "sub.npy", tmp_path / "submissions.jsonl", tmp_path / "corpus.npy",
-            tmp_path / "papers.parquet", tmp_path / "cols.txt", out, tmp_path / "cache", part=part, parts=3,
-            block_rows=2,
+            tmp_path / "papers.parquet", tmp_path / "cols.txt", out, tmp_path / "cache",
+            PaperMatrixSettings(model={"spec": "avg"}, parts=3, block_rows=2, memory_budget_mb=4096), part=part,
         )
         manifests.append(out)
     matrix = read_paper_matrix(manifests, tmp_path / "cols.txt")

@@ -9,7 +9,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from revmatch.conference import softconf
+from revmatch.conference import profiles
+from revmatch.conference.bids import read_bids
+from revmatch.conference.profiles import (
+    MULTI_TRACK_COLUMNS,
+    clean_s2_ids,
+    parse_roles,
+    parse_s2_ids,
+    read_profiles,
+)
+from revmatch.conference.quotas import read_quotas
+from revmatch.conference.softconf import extract_softconf
+from revmatch.conference.start_csv import read_csv_export
+from revmatch.conference.submissions import read_submissions
 from revmatch.io import InputError, read_jsonl
 
 PROFILE_HEADER = [
@@ -74,7 +86,7 @@ def start_exports(tmp_path):
 
 
 def extract_into(out: Path, exports: dict, bids: bool = True) -> dict:
-    return softconf.extract_softconf(
+    return extract_softconf(
         exports["profiles"],
         exports["submissions"],
         exports["bids"] if bids else None,
@@ -96,7 +108,7 @@ def test_read_csv_export_bom_padding_multiline_and_trailing_column(tmp_path):
     path.write_bytes(
         "\ufeff A , B ,C,\r\n1,\"two\r\nlines, \"\"quoted\"\"\",3,\r\n4\r\n\r\n,,,\r\n5,6,7,\r\n".encode()
     )
-    frame = softconf.read_csv_export(path)
+    frame = read_csv_export(path)
     assert list(frame.columns) == ["A", "B", "C"]
     assert frame.loc[2, "B"] == 'two\r\nlines, "quoted"'
     assert frame.loc[3].tolist() == ["4", "", ""]
@@ -108,7 +120,7 @@ def test_read_csv_export_bom_padding_multiline_and_trailing_column(tmp_path):
 def test_read_csv_export_latin1_fallback_warns(tmp_path, caplog):
     path = tmp_path / "x.csv"
     path.write_bytes("Name,City\nJosé,Zürich\n".encode("latin-1"))
-    frame = softconf.read_csv_export(path)
+    frame = read_csv_export(path)
     assert frame.loc[2].tolist() == ["José", "Zürich"]
     assert frame.attrs["encoding"] == "latin-1"
     assert any("Latin-1" in r.message for r in caplog.records)
@@ -122,18 +134,18 @@ def test_read_csv_export_rejects_malformed_rows(tmp_path, content, row):
     path = tmp_path / "bad.csv"
     path.write_text(content)
     with pytest.raises(InputError) as err:
-        softconf.read_csv_export(path)
+        read_csv_export(path)
     assert err.value.path == str(path) and err.value.row == row
 
 
 def test_read_csv_export_utf16_with_bom_and_nul_without(tmp_path):
     path = tmp_path / "u16.csv"
     path.write_bytes("A,B\nJosé,2\n".encode("utf-16"))
-    frame = softconf.read_csv_export(path)
+    frame = read_csv_export(path)
     assert frame.loc[2].tolist() == ["José", "2"] and frame.attrs["encoding"] == "utf-16"
     path.write_bytes("A,B\n1,2\n".encode("utf-16-le"))  # no BOM: NUL bytes
     with pytest.raises(InputError, match="NUL") as err:
-        softconf.read_csv_export(path)
+        read_csv_export(path)
     assert err.value.row == 1 and err.value.column is not None
 
 
@@ -150,7 +162,7 @@ def test_malformed_csv_error_names_row_and_column(tmp_path, content, row, column
     path = tmp_path / "bad.csv"
     path.write_text(content)
     with pytest.raises(InputError) as err:
-        softconf.read_csv_export(path)
+        read_csv_export(path)
     assert (err.value.path, err.value.row, err.value.column) == (str(path), row, column)
 
 
@@ -158,7 +170,7 @@ def test_duplicate_usernames_differing_in_case(tmp_path):
     rows = [PROFILE_ROWS[0], ["ALICE"] + PROFILE_ROWS[1][1:]]
     path = write_csv(tmp_path / "p.csv", PROFILE_HEADER, rows)
     with pytest.raises(InputError, match="rows 2 and 3") as err:
-        softconf.read_profiles(path)
+        read_profiles(path)
     assert err.value.column == "Username"
 
 
@@ -183,7 +195,7 @@ def test_duplicate_usernames_differing_in_case(tmp_path):
     ],
 )
 def test_parse_roles(roles, expected):
-    parsed = softconf.parse_roles(roles)
+    parsed = parse_roles(roles)
     defaults = dict(areaChair=False, ac_tracks=[], seniorAreaChair=False, sac_tracks=[], programmeChair=False)
     assert parsed == {**defaults, **expected}
 
@@ -199,7 +211,7 @@ def test_parse_roles(roles, expected):
     ],
 )
 def test_clean_s2_ids(value, ids):
-    assert softconf.clean_s2_ids(value) == ids
+    assert clean_s2_ids(value) == ids
 
 
 @pytest.mark.parametrize(
@@ -221,7 +233,7 @@ def test_clean_s2_ids(value, ids):
     ],
 )
 def test_parse_s2_ids_free_text(value, ids, not_ids):
-    assert softconf.parse_s2_ids(value) == (ids, not_ids)
+    assert parse_s2_ids(value) == (ids, not_ids)
 
 
 def test_profiles_report_ids_not_understood_and_quota_column(tmp_path, caplog):
@@ -232,14 +244,14 @@ def test_profiles_report_ids_not_understood_and_quota_column(tmp_path, caplog):
         ["c", "c@x.org", "C", "C", "", "committee", ""],
     ]
     path = write_csv(tmp_path / "p.csv", header, rows)
-    reviewers, _, _, stats = softconf._profile_records(path)
+    reviewers, _, _, stats = profiles._profile_records(path)
     assert [(r["ids"], r["quota"]) for r in reviewers] == [([], 3), (["42"], 0), ([], None)]
     assert stats["s2_id_not_understood"] == [{"username": "a", "value": rows[0][4]}]
     assert stats["without_s2_id"] == 2
     assert any("not an id" in r.message for r in caplog.records)
     bad = write_csv(tmp_path / "bad.csv", header, [rows[0][:6] + ["lots"]])
     with pytest.raises(InputError) as err:
-        softconf.read_profiles(bad)
+        read_profiles(bad)
     assert (err.value.row, err.value.column) == (2, "Quota for Review")
 
 
@@ -247,7 +259,7 @@ def test_profiles_report_ids_not_understood_and_quota_column(tmp_path, caplog):
 
 
 def test_read_profiles_records(start_exports):
-    reviewers, non_reviewers, multi = softconf.read_profiles(start_exports["profiles"])
+    reviewers, non_reviewers, multi = read_profiles(start_exports["profiles"])
     assert [r["id"] for r in reviewers] == ["alice", "bob", "carol", "dave", "gina", "hank", "ivy"]
     by_id = {r["id"]: r for r in reviewers}
     assert by_id["alice"] == {
@@ -265,7 +277,7 @@ def test_read_profiles_records(start_exports):
     assert [r["id"] for r in non_reviewers] == ["erin", "frank"]
     assert non_reviewers[0]["tracks"] == "manager:committee"  # raw role string, as the reference
     assert non_reviewers[1]["ids"] == ["666"]
-    assert list(multi.columns) == softconf.MULTI_TRACK_COLUMNS
+    assert list(multi.columns) == MULTI_TRACK_COLUMNS
     assert multi["start_id"].tolist() == ["bob"]
     assert multi.iloc[0]["reviewer_tracks"] == "Machine Translation; Dialogue- Speech"
 
@@ -274,7 +286,7 @@ def test_read_profiles_missing_columns_named(tmp_path):
     header = [c for c in PROFILE_HEADER if c not in ("Roles", "Email")]
     path = write_csv(tmp_path / "p.csv", header, [["a", "A", "B", ""]])
     with pytest.raises(InputError) as err:
-        softconf.read_profiles(path)
+        read_profiles(path)
     assert str(path) in str(err.value) and (err.value.row, err.value.column) == (1, "Email")
     assert "'Email'" in err.value.message and "'Roles'" in err.value.message
 
@@ -283,14 +295,14 @@ def test_read_profiles_duplicate_username_names_both_rows(tmp_path):
     rows = PROFILE_ROWS[:3] + [["bob", "other@x.org", "Bo", "B", "", "committee"]]
     path = write_csv(tmp_path / "p.csv", PROFILE_HEADER, rows)
     with pytest.raises(InputError) as err:
-        softconf.read_profiles(path)
+        read_profiles(path)
     assert "rows 3 and 5" in err.value.message and err.value.column == "Username"
 
 
 def test_read_profiles_latin1_file(tmp_path):
     rows = [["jose", "jose@x.org", "José", "Núñez", "", "committee:Syntax"]]
     path = write_csv(tmp_path / "p.csv", PROFILE_HEADER, rows, encoding="latin-1")
-    reviewers, _, _ = softconf.read_profiles(path)
+    reviewers, _, _ = read_profiles(path)
     assert reviewers[0]["name"] == "José Núñez"
 
 
@@ -298,8 +310,8 @@ def test_read_profiles_latin1_file(tmp_path):
 
 
 def test_read_submissions_kept_rejects_and_authors(start_exports):
-    reviewers, non_reviewers, _ = softconf.read_profiles(start_exports["profiles"])
-    kept, rejects = softconf.read_submissions(start_exports["submissions"], reviewers + non_reviewers)
+    reviewers, non_reviewers, _ = read_profiles(start_exports["profiles"])
+    kept, rejects = read_submissions(start_exports["submissions"], reviewers + non_reviewers)
     assert [s["id"] for s in kept] == ["101", "102", "105"]
     first = kept[0]
     assert first["startSubmissionId"] == "101" and first["type"] == "long"
@@ -327,13 +339,13 @@ def test_read_submissions_summary_alias_and_bad_type(tmp_path):
     rows = [["1", "T", "A", "Long", "S", "X Y"], ["2", "T", "A", "poster", "S", "Z"]]
     path = write_csv(tmp_path / "s.csv", header, rows)
     with pytest.raises(InputError) as err:
-        softconf.read_submissions(path, None)
+        read_submissions(path, None)
     assert err.value.row == 3 and err.value.column == "Submission Type"
     path = write_csv(
         tmp_path / "s2.csv", header + ["All Author Emails"],
         [["1", "T", "A:B", "Long", "S", "X Y, V U, and Z W", "x@y.org; ; z@w.org"]],
     )
-    kept, rejects = softconf.read_submissions(path, None)
+    kept, rejects = read_submissions(path, None)
     assert kept[0]["paperAbstract"] == "S" and kept[0]["track"] == "A-B" and rejects == []
     authors = [(a["name"], a["email"]) for a in kept[0]["authors"]]
     assert authors == [("X Y", "x@y.org"), ("V U", ""), ("Z W", "z@w.org")]
@@ -343,7 +355,7 @@ def test_read_submissions_summary_alias_and_bad_type(tmp_path):
 
 
 def test_read_bids_maps_codes_by_id_and_counts_unknowns(start_exports):
-    bids, report = softconf.read_bids(
+    bids, report = read_bids(
         start_exports["bids"], ["101", "102", "105"], ["alice", "bob", "carol", "gina"],
         all_submission_ids=["101", "102", "103", "104", "105"],
     )
@@ -357,11 +369,11 @@ def test_read_bids_maps_codes_by_id_and_counts_unknowns(start_exports):
 
 def test_read_bids_numeric_cells_and_invalid_code(tmp_path):
     path = write_csv(tmp_path / "b.csv", ["", "a", "b"], [["2", "1.0", "4"], ["1", "3", " "]])
-    bids, _ = softconf.read_bids(path, ["1", "2"], ["b", "a"])
+    bids, _ = read_bids(path, ["1", "2"], ["b", "a"])
     np.testing.assert_array_equal(bids, [[2, 1], [0, 3]])
     path = write_csv(tmp_path / "bad.csv", ["id", "a", "b"], [["1", "1", "2"], ["2", "yes", "2"]])
     with pytest.raises(InputError) as err:
-        softconf.read_bids(path, ["1", "2"], ["a", "b"])
+        read_bids(path, ["1", "2"], ["a", "b"])
     assert (err.value.row, err.value.column) == (3, "a")
 
 
@@ -370,12 +382,12 @@ def test_read_quotas(tmp_path):
         tmp_path / "q.csv", ["Username", "Quota for Review"],
         [["a", "3"], ["b", ""], ["c", "None"], ["ghost", "2"], ["d", "4.0"]],
     )
-    quotas, report = softconf.read_quotas(path, ["a", "b", "c", "d"])
+    quotas, report = read_quotas(path, ["a", "b", "c", "d"])
     assert quotas == {"a": 3, "c": 0, "d": 4}
     assert report["unknown_usernames"] == ["ghost"] and report["empty"] == 1
     path = write_csv(tmp_path / "q2.csv", ["Username", "QuotaForReview"], [["a", "three"]])
     with pytest.raises(InputError) as err:
-        softconf.read_quotas(path, ["a"])
+        read_quotas(path, ["a"])
     assert (err.value.row, err.value.column) == (2, "QuotaForReview")
 
 
@@ -419,7 +431,7 @@ def test_extract_softconf_failure_leaves_no_output(tmp_path, start_exports):
 
 
 def _profile_records(path: Path):
-    reviewers, non_reviewers, multi = softconf.read_profiles(path)
+    reviewers, non_reviewers, multi = read_profiles(path)
     return reviewers, non_reviewers, multi.to_dict("records")
 
 

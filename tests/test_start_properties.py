@@ -15,8 +15,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from revmatch.conference import coi
-from revmatch.conference import softconf
+from revmatch.conference import (
+    extract_softconf,
+    read_bids,
+    read_coi_pairs,
+    read_profiles,
+    read_quotas,
+    read_submissions,
+)
 from revmatch.io import InputError
 
 SUBMISSION_HEADER = [
@@ -69,36 +75,36 @@ def encodable(text, encoding):
 # ------------------------------------------------------------------ how each reader reads
 
 
-def read_submissions(path):
-    profiles, non_reviewers, _ = softconf.read_profiles(PROFILES_FILE)
-    return softconf.read_submissions(path, profiles + non_reviewers)
+def submissions_of(path):
+    profiles, non_reviewers, _ = read_profiles(PROFILES_FILE)
+    return read_submissions(path, profiles + non_reviewers)
 
 
-def read_profiles(path):
-    reviewers, non_reviewers, multi = softconf.read_profiles(path)
+def profiles_of(path):
+    reviewers, non_reviewers, multi = read_profiles(path)
     return reviewers, non_reviewers, multi.to_dict("records")
 
 
-def read_bids(path):
-    bids, report = softconf.read_bids(path, ["101", "102"], ["alice", "bob"])
+def bids_of(path):
+    bids, report = read_bids(path, ["101", "102"], ["alice", "bob"])
     return bids.tolist(), report["unknown_usernames"]
 
 
-def read_quotas(path):
-    return softconf.read_quotas(path, ["alice", "bob"])[0]
+def quotas_of(path):
+    return read_quotas(path, ["alice", "bob"])[0]
 
 
-def read_pairs(path):
-    pairs, kind = coi.read_coi_pairs(path)
+def pairs_of(path):
+    pairs, kind = read_coi_pairs(path)
     return sorted(zip(pairs["person"], pairs["other"])), kind
 
 
 READERS = {
-    "submissions": (SUBMISSION_HEADER, SUBMISSION_ROWS, read_submissions),
-    "profiles": (PROFILE_HEADER, PROFILE_ROWS, read_profiles),
-    "bids": (BID_HEADER, BID_ROWS, read_bids),
-    "quotas": (QUOTA_HEADER, QUOTA_ROWS, read_quotas),
-    "coi_pairs": (PAIR_HEADER, PAIR_ROWS, read_pairs),
+    "submissions": (SUBMISSION_HEADER, SUBMISSION_ROWS, submissions_of),
+    "profiles": (PROFILE_HEADER, PROFILE_ROWS, profiles_of),
+    "bids": (BID_HEADER, BID_ROWS, bids_of),
+    "quotas": (QUOTA_HEADER, QUOTA_ROWS, quotas_of),
+    "coi_pairs": (PAIR_HEADER, PAIR_ROWS, pairs_of),
 }
 PROFILES_FILE = None
 
@@ -307,7 +313,7 @@ def test_failed_extraction_leaves_no_output(tmp_path, which, kind):
             files[name].write_text(text, encoding="utf-8")
         out = work / "out"
         try:
-            softconf.extract_softconf(
+            extract_softconf(
                 files["profiles"], files["submissions"], files["bids"],
                 out / "reviewers.jsonl", out / "submissions.jsonl", out / "rejects.jsonl", out / "bids.npy",
                 out / "non_reviewers.jsonl", out / "multi.csv", out / "report.json", quotas_csv=files["quotas"],
@@ -323,6 +329,6 @@ def test_failed_extraction_leaves_no_output(tmp_path, which, kind):
 def test_reader_counts_unknown_bid_usernames(tmp_path):
     path = tmp_path / "bids.csv"
     path.write_text(csv_text(BID_HEADER, BID_ROWS, trailing_empty_column=True), encoding="utf-8")
-    bids, report = softconf.read_bids(path, ["101", "102"], ["alice", "bob"])
+    bids, report = read_bids(path, ["101", "102"], ["alice", "bob"])
     assert report["unknown_usernames"] == ["ghost"] and report["columns"] == 3
     np.testing.assert_array_equal(bids, [[3, 0], [2, 1]])

@@ -4,6 +4,7 @@ import os
 import pytest
 
 from revmatch.io import InputError, write_jsonl
+from revmatch.conference.settings import ViabilitySettings
 from revmatch.conference.viability import ACROSS_TRACKS, check_viability, reviewer_capacities, viability_file
 
 
@@ -18,6 +19,10 @@ def papers(track, n):
     return [{"id": f"{track}{i}", "track": track} for i in range(n)]
 
 
+def counts(reviews_per_paper=3, max_papers_per_reviewer=6, by_track=True, ac_max_papers=15):
+    return ViabilitySettings(reviews_per_paper, max_papers_per_reviewer, by_track, ac_max_papers, 1)
+
+
 def test_reviewer_capacities_quota_replaces_max():
     people = [reviewer("a"), reviewer("b"), reviewer("c")]
     assert reviewer_capacities(people, {"a": 2, "b": 10}, 6).tolist() == [2, 10, 6]
@@ -30,7 +35,8 @@ def test_feasible_tracks_report_counts_and_no_problem():
         reviewer("em", ["Syntax"], emergency=True),
         reviewer("ac", ac=["MT"]), reviewer("ac2", ac=["Syntax"]), reviewer("sac", sac=["MT"]),
     ]
-    text, problems = check_viability(people, papers("MT", 4) + papers("Syntax", 2), {}, 3, 6, ac_max_papers=5)
+    subs = papers("MT", 4) + papers("Syntax", 2)
+    text, problems = check_viability(people, subs, {}, counts(ac_max_papers=5))
     assert problems == []
     assert "Track: MT" in text and "Track: Syntax" in text and "WARNING" not in text
     mt = text.split("Track: MT")[1].split("Track: Syntax")[0]
@@ -45,7 +51,7 @@ def test_infeasible_track_is_flagged_with_shortfall():
     people = [reviewer(f"r{i}", ["MT"]) for i in range(3)]
     people += [reviewer("em", ["MT"], emergency=True), reviewer("ac", ac=["MT"])]
     quotas = {"r0": 2, "r1": 2, "r2": 10}
-    text, problems = check_viability(people, papers("MT", 5), quotas, 3, 6, ac_max_papers=4)
+    text, problems = check_viability(people, papers("MT", 5), quotas, counts(ac_max_papers=4))
     # needed 15; available 2 + 2 + 10 = 14: a quota replaces the maximum, as in the
     # assignment (the emergency reviewer and the AC do not count)
     assert {(p["track"], p["kind"], p["needed"], p["available"], p["shortfall"]) for p in problems} == {
@@ -57,13 +63,13 @@ def test_infeasible_track_is_flagged_with_shortfall():
 
 def test_too_few_distinct_reviewers_is_flagged():
     people = [reviewer("a", ["MT"]), reviewer("b", ["MT"])]
-    _, problems = check_viability(people, papers("MT", 2), {}, 3, 6)
+    _, problems = check_viability(people, papers("MT", 2), {}, counts())
     assert [(p["kind"], p["available"], p["shortfall"]) for p in problems] == [("reviewer", 4, 2)]
 
 
 def test_reviewers_shared_between_tracks_cannot_serve_both():
     people = [reviewer(f"r{i}", ["A", "B"]) for i in range(3)]
-    _, problems = check_viability(people, papers("A", 6) + papers("B", 6), {}, 3, 6)
+    _, problems = check_viability(people, papers("A", 6) + papers("B", 6), {}, counts())
     # each track alone needs 18 of 18, but together they need 36 of 18
     assert problems == [
         {**problems[0], "track": ACROSS_TRACKS, "kind": "reviewer",
@@ -73,7 +79,7 @@ def test_reviewers_shared_between_tracks_cannot_serve_both():
 
 def test_without_tracks_one_pool():
     people = [reviewer("a", ["A"]), reviewer("b", ["B"]), reviewer("c")]
-    text, problems = check_viability(people, papers("A", 3) + papers("B", 3), {}, 3, 6, by_track=False)
+    text, problems = check_viability(people, papers("A", 3) + papers("B", 3), {}, counts(by_track=False))
     assert problems == [] and "Track: all" in text and "papers: 6" in text
 
 
@@ -113,7 +119,8 @@ import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from revmatch.conference import softconf
+from revmatch.conference.profiles import read_profiles
+from revmatch.conference.softconf import extract_softconf
 from revmatch.conference.viability import InfeasibleTrack, infeasible_message, raise_if_infeasible
 from tests.conftest import DEMO, copy_workflow, run_snakemake  # noqa: E402
 
@@ -121,10 +128,10 @@ from tests.conftest import DEMO, copy_workflow, run_snakemake  # noqa: E402
 def test_conflicts_reduce_what_a_reviewer_can_give():
     people = [reviewer(f"r{i}", ["MT"]) for i in range(4)]
     subs = papers("MT", 2)
-    assert check_viability(people, subs, {}, 3, 6)[1] == []
+    assert check_viability(people, subs, {}, counts())[1] == []
     coi = np.zeros((2, 4), dtype=bool)
     coi[0, :2] = True  # paper MT0 keeps 2 reviewers free of conflicts
-    text, problems = check_viability(people, subs, {}, 3, 6, coi=coi)
+    text, problems = check_viability(people, subs, {}, counts(), coi=coi)
     assert [(p["kind"], p["track"], p["needed"], p["available"], p["shortfall"]) for p in problems] == [
         ("paper", "MT", 3, 2, 1)
     ]
@@ -160,7 +167,7 @@ def test_quota_from_reviewers_jsonl(tmp_path):
 
 def _demo_extract(out, quotas_csv):
     start = DEMO / "start"
-    softconf.extract_softconf(
+    extract_softconf(
         start / "Profile_Information.csv", start / "Submission_Information.csv", start / "Bid_Information.csv",
         out / "reviewers.jsonl", out / "submissions.jsonl", out / "rejects.jsonl", out / "bids.npy",
         out / "non_reviewers.jsonl", out / "multi.csv", out / "report.json", quotas_csv=quotas_csv,
@@ -169,7 +176,7 @@ def _demo_extract(out, quotas_csv):
 
 def _zero_quotas(path, track):
     """A quotas file giving every reviewer of ``track`` (in the demo profiles) a quota of 1."""
-    reviewers, _, _ = softconf.read_profiles(DEMO / "start" / "Profile_Information.csv")
+    reviewers, _, _ = read_profiles(DEMO / "start" / "Profile_Information.csv")
     members = [r["id"] for r in reviewers if track in r["tracks"]]
     with open(path, "w", newline="") as fh:
         csv.writer(fh).writerows([["Username", "Quota for Review"], *[[m, "1"] for m in members]])

@@ -146,6 +146,38 @@ def test_changing_a_quota_reruns_only_the_assignment(demo_run, tmp_path):
     }
 
 
+ASSIGNMENT_AND_EXPORTS = {"solve_assignment", "export_assignments", "evaluate_assignment", "all"}
+AGGREGATION = {"aggregate_scores", "gather_aggregate"}
+AVERAGING_MODEL = {"train_similarity_model", "embed_corpus", "index_corpus", "compute_paper_matrix", "evaluate_models",
+                   "affinity_job"}
+
+
+@pytest.mark.parametrize(
+    ("override", "planned"),
+    [
+        ("matching:\n  emergency_penalty: 0.4\n", ASSIGNMENT_AND_EXPORTS),
+        ("matching:\n  num_similar: 5\n", {"export_assignments", "all"}),
+        ("matching:\n  aggregator: max\n", AGGREGATION | ASSIGNMENT_AND_EXPORTS),
+        ("matching:\n  block_rows: 1024\n", {"compute_paper_matrix"} | AGGREGATION | ASSIGNMENT_AND_EXPORTS),
+        ("viability:\n  ac_max_papers: 14\n", {"check_viability"} | ASSIGNMENT_AND_EXPORTS),
+        ("coi:\n  same_affiliation: false\n", {"merge_cois", "check_viability"} | ASSIGNMENT_AND_EXPORTS),
+        ("calibration:\n  draws: 150\n", {"calibrate_reviews", "plot_calibration", "all"}),
+        ("model:\n  evaluation:\n    max_queries: 100\n", {"evaluate_models", "all"}),
+        ("model:\n  train:\n    lr: 0.02\n", AVERAGING_MODEL | AGGREGATION | ASSIGNMENT_AND_EXPORTS),
+    ],
+    ids=["emergency_penalty", "num_similar", "aggregator", "block_rows", "ac_max_papers", "same_affiliation",
+         "calibration_draws", "evaluation_max_queries", "train_lr"],
+)
+def test_a_changed_setting_reruns_exactly_what_it_shapes(demo_run, override, planned):
+    """Each stage's settings reach its rules as plain params: a change re-runs the rules whose
+    outputs it shapes and their consumers, nothing else (the sets measured before the
+    settings objects existed)."""
+    (demo_run / "setting.yaml").write_text(override)
+    proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "setting.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert _planned_rules(proc) == planned
+
+
 def test_lint_is_clean(tmp_path):
     workdir = copy_workflow(tmp_path)
     proc = run_snakemake(workdir, "--lint")

@@ -61,10 +61,10 @@ def _cmd_coi(args: argparse.Namespace) -> int:
         coauthor_since_year=coauthor_since(
             args.coauthor_since_year, args.coauthor_years, args.conference_year
         ),
-        external_csvs=args.external,
-        same_email_domain=not args.no_email_domain,
-        same_affiliation=not args.no_affiliation,
-        public_email_domains=args.public_email_domain,
+        external_csvs=args.files,
+        same_email_domain=args.same_email_domain,
+        same_affiliation=args.same_affiliation,
+        public_email_domains=args.public_email_domains,
         out_submission_index=conf / "coi_submissions.txt",
         out_reviewer_index=conf / "coi_reviewers.txt",
     )
@@ -75,28 +75,29 @@ def _cmd_coi(args: argparse.Namespace) -> int:
 def _cmd_viability(args: argparse.Namespace) -> int:
     from revmatch.conference import viability_file
 
-    out = args.out
+    out = Path(args.out)
     viability_file(
         args.reviewers,
         args.submissions,
         args.quotas,
-        out,
+        out / "viability.txt",
         reviews_per_paper=args.reviews_per_paper,
         max_papers_per_reviewer=args.max_papers_per_reviewer,
-        by_track=not args.no_tracks,
+        by_track=args.by_track,
         coi_npy=args.coi,
-        out_json=args.json,
+        out_json=out / "viability.json",
         ac_max_papers=args.ac_max_papers,
+        ac_papers_per_submission=args.ac_papers_per_submission,
     )
-    if args.out:
-        print(Path(args.out).read_text(encoding="utf-8"), end="")
+    print((out / "viability.txt").read_text(encoding="utf-8"), end="")
     return 0
 
 
 def _cmd_affinity_run(args: argparse.Namespace) -> int:
     import yaml
 
-    from revmatch.affinity import affinity_job_file
+    from revmatch.affinity import ScorerSettings, affinity_job_file, check_job
+    from revmatch.model import parse_spec
 
     with open(args.job, encoding="utf-8") as fh:
         job = yaml.safe_load(fh)
@@ -104,7 +105,10 @@ def _cmd_affinity_run(args: argparse.Namespace) -> int:
     if os.path.isfile(args.config):
         with open(args.config, encoding="utf-8") as fh:
             model = (yaml.safe_load(fh) or {}).get("model") or {}
-    members = [name.strip() for name in str((job or {}).get("model", "avg")).split("+")]
+    try:
+        members = parse_spec(check_job(job)["model"])
+    except ValueError:  # a bad job: affinity_job_file writes its Data Error status
+        members = []
     conf = Path(args.conference_dir)
     out = Path(args.out)
     status = affinity_job_file(
@@ -119,10 +123,12 @@ def _cmd_affinity_run(args: argparse.Namespace) -> int:
         reject_embeddings_npy=args.reject_embeddings,
         index_npzs=args.indexes or [Path(args.model_dir) / "index" / f"{name}.npz" for name in members],
         avg_model=Path(args.model_dir) / "similarity.pt",
-        text_fields=tuple(model.get("text_fields") or ("title", "abstract")),
-        sentence_transformers=model.get("sentence_transformers") or {},
-        bm25=model.get("bm25") or {},
-        device=model.get("gpu", "auto"),
+        scorer_settings=ScorerSettings(
+            text_fields=tuple(model.get("text_fields") or ("title", "abstract")),
+            sentence_transformers=model.get("sentence_transformers") or {},
+            bm25=model.get("bm25") or {},
+            device=model.get("gpu", "auto"),
+        ),
         status_json=out / "status.json",
         name=Path(args.job).stem,
         rejects_jsonl=conf / "rejects.jsonl",
@@ -154,12 +160,30 @@ def _cmd_affinity_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from revmatch.calibration import calibrate_reviews_file
+    from revmatch.calibration import CalibrationSettings, calibrate_reviews_file
 
     out = Path(args.out)
     columns, score_map, expertise_map, hyper = (
         json.loads(text) if text else None
         for text in (args.columns, args.score_map, args.expertise_map, args.hyper)
+    )
+    settings = CalibrationSettings(
+        columns=columns,
+        n_levels=args.n_levels,
+        n_expertise=args.n_expertise,
+        score_map=score_map,
+        expertise_map=expertise_map,
+        method=args.method,
+        sampler=args.sampler,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        hyper=hyper,
+        fail_on_bad_convergence=args.fail_on_bad_convergence,
+        max_rhat=args.max_rhat,
+        min_ess=args.min_ess,
+        advi_iterations=args.advi_iterations,
     )
     try:
         diagnostics = calibrate_reviews_file(
@@ -169,20 +193,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             out / "expertise.csv",
             out / "posterior.nc",
             out / "diagnostics.json",
-            columns=columns,
-            n_levels=args.levels,
-            n_expertise=args.expertise_levels,
-            score_map=score_map,
-            expertise_map=expertise_map,
-            method=args.method,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            seed=args.seed,
-            hyper=hyper,
-            fail_on_bad_convergence=not args.allow_bad_convergence,
+            settings,
             cores=args.cores,
-            advi_iterations=args.advi_iterations,
         )
     except RuntimeError as exc:  # the sampler did not converge: nothing was written
         print(f"revmatch calibrate: error: {exc}", file=sys.stderr)
@@ -193,55 +205,85 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Options that name files or folders rather than config keys (the others are the config keys
+#: they set, under the section in brackets in their help, with the schema's defaults).
+PATH_OPTIONS = {"out", "conference_dir", "papers", "reviewers", "submissions", "coi", "job", "config", "log", "cores",
+                "corpus_embeddings", "submission_embeddings", "reject_embeddings", "model_dir", "indexes"}
+
+
+def _command(sub, name: str, summary: str, description: str, func) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=summary, description=description,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="revmatch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="revmatch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"revmatch {__version__}")
     parser.add_argument("--log", help="log file (default: stderr)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    flag = argparse.BooleanOptionalAction
 
-    p = sub.add_parser("run", help="run the workflow (arguments go to snakemake)")
-    p.add_argument("snakemake_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_cmd_run)
+    p = _command(sub, "run", "run the workflow (arguments go to snakemake)",
+                 "Run the whole workflow with snakemake from the current folder; every argument is snakemake's "
+                 "(e.g. revmatch run --cores 2 --configfile my-conference.yaml).", _cmd_run)
+    p.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="arguments for snakemake")
 
-    p = sub.add_parser("extract", help="START/SoftConf exports -> reviewers, submissions, bids")
-    p.add_argument("--profiles", required=True, help="Profile_Information.csv")
-    p.add_argument("--submissions", required=True, help="Submission_Information.csv")
-    p.add_argument("--bids", help="START bids matrix CSV")
-    p.add_argument("--quotas", help="quotas CSV (Username, Quota for Review): sets each reviewer's quota")
+    p = _command(sub, "extract", "START/SoftConf exports -> reviewers, submissions, bids",
+                 "Read START's exports (columns found by header name) and write reviewers.jsonl, "
+                 "submissions.jsonl, rejects.jsonl, bids.npy and the extraction report to --out "
+                 "(the rule extract_softconf).", _cmd_extract)
+    p.add_argument("--profiles", required=True, help="[softconf] START Profile_Information.csv")
+    p.add_argument("--submissions", required=True, help="[softconf] START Submission_Information.csv")
+    p.add_argument("--bids", help="[softconf] START bids matrix (codes 1-4); none: every pair Maybe")
+    p.add_argument("--quotas", help="[softconf] CSV with Username, Quota for Review")
     p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=_cmd_extract)
 
-    p = sub.add_parser("coi", help="merge COIs (bids, authorship, co-authorship, domain, affiliation, files)")
+    p = _command(sub, "coi", "merge COIs (bids, authorship, co-authorship, domain, affiliation, files)",
+                 "Merge the conflicts of interest of a folder written by 'revmatch extract' and write coi.npy, "
+                 "coi_reasons.csv and coi_report.txt into it (the rule merge_cois).", _cmd_coi)
     p.add_argument("--conference-dir", required=True, help="folder written by 'revmatch extract'")
-    p.add_argument("--papers", help="corpus papers.parquet (co-authorship COIs; left out without it)")
-    p.add_argument("--coauthor-since-year", type=int, help="co-authorship from this year on")
-    p.add_argument("--coauthor-years", type=int, help="co-authorship within N years before --conference-year")
-    p.add_argument("--conference-year", type=int)
-    p.add_argument("--external", action="append", default=[], help="external COI CSV (repeatable)")
-    p.add_argument("--no-email-domain", action="store_true", help="no same-email-domain COIs")
-    p.add_argument("--public-email-domain", action="append", default=[], help="more mail providers to ignore")
-    p.add_argument("--no-affiliation", action="store_true", help="no same-affiliation COIs")
-    p.set_defaults(func=_cmd_coi)
+    p.add_argument("--papers", help="corpus papers.parquet (co-authorship COIs; none without it)")
+    p.add_argument("--coauthor-since-year", type=int, help="[coi] corpus co-authorship since this year is a COI")
+    p.add_argument("--coauthor-years", type=int,
+                   help="[coi] co-authorship within this many years before --conference-year")
+    p.add_argument("--conference-year", type=int, help="[coi] year of the conference")
+    p.add_argument("--same-email-domain", action=flag, default=True,
+                   help="[coi] an author's e-mail domain equal to the reviewer's is a COI")
+    p.add_argument("--public-email-domains", action="append", default=[],
+                   help="[coi] another mail-provider domain to leave out (repeatable)")
+    p.add_argument("--same-affiliation", action=flag, default=True, help="[coi] same affiliation is a COI")
+    p.add_argument("--files", action="append", default=[], help="[coi] an external COI CSV file (repeatable)")
 
-    p = sub.add_parser("viability", help="reviewer capacity per track")
+    p = _command(sub, "viability", "reviewer capacity per track",
+                 "Check that every track can be staffed: papers, reviewers, area chairs, capacity available and "
+                 "needed; write viability.txt and viability.json to --out and print the report "
+                 "(the rule check_viability).", _cmd_viability)
     p.add_argument("--reviewers", required=True, help="reviewers.jsonl")
     p.add_argument("--submissions", required=True, help="submissions.jsonl")
-    p.add_argument("--quotas", help="quotas CSV (Username, Quota for Review)")
-    p.add_argument("--reviews-per-paper", type=int, default=3)
-    p.add_argument("--max-papers-per-reviewer", type=int, default=6)
-    p.add_argument("--no-tracks", action="store_true", help="one pool for all tracks")
+    p.add_argument("--quotas", help="[softconf] CSV with Username, Quota for Review")
     p.add_argument("--coi", help="coi.npy: count only conflict-free pairs")
-    p.add_argument("--ac-max-papers", type=int, default=15, help="papers an area chair can take")
-    p.add_argument("--json", help="also write the problems as JSON here")
-    p.add_argument("--out", help="also write the report here")
-    p.set_defaults(func=_cmd_viability)
+    p.add_argument("--reviews-per-paper", type=int, default=3, help="[matching] reviews each paper needs")
+    p.add_argument("--max-papers-per-reviewer", type=int, default=6,
+                   help="[matching] most papers a reviewer takes (a quota replaces it)")
+    p.add_argument("--by-track", action=flag, default=True,
+                   help="[matching] reviewers review in their tracks (--no-by-track: one pool)")
+    p.add_argument("--ac-max-papers", type=int, default=15, help="[viability] papers an area chair can take")
+    p.add_argument("--ac-papers-per-submission", type=int, default=1, help="[viability] area chairs per paper")
+    p.add_argument("--out", required=True, help="output folder")
 
-    p = sub.add_parser("affinity", help="OpenReview-style affinity jobs: run one, or print a job's status")
-    affinity = p.add_subparsers(dest="affinity_command", required=True)
-    p = affinity.add_parser("run", help="run one job (YAML job file) on a finished conference run")
+    p = _command(sub, "affinity", "OpenReview-style affinity jobs: run one, or print a job's status",
+                 "Affinity jobs in the shape of OpenReview's Expertise API (the rule affinity_job).", None)
+    affinity = p.add_subparsers(dest="affinity_command", required=True, metavar="command")
+    p = _command(affinity, "run", "run one job (YAML job file) on a finished conference run",
+                 "Run one affinity job (a YAML file with one entry of affinity_jobs:) on a finished conference "
+                 "run; write results.json, results.csv and status.json to --out; exit 1 unless Completed.",
+                 _cmd_affinity_run)
     p.add_argument("--job", required=True, help="YAML file with one job (mode, group, ...)")
     p.add_argument("--conference-dir", required=True, help="results/<conference> of a finished run")
-    p.add_argument("--papers", default="results/corpus/papers.parquet")
+    p.add_argument("--papers", default="results/corpus/papers.parquet", help="corpus papers.parquet")
     p.add_argument("--corpus-embeddings", default="results/model/corpus_embeddings.npy",
                    help="model avg: the corpus embeddings")
     p.add_argument("--submission-embeddings",
@@ -253,33 +295,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--indexes", nargs="+", help="other models: corpus index files, one per member (in order)")
     p.add_argument("--config", default="config/config.yaml",
                    help="other models: model.text_fields, sentence_transformers, bm25 and gpu are read here")
-    p.add_argument("--out", required=True, help="output folder (results.json, results.csv, status.json)")
-    p.set_defaults(func=_cmd_affinity_run)
-    p = affinity.add_parser("status", help="print a job's status.json (exit 1 on Data Error or Error)")
+    p.add_argument("--out", required=True, help="output folder")
+    p = _command(affinity, "status", "print a job's status.json (exit 1 on Data Error or Error)",
+                 "Print the status of an affinity job of the workflow or of 'revmatch affinity run'.",
+                 _cmd_affinity_status)
     p.add_argument("job", help="job name (as in affinity_jobs:) or the job's output folder")
     p.add_argument("--config", default="config/config.yaml", help="config naming the conference and its jobs")
     p.add_argument("--conference-dir", help="default: results/<conference of --config>")
-    p.set_defaults(func=_cmd_affinity_status)
 
-    p = sub.add_parser("calibrate", help="calibrate review scores (SIGKDD'09 model)")
-    p.add_argument("--reviews", required=True, help="review export CSV")
-    p.add_argument("--columns", help='JSON mapping, e.g. {"score": "Overall Recommendation"}')
-    p.add_argument("--levels", type=int, default=5, help="number of ordinal score levels")
-    p.add_argument("--expertise-levels", type=int, default=3)
-    p.add_argument("--score-map", help='JSON mapping raw score -> level 0..L-1 (default: integers, 1 -> 0)')
-    p.add_argument("--expertise-map", help='JSON mapping raw expertise -> level 1..E, e.g. {"Expert": 3}')
-    p.add_argument("--hyper", help='JSON priors, e.g. {"accuracy_shape": 5.0} (calibration.md)')
-    p.add_argument("--method", choices=["nuts", "advi"], default="nuts")
-    p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
-    p.add_argument("--chains", type=int, default=2)
-    p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--advi-iterations", type=int, default=10_000)
-    p.add_argument("--allow-bad-convergence", action="store_true",
-                   help="write the results even when R-hat/ESS/divergences (or the ADVI loss) look bad")
+    p = _command(sub, "calibrate", "calibrate review scores (SIGKDD'09 model)",
+                 "Fit the SIGKDD'09 model of review scores to a review export and write submissions.csv, "
+                 "reviewers.csv, expertise.csv, posterior.nc and diagnostics.json to --out "
+                 "(the rule calibrate_reviews); exit 3 when the sampler did not converge.", _cmd_calibrate)
+    p.add_argument("--reviews", required=True, help="[calibration] review export CSV")
+    p.add_argument("--columns", help='[calibration] JSON: column names, e.g. {"score": "Overall Recommendation"}')
+    p.add_argument("--n-levels", type=int, default=5, help="[calibration] ordinal score levels")
+    p.add_argument("--n-expertise", type=int, default=3, help="[calibration] expertise levels")
+    p.add_argument("--score-map", help="[calibration] JSON: raw score -> level 0..n_levels-1 (none: integers, 1 -> 0)")
+    p.add_argument("--expertise-map", help='[calibration] JSON: raw expertise -> level 1..n_expertise, e.g. {"Expert": 3}')
+    p.add_argument("--hyper", help='[calibration] JSON priors, e.g. {"accuracy_shape": 5.0}')
+    p.add_argument("--method", choices=["nuts", "advi"], default="nuts", help="[calibration] advi for very large conferences")
+    p.add_argument("--sampler", choices=["auto", "pymc", "nutpie"], default="auto",
+                   help="[calibration] NUTS implementation; auto = PyMC's below 4,000 reviews, nutpie above")
+    p.add_argument("--draws", type=int, default=1000, help="[calibration] draws a chain")
+    p.add_argument("--tune", type=int, default=1000, help="[calibration] tuning steps a chain")
+    p.add_argument("--chains", type=int, default=2, help="[calibration] chains")
+    p.add_argument("--seed", type=int, default=1, help="[calibration] random seed")
+    p.add_argument("--advi-iterations", type=int, default=10_000, help="[calibration] ADVI iterations")
+    p.add_argument("--fail-on-bad-convergence", action=flag, default=True,
+                   help="[calibration] stop when R-hat, ESS or divergences (or the ADVI loss) look bad")
+    p.add_argument("--max-rhat", type=float, default=1.05, help="[calibration] largest R-hat accepted")
+    p.add_argument("--min-ess", type=float, default=100, help="[calibration] smallest bulk ESS accepted")
+    p.add_argument("--cores", type=int, default=2, help="CPU cores for the chains")
     p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=_cmd_calibrate)
     return parser
 
 

@@ -7,7 +7,10 @@
 # on_unknown_member: error, an empty group, no submission, a missing members/submissions/
 # expertise-selection file) leaves status.json with the reason, writes no results, and fails
 # the job (exit 1, one line in the log): `snakemake` stops with the rule's log named, and a
-# chair polling `revmatch affinity status <job>` reads "Data Error" and the reason.
+# chair polling `revmatch affinity status <job>` reads "Data Error" and the reason. A job
+# that revmatch.affinity.check_job refuses (a bad key or value, a mode without the groups or
+# lists it needs, normalize: false with bm25, an ensemble or a weighted reduction) stops the
+# workflow before any job runs, naming the job.
 
 include: "affinity_inputs.smk"
 

@@ -1,12 +1,17 @@
 # Input functions of the affinity stage (workflow/rules/affinity.smk): the job's config entry,
-# the files of its model, and the list files it names.
+# checked by revmatch.affinity.check_job, the files of its model, and the list files it names.
 #
-# A job's `model` is any spec of the model registry (revmatch.registry): avg, tfidf, bm25,
+# A job's `model` is any spec of the model registry (revmatch.model): avg, tfidf, bm25,
 # an encoder (minilm, tuned, a name of `model.sentence_transformers`), or an ensemble "a+b"
 # (the mean of the members' calibrated z-scores, as for `model.matching_model`, which is
 # also a job's default model). avg alone reads its cached embeddings (nothing is encoded);
 # every other spec reads its members' corpus indexes (rule index_corpus) and, when avg is a
 # member, the trained model that encodes the submissions.
+
+from revmatch.affinity import ScorerSettings, check_job, needs_rejects
+
+# How registry models score the jobs' texts (model.text_fields, bm25, gpu), read once.
+AFFINITY_SCORER = ScorerSettings.from_config(config)
 
 
 def affinity_job(wildcards):
@@ -15,22 +20,15 @@ def affinity_job(wildcards):
     return {"model": config["model"]["matching_model"], **config["affinity_jobs"][wildcards.job]}
 
 
-def affinity_model_members(name, job):
-    """Members of the job's model spec; an unknown one stops the DAG naming the job."""
-    spec = str(job["model"])
-    members = spec_members(spec, f"affinity_jobs.{name}.model")
-    if not job.get("normalize", True) and (len(members) > 1 or members == ["bm25"]):
-        raise WorkflowError(
-            f"affinity job {name!r}: model {spec!r} has no fixed [0, 1] scale (bm25: unbounded sums; "
-            "ensembles: mean z-scores); use it with normalize: true"
-        )
-    return members
-
-
-def affinity_needs_rejects(job):
-    statuses = job.get("submission_status", "active")
-    statuses = [statuses] if isinstance(statuses, str) else list(statuses)
-    return job["mode"] != "group_group" and any(s != "active" for s in statuses)
+def affinity_checked_job(wildcards):
+    """The job checked by ``revmatch.affinity.check_job`` (its defaults filled in) and the
+    members of its model; an unknown model or a bad job stops the DAG naming the job."""
+    job = affinity_job(wildcards)
+    members = spec_members(str(job["model"]), f"affinity_jobs.{wildcards.job}.model")
+    try:
+        return check_job(job), members
+    except ValueError as exc:
+        raise WorkflowError(f"affinity job {wildcards.job!r}: {exc}") from exc
 
 
 def affinity_job_files(job):
@@ -41,22 +39,21 @@ def affinity_job_files(job):
 
 
 def affinity_inputs(wildcards):
-    job = affinity_job(wildcards)
-    members = affinity_model_members(wildcards.job, job)
+    job, members = affinity_checked_job(wildcards)
     inputs = {
         "reviewers": conf_path("reviewers.jsonl"),
         "submissions": conf_path("submissions.jsonl"),
         "papers": corpus_path("papers.parquet"),
     }
-    if affinity_needs_rejects(job):
+    if needs_rejects(job):
         inputs["rejects"] = conf_path("rejects.jsonl")
     if members == ["avg"]:
         inputs["corpus_embeddings"] = model_path("corpus_embeddings.npy")
         inputs["submission_embeddings"] = conf_path("matrices", "submission_embeddings.npy")
-        if affinity_needs_rejects(job):
+        if needs_rejects(job):
             inputs["reject_embeddings"] = conf_path("affinity", "embeddings", "avg", "rejects.npy")
     else:
-        inputs["indexes"] = model_index_paths("+".join(members))
+        inputs["indexes"] = model_index_paths(job["model"])
         if "avg" in members:
             inputs["avg_model"] = model_path("similarity.pt")
         inputs["encoders"] = encoder_inputs(members)
@@ -67,17 +64,13 @@ def affinity_inputs(wildcards):
 
 
 def affinity_model_params(wildcards):
-    """The model settings that shape a registry job's scores ({} for avg alone, whose
-    embeddings carry them)."""
-    job = affinity_job(wildcards)
-    members = affinity_model_members(wildcards.job, job)
+    """The model settings that shape a registry job's scores, and its encoders' package
+    versions ({} for avg alone, whose embeddings carry them)."""
+    _, members = affinity_checked_job(wildcards)
     if members == ["avg"]:
         return {}
-    model = config["model"]
-    return {
-        "text_fields": list(model["text_fields"]),
-        "sentence_transformers": {},
-        "bm25": dict(model["bm25"]) if "bm25" in members else {},
-        "device": model["gpu"],
-        **registry_model_settings(members),
-    }
+    encoders = registry_model_settings(members)
+    params = AFFINITY_SCORER.for_model(members, encoders).as_params()
+    if encoders:
+        params["versions"] = encoders["versions"]
+    return params

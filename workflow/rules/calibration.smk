@@ -1,5 +1,10 @@
 # Stage 7: the SIGKDD'09 Bayesian model of review scores (PyMC).
 
+from revmatch.calibration import CalibrationSettings
+
+# The calibration settings, checked once; None without a calibration section.
+CALIBRATION = CalibrationSettings.from_config(config) if "calibration" in config else None
+
 
 rule calibrate_reviews:
     input:
@@ -11,22 +16,7 @@ rule calibrate_reviews:
         posterior=conf_path("calibration", "posterior.nc"),
         diagnostics=conf_path("calibration", "diagnostics.json"),
     params:
-        columns=config.get("calibration", {}).get("columns"),
-        score_map=config.get("calibration", {}).get("score_map"),
-        expertise_map=config.get("calibration", {}).get("expertise_map"),
-        n_levels=config.get("calibration", {}).get("n_levels"),
-        n_expertise=config.get("calibration", {}).get("n_expertise"),
-        method=config.get("calibration", {}).get("method"),
-        sampler=config.get("calibration", {}).get("sampler"),
-        draws=config.get("calibration", {}).get("draws"),
-        tune=config.get("calibration", {}).get("tune"),
-        chains=config.get("calibration", {}).get("chains"),
-        seed=config.get("calibration", {}).get("seed"),
-        advi_iterations=config.get("calibration", {}).get("advi_iterations"),
-        fail_on_bad_convergence=config.get("calibration", {}).get("fail_on_bad_convergence"),
-        max_rhat=config.get("calibration", {}).get("max_rhat"),
-        min_ess=config.get("calibration", {}).get("min_ess"),
-        hyper=config.get("calibration", {}).get("hyper"),
+        calibration=CALIBRATION.as_params() if CALIBRATION is not None else None,
     log:
         conf_log("calibrate_reviews"),
     benchmark:

@@ -9,8 +9,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from revmatch.model import PACKAGED_ENCODERS
-from revmatch.model import BUILTIN_MODELS, parse_spec
+from revmatch.model import BUILTIN_MODELS, PACKAGED_ENCODERS, is_encoder, parse_spec
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -126,10 +125,6 @@ def spec_members(spec, key):
         raise WorkflowError(f"config key {key}: {spec!r} names unknown model(s) {', '.join(unknown)}; "
                             f"known: {known_models()}")
     return members
-
-
-def is_encoder(name):
-    return name not in ("avg", "tfidf", "bm25")
 
 
 def encoder_settings():
@@ -284,23 +279,6 @@ check_update_from()
 
 def shard_file(wildcards):
     return SHARDS[wildcards.shard]
-
-
-def s2_params():
-    """Everything of corpus.s2 that shapes the download (the key's variable name, never the key)."""
-    return dict(CORPUS["s2"])
-
-
-def s2_datasets():
-    return ["papers", "abstracts"] if S2_ABSTRACTS else ["papers"]
-
-
-def shard_filter_spec():
-    """With abstracts joined later, the no-abstract check moves to the merge."""
-    spec = dict(CORPUS["filter"])
-    if S2_ABSTRACTS:
-        spec["require_abstract"] = False
-    return spec
 
 
 def corpus_manifest():

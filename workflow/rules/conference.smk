@@ -2,6 +2,12 @@
 # COIs merged from every source (bids, authorship, corpus co-authorship, e-mail domain,
 # affiliation, external files); a capacity check per track that the assignment can read.
 
+from revmatch.conference import ConferenceSettings
+
+# The stage's settings, checked once (a co-authorship window given both ways stops here);
+# each rule's params carry its part as a plain dict, so that a changed setting re-runs it.
+CONFERENCE = ConferenceSettings.from_config(config)
+
 
 # Quotas are read where they matter (viability, assignment), so that a changed quota
 # re-solves the assignment without extracting, embedding and matching again.
@@ -43,12 +49,7 @@ rule merge_cois:
         reasons=conf_path("coi_reasons.csv"),
         report=conf_path("coi_report.txt"),
     params:
-        coauthor_since_year=config["coi"]["coauthor_since_year"],
-        coauthor_years=config["coi"]["coauthor_years"],
-        conference_year=config["coi"]["conference_year"],
-        same_email_domain=config["coi"]["same_email_domain"],
-        public_email_domains=config["coi"]["public_email_domains"],
-        same_affiliation=config["coi"]["same_affiliation"],
+        coi=CONFERENCE.coi.as_params(),
     log:
         conf_log("merge_cois"),
     benchmark:
@@ -72,11 +73,7 @@ rule check_viability:
         report=conf_path("viability.txt"),
         result=conf_path("viability.json"),
     params:
-        reviews_per_paper=config["matching"]["reviews_per_paper"],
-        max_papers_per_reviewer=config["matching"]["max_papers_per_reviewer"],
-        by_track=config["matching"]["by_track"],
-        ac_max_papers=config["viability"]["ac_max_papers"],
-        ac_papers_per_submission=config["viability"]["ac_papers_per_submission"],
+        viability=CONFERENCE.viability.as_params(),
     log:
         conf_log("check_viability"),
     resources:

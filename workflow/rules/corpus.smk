@@ -12,7 +12,12 @@
 #   corpus.source = anthology: corpus.anthology.papers (ACL Anthology metadata, one file)
 #       -> anthology_corpus (no shards; merge_corpus is not defined)
 # The API key is read from the environment variable named by corpus.s2.api_key_env.
-# Input functions and the CORPUS/S2_* settings live in common.smk (corpus shards).
+# Input functions and the CORPUS/S2_* flags live in common.smk (corpus shards).
+
+from revmatch.corpus import CorpusSettings
+
+# The corpus settings (filter, Semantic Scholar download, bad-line limit), checked once.
+CORPUS_SETTINGS = CorpusSettings.from_config(config)
 
 
 if S2_API:
@@ -27,8 +32,8 @@ if S2_API:
         output:
             corpus_path("manifest.json"),
         params:
-            s2=s2_params(),
-            datasets=s2_datasets(),
+            s2=CORPUS_SETTINGS.s2.as_params(),
+            datasets=CORPUS_SETTINGS.s2.datasets,
         log:
             "logs/corpus/manifest.log",
         resources:
@@ -47,7 +52,7 @@ if S2_API:
         wildcard_constraints:
             dataset="papers|abstracts",
         params:
-            s2=s2_params(),
+            s2=CORPUS_SETTINGS.s2.as_params(),
         log:
             "logs/corpus/download_{dataset}_{shard}.log",
         benchmark:
@@ -84,7 +89,7 @@ if S2_API:
             abstracts=corpus_path("abstracts", "{shard}.parquet"),
             summary=corpus_path("abstracts", "{shard}.summary.json"),
         params:
-            max_bad_share=CORPUS["max_bad_line_share"],
+            max_bad_share=CORPUS_SETTINGS.max_bad_line_share,
         priority: 10
         log:
             "logs/corpus/abstracts_{shard}.log",
@@ -110,8 +115,8 @@ if S2_UPDATE:
             summary=corpus_path("updates", "{shard}.summary.json"),
             ids=corpus_path("updates", "{shard}.ids.npy"),
         params:
-            spec=shard_filter_spec(),
-            max_bad_share=CORPUS["max_bad_line_share"],
+            spec=CORPUS_SETTINGS.shard_filter.as_params(),
+            max_bad_share=CORPUS_SETTINGS.max_bad_line_share,
         priority: 10
         log:
             "logs/corpus/filter_update_{shard}.log",
@@ -134,7 +139,7 @@ if S2_UPDATE:
         wildcard_constraints:
             dataset="papers|abstracts",
         params:
-            max_bad_share=CORPUS["max_bad_line_share"],
+            max_bad_share=CORPUS_SETTINGS.max_bad_line_share,
         priority: 10
         log:
             "logs/corpus/delete_ids_{dataset}_{shard}.log",
@@ -160,8 +165,8 @@ if S2_UPDATE:
             papers=corpus_path("papers.parquet"),
             summary=corpus_path("summary.json"),
         params:
-            join_abstracts=S2_ABSTRACTS,
-            require_abstract=CORPUS["filter"].get("require_abstract", True),
+            join_abstracts=CORPUS_SETTINGS.join_abstracts,
+            require_abstract=CORPUS_SETTINGS.filter.require_abstract,
         log:
             "logs/corpus/update.log",
         benchmark:
@@ -183,8 +188,8 @@ rule filter_corpus_shard:
         papers=corpus_path("shards", "{shard}.parquet"),
         summary=corpus_path("shards", "{shard}.summary.json"),
     params:
-        spec=shard_filter_spec(),
-        max_bad_share=CORPUS["max_bad_line_share"],
+        spec=CORPUS_SETTINGS.shard_filter.as_params(),
+        max_bad_share=CORPUS_SETTINGS.max_bad_line_share,
     priority: 10
     log:
         "logs/corpus/filter_{shard}.log",
@@ -208,8 +213,8 @@ if ANTHOLOGY:
             papers=corpus_path("papers.parquet"),
             summary=corpus_path("summary.json"),
         params:
-            spec=dict(CORPUS["filter"]),
-            max_bad_share=CORPUS["max_bad_line_share"],
+            spec=CORPUS_SETTINGS.filter.as_params(),
+            max_bad_share=CORPUS_SETTINGS.max_bad_line_share,
         log:
             "logs/corpus/anthology.log",
         benchmark:
@@ -234,8 +239,8 @@ if not S2_UPDATE and not ANTHOLOGY:
             papers=corpus_path("papers.parquet"),
             summary=corpus_path("summary.json"),
         params:
-            join_abstracts=S2_ABSTRACTS,
-            require_abstract=CORPUS["filter"].get("require_abstract", True),
+            join_abstracts=CORPUS_SETTINGS.join_abstracts,
+            require_abstract=CORPUS_SETTINGS.filter.require_abstract,
         log:
             "logs/corpus/merge.log",
         benchmark:

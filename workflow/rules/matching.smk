@@ -1,6 +1,12 @@
 # Stage 4: similarity of submissions to reviewers' papers, reviewer scores, and the
 # optimal assignment (HiGHS LP).
 
+from revmatch.matching import MatchingSettings
+
+# Each rule's params carry its part of these settings as a plain dict (``as_params``), so that
+# a changed setting re-runs the rule.
+MATCHING = MatchingSettings.from_config(config, model=matching_model_settings())
+
 
 rule embed_submissions:
     input:
@@ -54,19 +60,16 @@ rule compute_paper_matrix:
     output:
         conf_path("matrices", "paper_matrix", "part{part}.parquet"),
     params:
-        model=matching_model_settings(),
+        paper_matrix=MATCHING.paper_matrix.as_params(),
         cache=conf_path("matrices", "paper_cache"),
         part=lambda wildcards: int(wildcards.part),
-        parts=config["matching"]["parts"],
-        block_rows=config["matching"]["block_rows"],
-        memory_budget_mb=config["matching"]["memory_budget_mb"],
     log:
         conf_log("compute_paper_matrix_part{part}"),
     benchmark:
         conf_benchmark("compute_paper_matrix_part{part}")
     threads: workflow.cores
     resources:
-        mem_mb=lambda wildcards, input: 2000 + config["matching"]["memory_budget_mb"],
+        mem_mb=lambda wildcards, input: 2000 + MATCHING.paper_matrix.memory_budget_mb,
         runtime=60,
     conda:
         "../envs/matching.yaml"
@@ -82,21 +85,16 @@ rule aggregate_scores:
     output:
         conf_path("matrices", "aggregate", "part{part}.npy"),
     params:
-        model=matching_model_settings(),
-        method=config["matching"]["aggregator"],
-        k=config["matching"]["top_k"],
-        cached=config["matching"]["cache_paper_matrix"],
+        paper_matrix=MATCHING.paper_matrix.as_params(),
+        aggregate=MATCHING.aggregate.as_params(),
         part=lambda wildcards: int(wildcards.part),
-        parts=config["matching"]["parts"],
-        block_rows=config["matching"]["block_rows"],
-        memory_budget_mb=config["matching"]["memory_budget_mb"],
     log:
         conf_log("aggregate_scores_part{part}"),
     benchmark:
         conf_benchmark("aggregate_scores_part{part}")
     threads: workflow.cores
     resources:
-        mem_mb=lambda wildcards, input: 4000 + config["matching"]["memory_budget_mb"],
+        mem_mb=lambda wildcards, input: 4000 + MATCHING.paper_matrix.memory_budget_mb,
         runtime=60,
     conda:
         "../envs/matching.yaml"
@@ -133,17 +131,7 @@ rule solve_assignment:
         assignment=conf_path("assignment.csv"),
         summary=conf_path("assignment_summary.json"),
     params:
-        reviews_per_paper=config["matching"]["reviews_per_paper"],
-        max_papers_per_reviewer=config["matching"]["max_papers_per_reviewer"],
-        min_papers_per_reviewer=config["matching"]["min_papers_per_reviewer"],
-        by_track=config["matching"]["by_track"],
-        area_chairs=config["matching"]["area_chairs"],
-        emergency_penalty=config["matching"]["emergency_penalty"],
-        prune_above_pairs=config["matching"]["prune_above_pairs"],
-        candidates_per_paper=config["matching"]["candidates_per_paper"],
-        min_senior_per_paper=config["matching"]["min_senior_per_paper"],
-        senior_min_papers=config["matching"]["senior_min_papers"],
-        mip_rel_gap=config["matching"]["mip_rel_gap"],
+        assignment=MATCHING.assignment.as_params(),
     log:
         conf_log("solve_assignment"),
     benchmark:

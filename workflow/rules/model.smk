@@ -1,7 +1,13 @@
 # Stage 2: the expertise models. Pretrained encoders (minilm, packaged; local folders) and
 # the encoder fine-tuned on the corpus (tuned); the reference's paraphrastic averaging model
 # (Moses tokens -> sentencepiece -> avg, torch; CUDA when the job lands on a GPU); tfidf,
-# bm25 and ensembles a+b: revmatch.registry. Corpus indexes of each; held-out evaluation.
+# bm25 and ensembles a+b: revmatch.model's registry. Corpus indexes of each; held-out evaluation.
+
+from revmatch.model import ModelSettings
+
+# The settings of the rules that take many, checked once; their params carry them as plain
+# dicts (Snakemake compares builtins only), which the scripts turn back into settings.
+MODEL = ModelSettings.from_config(config)
 
 
 rule tokenize_corpus:
@@ -76,11 +82,8 @@ rule train_similarity_model:
     output:
         model_path("similarity.pt"),
     params:
-        train=train_params(),
-        device=config["model"]["gpu"],
+        training=MODEL.training.as_params(),
         checkpoint_dir=checkpoint_dir(),
-        heldout_fraction=config["model"]["evaluation"]["heldout_fraction"],
-        heldout_seed=config["model"]["evaluation"]["seed"],
     log:
         "logs/model/train_similarity_model.log",
     benchmark:
@@ -132,12 +135,9 @@ rule finetune_encoder:
         model=directory(WORKFLOW_ENCODERS["tuned"]),
         stats=model_path("encoders", "tuned.json"),
     params:
-        finetune=dict(config["model"]["finetune"]),
-        base=lambda wildcards: encoder_source(config["model"]["finetune"]["base"]),
-        device=config["model"]["gpu"],
+        finetuning=MODEL.finetuning.as_params(),
+        base=lambda wildcards: encoder_source(MODEL.finetuning.params.base),
         checkpoint_dir=model_path("checkpoints", "finetune"),
-        heldout_fraction=config["model"]["evaluation"]["heldout_fraction"],
-        heldout_seed=config["model"]["evaluation"]["seed"],
     log:
         "logs/model/finetune_encoder.log",
     benchmark:
@@ -223,21 +223,13 @@ rule evaluate_models:
         json=model_path("evaluation", "retrieval.json"),
         txt=model_path("evaluation", "retrieval.txt"),
     params:
-        models=config["model"]["evaluation"]["models"],
+        evaluation=MODEL.evaluation.as_params(),
         fields=config["model"]["text_fields"],
         sentence_transformers=lambda wildcards: registry_model_settings(evaluation_members()).get(
             "sentence_transformers", {}
         ),
         encoder=lambda wildcards: registry_model_settings(evaluation_members()).get("encoder"),
         versions=lambda wildcards: registry_model_settings(evaluation_members()).get("versions"),
-        device=config["model"]["gpu"],
-        bm25=config["model"]["bm25"],
-        heldout_fraction=config["model"]["evaluation"]["heldout_fraction"],
-        seed=config["model"]["evaluation"]["seed"],
-        max_queries=config["model"]["evaluation"]["max_queries"],
-        ks=config["model"]["evaluation"]["ks"],
-        baseline=config["model"]["evaluation"]["baseline"],
-        aggregators=config["model"]["evaluation"]["aggregators"],
     log:
         "logs/model/evaluate_models.log",
     benchmark:

@@ -4,9 +4,8 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.affinity import affinity_job_file
+from revmatch.affinity import ScorerSettings, affinity_job_file
 
-model = dict(snakemake.params.model)  # {} for avg alone (cached embeddings)
 indexes = snakemake.input.get("indexes", [])
 status = affinity_job_file(
     dict(snakemake.params.job),
@@ -20,11 +19,7 @@ status = affinity_job_file(
     reject_embeddings_npy=snakemake.input.get("reject_embeddings"),
     index_npzs=[indexes] if isinstance(indexes, str) else list(indexes),
     avg_model=snakemake.input.get("avg_model"),
-    text_fields=tuple(model.get("text_fields", ("title", "abstract"))),
-    sentence_transformers=model.get("sentence_transformers"),
-    bm25=model.get("bm25"),
-    device=model.get("device", "cpu"),
-    encoder=model.get("encoder"),
+    scorer_settings=ScorerSettings.from_params(snakemake.params.model),  # {} for avg alone (embeddings)
     status_json=snakemake.params.status,
     name=snakemake.params.name,
     rejects_jsonl=snakemake.input.get("rejects"),

@@ -5,16 +5,13 @@ from revmatch.log import setup_logging
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 
-from revmatch.model import finetune_encoder_file
+from revmatch.model import FinetuningSettings, finetune_encoder_file
 
 finetune_encoder_file(
     snakemake.input.papers,
     snakemake.output.model,
     snakemake.output.stats,
-    snakemake.params.finetune,
+    FinetuningSettings.from_params(snakemake.params.finetuning),
     encoder_folders=snakemake.params.base.get("sentence_transformers"),
     checkpoint_dir=snakemake.params.checkpoint_dir,
-    heldout_fraction=snakemake.params.heldout_fraction,
-    heldout_seed=snakemake.params.heldout_seed,
-    device=snakemake.params.device,
 )

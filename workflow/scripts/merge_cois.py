@@ -2,8 +2,9 @@ from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from revmatch.conference import coauthor_since, merge_cois_file
+from revmatch.conference import CoiSettings, merge_cois_file
 
+settings = CoiSettings.from_params(snakemake.params.coi)
 merge_cois_file(
     snakemake.input.submissions,
     snakemake.input.reviewers,
@@ -12,13 +13,11 @@ merge_cois_file(
     out_coi_npy=snakemake.output.coi,
     out_reasons_csv=snakemake.output.reasons,
     out_report_txt=snakemake.output.report,
-    coauthor_since_year=coauthor_since(
-        snakemake.params.coauthor_since_year, snakemake.params.coauthor_years, snakemake.params.conference_year
-    ),
+    coauthor_since_year=settings.coauthor_window,
     external_csvs=list(snakemake.input.external),
-    same_email_domain=snakemake.params.same_email_domain,
-    same_affiliation=snakemake.params.same_affiliation,
-    public_email_domains=snakemake.params.public_email_domains,
+    same_email_domain=settings.same_email_domain,
+    same_affiliation=settings.same_affiliation,
+    public_email_domains=settings.public_email_domains,
     out_submission_index=snakemake.output.submission_index,
     out_reviewer_index=snakemake.output.reviewer_index,
 )

@@ -4,8 +4,14 @@ conflicts of interest with their reasons; viability of every track before any so
 from revmatch._lazy import attach
 
 __all__, __getattr__, __dir__ = attach(__name__, {
-    "softconf": ["extract_softconf", "read_quotas"],
-    "coi": ["coauthor_since", "merge_cois_file"],
+    "settings": ["CoiSettings", "ConferenceSettings", "ViabilitySettings", "coauthor_since"],
+    "profiles": ["read_profiles"],
+    "submissions": ["read_submissions"],
+    "bids": ["read_bids"],
+    "quotas": ["read_quotas"],
+    "softconf": ["extract_softconf"],
+    "coi_sources": ["read_coi_pairs"],
+    "coi": ["merge_cois_file"],
     "records": ["reviewer_ids", "reviewer_load_bounds", "submission_ids"],
     "viability": ["InfeasibleTrack", "check_viability", "raise_if_infeasible", "viability_file"],
 })

@@ -18,9 +18,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
+from revmatch.conference.quotas import read_quotas
 from revmatch.conference.records import reviewer_load_bounds
+from revmatch.conference.settings import ViabilitySettings
+from revmatch.conference.writing import write_all_or_nothing
 from revmatch.io import InputError, PathLike, read_json, read_jsonl, write_json, write_text
-from revmatch.conference.softconf import read_quotas, write_all_or_nothing
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ def reviewer_capacities(
 ) -> np.ndarray:
     """Papers each reviewer can take: their quota, else the maximum.
 
-    The same rule as the assignment step (``revmatch.assignment.reviewer_load_bounds``,
+    The same rule as the assignment step (:func:`~revmatch.conference.records.reviewer_load_bounds`,
     a quota replaces the maximum, also upwards), so both report the same capacity.
     """
     max_load, _ = reviewer_load_bounds(reviewers, max_papers_per_reviewer, 0, quotas)
@@ -78,11 +80,7 @@ def check_viability(
     reviewers: list[dict],
     submissions: list[dict],
     quotas: dict[str, int],
-    reviews_per_paper: int,
-    max_papers_per_reviewer: int,
-    ac_papers_per_ac: int = 1,
-    ac_max_papers: int = 15,
-    by_track: bool = True,
+    settings: ViabilitySettings,
     coi: np.ndarray | None = None,
 ) -> tuple[str, list[dict]]:
     """Capacity report per track (or one pool ``all``) and the list of problems found.
@@ -91,13 +89,16 @@ def check_viability(
     message}``: reviewer assignments needed above those available; fewer usable
     assignments than needed because a reviewer reviews a paper at most once (each paper
     needs ``reviews_per_paper`` distinct reviewers, so a reviewer gives a track at most
-    one assignment per paper); AC assignments needed (papers x ``ac_papers_per_ac``) above
-    ACs x ``ac_max_papers`` (not checked when the conference has no AC at all); and, with
+    one assignment per paper); AC assignments needed (papers x ``ac_papers_per_submission``)
+    above ACs x ``ac_max_papers`` (not checked when the conference has no AC at all); and, with
     tracks, shared reviewers unable to serve all tracks together. With ``coi`` (bool P x R),
     a reviewer gives a track at most one assignment per paper of it without a conflict,
     and papers left with fewer than ``reviews_per_paper`` reviewers free of conflicts are
     named (kind ``paper``).
     """
+    reviews_per_paper, max_papers_per_reviewer = settings.reviews_per_paper, settings.max_papers_per_reviewer
+    ac_papers_per_submission, ac_max_papers = settings.ac_papers_per_submission, settings.ac_max_papers
+    by_track = settings.by_track
     is_ac = np.array([bool(r.get("areaChair")) for r in reviewers], dtype=bool)
     is_sac = np.array([bool(r.get("seniorAreaChair")) for r in reviewers], dtype=bool)
     is_emergency = np.array([bool(r.get("emergency")) for r in reviewers], dtype=bool)
@@ -137,7 +138,7 @@ def check_viability(
     usable = usable_pairs.sum(axis=0)
     n_reviewers = regular.sum(axis=0)
     n_acs = ac_member.sum(axis=0)
-    ac_needed = papers * ac_papers_per_ac
+    ac_needed = papers * ac_papers_per_submission
     ac_available = n_acs * ac_max_papers
 
     problems: list[dict] = []
@@ -298,30 +299,19 @@ def viability_file(
                 f"shape {coi.shape} does not match {(len(submissions), len(reviewers))} "
                 "(submissions x reviewers)",
             )
-    text, problems = check_viability(
-        reviewers,
-        submissions,
-        quotas,
-        reviews_per_paper,
-        max_papers_per_reviewer,
-        ac_papers_per_ac=ac_papers_per_submission,
-        ac_max_papers=ac_max_papers,
+    settings = ViabilitySettings(
+        reviews_per_paper=reviews_per_paper,
+        max_papers_per_reviewer=max_papers_per_reviewer,
         by_track=by_track,
-        coi=coi,
+        ac_max_papers=ac_max_papers,
+        ac_papers_per_submission=ac_papers_per_submission,
     )
+    text, problems = check_viability(reviewers, submissions, quotas, settings, coi=coi)
     report = quota_note + "\n" + ("COIs taken into account\n" if coi is not None else "") + text
     result = {
         "feasible": not problems,
         "problems": problems,
-        "settings": {
-            "reviews_per_paper": reviews_per_paper,
-            "max_papers_per_reviewer": max_papers_per_reviewer,
-            "by_track": by_track,
-            "ac_max_papers": ac_max_papers,
-            "ac_papers_per_submission": ac_papers_per_submission,
-            "quotas": len(quotas),
-            "coi": coi is not None,
-        },
+        "settings": {**settings.as_params(), "quotas": len(quotas), "coi": coi is not None},
     }
     writers = []
     if out_txt is None or os.path.realpath(out_txt) == os.path.realpath(os.devnull):

@@ -28,17 +28,10 @@ from typing import Any
 
 import pandas as pd
 
-from revmatch.corpus.semantic_scholar import (
-    _MAX_REPORTED_BAD_LINES,
-    FilterSpec,
-    _combine_summaries,
-    _iter_lines,
-    _parse_line,
-    check_bad_share,
-    merge_shards,
-    papers_frame,
-    write_papers,
-)
+from revmatch.corpus.merge import _combine_summaries, merge_shards
+from revmatch.corpus.papers_table import papers_frame, write_papers
+from revmatch.corpus.settings import FilterSpec
+from revmatch.corpus.shard_reading import _MAX_REPORTED_BAD_LINES, _iter_lines, _parse_line, check_bad_share
 from revmatch.io import InputError, PathLike, write_json
 from revmatch.log import progress
 

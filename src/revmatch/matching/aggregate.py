@@ -10,13 +10,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from revmatch.io import PathLike, save_npy
-from revmatch.matching.paper_matrix import (
-    ComputedPaperMatrix,
-    paper_matrix_inputs,
-    part_rows,
-    read_paper_matrix,
-    rows_for_budget,
-)
+from revmatch.matching.paper_cache import read_paper_matrix, rows_for_budget
+from revmatch.matching.paper_matrix import ComputedPaperMatrix
+from revmatch.matching.paper_matrix_files import paper_matrix_inputs, part_rows, registry_matrix_part
+from revmatch.matching.settings import AggregateSettings, PaperMatrixSettings
 from revmatch.model import aggregate_scores, check_method
 
 logger = logging.getLogger(__name__)
@@ -27,8 +24,7 @@ def aggregate_scores_file(
     papers_txt: PathLike,
     authorship_npz: PathLike,
     out_npy: PathLike,
-    method: str = "weighted_top3",
-    k: int = 3,
+    settings: AggregateSettings,
     block_rows: int = 256,
 ) -> np.ndarray:
     """Aggregate the cached paper matrix of ``manifests`` over ``authorship_npz``; save float32 (P, R).
@@ -36,6 +32,7 @@ def aggregate_scores_file(
     ``manifests`` are the paper-matrix manifests of consecutive submission parts, in order;
     ``papers_txt`` lists the matrix columns.
     """
+    method, k = settings.aggregator, settings.top_k
     check_method(method, k)
     paper_scores = read_paper_matrix(list(manifests), papers_txt)
     authorship = sp.load_npz(authorship_npz).tocsr()
@@ -61,26 +58,47 @@ def aggregate_uncached_file(
     columns_txt: PathLike,
     authorship_npz: PathLike,
     out_npy: PathLike,
+    paper_matrix: PaperMatrixSettings,
+    settings: AggregateSettings,
     part: int = 0,
-    parts: int = 1,
-    method: str = "weighted_top3",
-    k: int = 3,
-    block_rows: int = 2048,
-    memory_budget_mb: float = 4096,
 ) -> np.ndarray:
     """Reviewer scores of part ``part`` of the submissions, computing the paper matrix on the fly.
 
     The same rows as ``aggregate_scores_file`` over ``paper_matrix_file``'s part, without
     storing the paper matrix (``matching.cache_paper_matrix: false``).
     """
-    check_method(method, k)
+    check_method(settings.aggregator, settings.top_k)
     queries, submission_ids, papers, paper_ids = paper_matrix_inputs(
         submission_embeddings_npy, submissions_jsonl, corpus_embeddings_npy, papers_parquet, columns_txt
     )
-    rows_per_block = rows_for_budget(len(paper_ids), memory_budget_mb, block_rows)
-    rows = part_rows(len(submission_ids), parts, part, align=rows_per_block)
+    rows_per_block = rows_for_budget(len(paper_ids), paper_matrix.memory_budget_mb, paper_matrix.block_rows)
+    rows = part_rows(len(submission_ids), paper_matrix.parts, part, align=rows_per_block)
     matrix = ComputedPaperMatrix(np.asarray(queries[rows]), papers)
-    return aggregate_computed_file(matrix, authorship_npz, out_npy, method, k, rows_per_block)
+    return aggregate_computed_file(
+        matrix, authorship_npz, out_npy, settings.aggregator, settings.top_k, rows_per_block
+    )
+
+
+def aggregate_registry_file(
+    index_npzs: Sequence[PathLike],
+    submissions_jsonl: PathLike,
+    papers_parquet: PathLike,
+    columns_txt: PathLike,
+    authorship_npz: PathLike,
+    out_npy: PathLike,
+    paper_matrix: PaperMatrixSettings,
+    settings: AggregateSettings,
+    part: int = 0,
+    avg_model: PathLike | None = None,
+) -> np.ndarray:
+    """``aggregate_uncached_file`` for any model spec of the registry: the part's paper matrix
+    (``registry_matrix_part``) computed block by block inside the aggregation."""
+    matrix, _, rows_per_block = registry_matrix_part(
+        index_npzs, submissions_jsonl, papers_parquet, columns_txt, paper_matrix, part=part, avg_model=avg_model
+    )
+    return aggregate_computed_file(
+        matrix, authorship_npz, out_npy, method=settings.aggregator, k=settings.top_k, block_rows=rows_per_block
+    )
 
 
 def aggregate_computed_file(

@@ -11,8 +11,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from revmatch.matching.assignment import locate_ids, read_assignment
 from revmatch.io import InputError, PathLike, read_jsonl, write_text
+from revmatch.matching.table import locate_ids, read_assignment
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from revmatch.matching.assignment import locate_ids, paper_tracks, read_assignment, track_membership
 from revmatch.conference import reviewer_ids, submission_ids
 from revmatch.io import (
     InputError,
@@ -31,6 +30,8 @@ from revmatch.io import (
     write_lines,
     write_text,
 )
+from revmatch.matching.eligibility import paper_tracks, track_membership
+from revmatch.matching.table import locate_ids, read_assignment
 
 logger = logging.getLogger(__name__)
 

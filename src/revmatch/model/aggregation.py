@@ -26,7 +26,6 @@ gives the same values and serves as its reference.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import numba
 import numpy as np

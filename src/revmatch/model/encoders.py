@@ -6,7 +6,7 @@ fetched from a model hub). It comes from one of two places:
 - a **packaged** encoder (``PACKAGED_ENCODERS``): a short name such as ``minilm`` whose
   weights a Python package on the registry ships (installed with revmatch);
 - a **local folder** named in the config (``model.sentence_transformers``: name -> folder),
-  which also holds the encoder fine-tuned by the workflow (``revmatch.finetune``).
+  which also holds the encoder fine-tuned by the workflow (``revmatch.model.finetune``).
 
 Embeddings are computed once per (text, encoder): ``EmbeddingCache`` keeps them in blocks
 keyed by a digest of the text and of the encoder's files and settings, so a rerun, a new
@@ -186,7 +186,7 @@ def load_sentence_transformer(folder: PathLike, device: str = "cpu", max_seq_len
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    from revmatch.model.averaging import resolve_device
+    from revmatch.model.device import resolve_device
 
     with quiet_progress():
         model = SentenceTransformer(str(folder), device=str(resolve_device(device)), local_files_only=True)
@@ -219,7 +219,7 @@ class TransformerEncoder:
         self.name, self.folder = name, Path(folder)
         self.device, self.batch_size, self.block_texts = device, batch_size, block_texts
         self.max_seq_length = max_seq_length
-        from revmatch.model.averaging import resolve_device
+        from revmatch.model.device import resolve_device
 
         # on a GPU always torch (fp16); on the CPU the chosen runtime
         self.runtime = "torch" if str(resolve_device(device)) != "cpu" else runtime
@@ -305,7 +305,7 @@ def encode_corpus_part_file(
     device: str = "cpu",
 ) -> dict:
     """Encode part ``part`` of ``parts`` (contiguous rows) of the corpus texts into the
-    embedding cache (``settings``: ``registry.encoder_model``'s, with ``embedding_cache``);
+    embedding cache (``settings``: ``encoder_model``'s, with ``embedding_cache``);
     the summary JSON says how many texts were encoded and how many were cached."""
     from revmatch.io import write_json
     from revmatch.model.text import read_paper_texts

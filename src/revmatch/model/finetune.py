@@ -1,6 +1,6 @@
 """Fine-tuning a pretrained encoder on the corpus: expertise pairs and in-batch negatives.
 
-Every epoch each training paper draws one positive partner (``revmatch.pairs``):
+Every epoch each training paper draws one positive partner (``revmatch.model.pairs``):
 ``coauthors``, another paper by one of its authors (the signal reviewer expertise is read
 from), or ``titles``, its title against its abstract; ``coauthors+titles`` draws uniformly
 among the kinds a paper can form, and a paper that can form none sits the epoch out
@@ -10,7 +10,7 @@ partners, and back (the symmetric multiple-negatives ranking loss).
 
 Training is deterministic for a seed (pairs, order, dropout), keeps checkpoints every
 ``checkpoint_every`` steps and resumes from the last one with the same settings and data;
-on CUDA it runs in bfloat16 autocast. Held-out papers (``model.heldout_mask``) are never
+on CUDA it runs in bfloat16 autocast. Held-out papers (``heldout_mask``) are never
 trained on, so the held-out evaluation stays honest.
 """
 
@@ -30,57 +30,22 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from revmatch.io import PathLike, atomic_path, write_json
+from revmatch.model.device import resolve_device
 from revmatch.model.encoders import (
     encoder_folder,
     folder_fingerprint,
     load_sentence_transformer,
     quiet_progress,
 )
-from revmatch.io import PathLike, atomic_path, write_json
-from revmatch.model.averaging import heldout_mask, resolve_device
+from revmatch.model.heldout import heldout_mask
 from revmatch.model.pairs import choose_kinds, coauthor_relevance, draw_partners, paper_author_ids
+from revmatch.model.settings import FinetuneParams, FinetuningSettings
 from revmatch.model.text import paper_text
 
 logger = logging.getLogger(__name__)
 
-FINETUNE_PAIR_KINDS = ("coauthors", "titles")
 PROGRESS_SECONDS = 60.0  # a progress line at least this often (besides every checkpoint)
-
-
-@dataclasses.dataclass(frozen=True)
-class FinetuneParams:
-    """Settings of a fine-tuning run (``model.finetune`` in the config)."""
-
-    base: str = "minilm"
-    pairs: str = "coauthors"
-    epochs: int = 1
-    max_pairs: int | None = 6400  # pairs per epoch (a seeded sample of the papers); None: every paper
-    batch_size: int = 64
-    lr: float = 5e-5
-    warmup: float = 0.1  # share of the steps with a linearly rising learning rate
-    scale: float = 20.0  # cosines are multiplied by this before the softmax
-    max_seq_length: int = 128
-    seed: int = 1
-    checkpoint_every: int = 100
-
-    def __post_init__(self) -> None:
-        kinds = self.kinds
-        if not kinds or set(kinds) - set(FINETUNE_PAIR_KINDS):
-            raise ValueError(f"fine-tuning pairs {self.pairs!r}: kinds joined by '+' from {FINETUNE_PAIR_KINDS}")
-        if self.batch_size < 2:
-            raise ValueError("fine-tuning needs batch_size >= 2 (in-batch negatives)")
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(kind.strip() for kind in self.pairs.split("+")))
-
-    @classmethod
-    def from_dict(cls, values: dict) -> FinetuneParams:
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown fine-tuning setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,24 +229,22 @@ def finetune_encoder_file(
     papers_parquet: PathLike,
     out_dir: PathLike,
     stats_json: PathLike,
-    params: dict,
+    settings: FinetuningSettings,
     encoder_folders: dict[str, PathLike] | None = None,
     checkpoint_dir: PathLike | None = None,
-    heldout_fraction: float = 0.05,
-    heldout_seed: int = 1,
-    device: str = "auto",
 ) -> dict:
-    """Fine-tune ``params["base"]`` on the corpus papers not held out; write the folder and stats."""
-    settings = FinetuneParams.from_dict(params)
+    """Fine-tune ``settings.params.base`` on the corpus papers not held out (``settings.heldout``);
+    write the folder and stats."""
+    params, device, held = settings.params, settings.device, settings.heldout
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
-    heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), heldout_fraction, heldout_seed)
+    heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), held.fraction, held.seed)
     corpus = pair_corpus(papers[~heldout].reset_index(drop=True))
-    counts = dict(zip(settings.kinds, map(int, corpus.available(settings.kinds).sum(axis=0)), strict=True))
-    can_pair = int(corpus.available(settings.kinds).any(axis=1).sum())
+    counts = dict(zip(params.kinds, map(int, corpus.available(params.kinds).sum(axis=0)), strict=True))
+    can_pair = int(corpus.available(params.kinds).any(axis=1).sum())
     logger.info("fine-tuning on %d papers (%d held out): papers able to form each kind %s; %d papers form "
                 "no pair and sit out", len(corpus.texts), int(heldout.sum()), counts,
                 len(corpus.texts) - can_pair)
-    stats = finetune(encoder_folder(settings.base, encoder_folders), corpus, settings, out_dir,
+    stats = finetune(encoder_folder(params.base, encoder_folders), corpus, params, out_dir,
                      checkpoint_dir, device)
     stats |= {"training_papers": len(corpus.texts), "heldout_papers": int(heldout.sum()),
               "pairable_papers": can_pair, "pairable_by_kind": counts}

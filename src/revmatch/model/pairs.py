@@ -29,9 +29,14 @@ logger = logging.getLogger(__name__)
 PAIR_KINDS = ("halves", "coauthors", "titles")
 
 
+def pair_kinds(spec: str) -> tuple[str, ...]:
+    """The kinds of a spec such as ``"coauthors+titles"`` (distinct, in order), unchecked."""
+    return tuple(dict.fromkeys(part.strip() for part in spec.split("+")))
+
+
 def parse_pair_kinds(spec: str) -> tuple[str, ...]:
     """The kinds of a spec such as ``"coauthors+titles"`` (distinct, in order); unknown ones raise."""
-    kinds = tuple(dict.fromkeys(part.strip() for part in spec.split("+")))
+    kinds = pair_kinds(spec)
     unknown = [kind for kind in kinds if kind not in PAIR_KINDS]
     if not kinds or unknown:
         raise ValueError(f"unknown training pair kind(s) {unknown or [spec]} in {spec!r}; "

@@ -1,6 +1,6 @@
 """Held-out retrieval evaluation of similarity models, and STS correlation.
 
-Two tasks on the corpus, both for papers held out of training (``model.heldout_mask``):
+Two tasks on the corpus, both for papers held out of training (``heldout_mask``):
 
 - ``title_to_abstract``: a held-out paper's title is the query; the candidates are the
   abstracts of all corpus papers; the paper's own abstract is the one relevant item.
@@ -24,9 +24,12 @@ import scipy.sparse as sp
 from scipy import stats
 
 from revmatch.io import InputError, PathLike, write_json, write_text
-from revmatch.model.averaging import heldout_mask
+from revmatch.model.corpus_index import Model
+from revmatch.model.heldout import heldout_mask
 from revmatch.model.pairs import coauthor_relevance, paper_author_ids
-from revmatch.model.registry import Ensemble, Model, load_registry_model, parse_spec, score_blocks
+from revmatch.model.registry import Ensemble, load_registry_model, score_blocks
+from revmatch.model.settings import EvaluationSettings
+from revmatch.model.specs import parse_spec
 from revmatch.model.text import paper_text
 
 logger = logging.getLogger(__name__)
@@ -113,7 +116,7 @@ def author_ranking(model: Model, index, texts: Sequence[str], query_rows: np.nda
                    k: int = 3, ks: Sequence[int] = DEFAULT_KS, block_rows: int = 256,
                    return_ranks: bool = False) -> dict | tuple[dict, np.ndarray]:
     """Rank every author as a reviewer of each query paper, as matching does: the author's
-    score is the ``method`` aggregation (``revmatch.aggregate``) of the query's scores
+    score is the ``method`` aggregation (``aggregate_scores``) of the query's scores
     against the author's corpus papers, the query paper itself counting 0 ("nothing in
     common"). ``authorship`` is (authors, corpus) bool, ``relevant`` (queries, authors) the
     query's own authors."""
@@ -308,24 +311,20 @@ def evaluate_models_file(
     papers_parquet: PathLike,
     out_json: PathLike,
     out_txt: PathLike,
-    specs: Sequence[str],
+    settings: EvaluationSettings,
     avg_model: PathLike | None = None,
     sentence_transformers: Mapping[str, PathLike] | None = None,
-    bm25: Mapping[str, float] | None = None,
-    heldout_fraction: float = 0.05,
-    heldout_seed: int = 1,
-    max_queries: int = 2000,
-    ks: Sequence[int] = DEFAULT_KS,
+    encoder: Mapping | None = None,
     sts_tsv: PathLike | None = None,
     processes: int = 1,
-    baseline: str | Sequence[str] | None = "tfidf",
-    encoder: Mapping | None = None,
-    device: str = "cpu",
-    aggregators: Sequence[str] = (),
 ) -> dict:
-    """Evaluate the models of ``specs`` on the corpus; write the metrics as JSON and a table.
+    """Evaluate the models of ``settings.models`` on the corpus; write the metrics as JSON and a table.
 
-    ``encoder`` holds the encoders' settings (``registry.encoder_model``)."""
+    ``sentence_transformers`` maps encoder names to folders and ``encoder`` holds the encoders'
+    settings (``encoder_model``)."""
+    specs, baseline, bm25, device = settings.models, settings.baseline, settings.bm25, settings.device
+    heldout_fraction, heldout_seed = settings.heldout.fraction, settings.heldout.seed
+    max_queries, ks, aggregators = settings.max_queries, settings.ks, settings.aggregators
     papers = pd.read_parquet(papers_parquet, columns=["paper_id", "title", "abstract", "authors"])
     heldout = heldout_mask(papers["paper_id"].astype(str).tolist(), heldout_fraction, heldout_seed)
     sts = read_sts(sts_tsv) if sts_tsv else None

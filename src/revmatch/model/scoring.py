@@ -4,7 +4,7 @@
 experiments outside the workflow: the default matching model when no model is named, any
 registry spec otherwise. The candidate ``papers`` play the corpus: TF-IDF and BM25 fit
 their term weights on them, and an ensemble calibrates each member on them, then shifts
-its scores so that 0 means "nothing in common" (``registry.unrelated_score``), exactly as
+its scores so that 0 means "nothing in common" (``unrelated_score``), exactly as
 the paper matrix does with the corpus index.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from revmatch.io import PathLike
-from revmatch.model.registry import DEFAULT_MATCHING_MODEL, load_registry_model, paper_scores, parse_spec
+from revmatch.model.registry import load_registry_model, paper_scores
+from revmatch.model.specs import DEFAULT_MATCHING_MODEL, TUNED_ENCODER, parse_spec
 
 
 def paper_similarity(
@@ -45,10 +46,10 @@ def paper_similarity(
     if model_dir is not None:
         model_dir = Path(model_dir)
         avg_model = avg_model or model_dir / "similarity.pt"
-        encoders = {"tuned": model_dir / "encoders" / "tuned", **encoders}
+        encoders = {TUNED_ENCODER: model_dir / "encoders" / TUNED_ENCODER, **encoders}
         embedding_cache = embedding_cache or model_dir / "embedding_cache"
     members = parse_spec(spec)
-    if "avg" in members and avg_model is None or "tuned" in members and "tuned" not in encoders:
+    if "avg" in members and avg_model is None or TUNED_ENCODER in members and TUNED_ENCODER not in encoders:
         raise ValueError(f"model {spec!r} needs what the workflow trains: pass model_dir='results/model' "
                          "(or avg_model= and encoders={'tuned': folder}), or name a model that needs no "
                          "training such as 'minilm+tfidf'")
