@@ -12,11 +12,12 @@ about twice as fast (benchmarks/encoder_speed.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -82,14 +83,27 @@ def export_onnx(model, path: PathLike) -> None:
             fuse_onnx(tmp, tmp, config.num_attention_heads, config.hidden_size)
 
 
+@contextlib.contextmanager
+def quiet_root_logger() -> Iterator[None]:
+    """ONNX Runtime's tools log an INFO line per node or tensor through the root logger."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def fuse_onnx(source: PathLike, path: PathLike, num_heads: int, hidden_size: int) -> None:
     """ONNX Runtime's BERT fusions (attention, embedding and skip layer norms, bias GELU):
     the same function in fewer, faster operators."""
     from onnxruntime.transformers.optimizer import optimize_model
 
-    graph = optimize_model(str(source), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
-                           opt_level=0)
-    graph.save_model_to_file(str(path))
+    with quiet_root_logger():
+        graph = optimize_model(str(source), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
+                               opt_level=0)
+        graph.save_model_to_file(str(path))
 
 
 def quantise_onnx(source: PathLike, path: PathLike) -> None:
@@ -99,16 +113,10 @@ def quantise_onnx(source: PathLike, path: PathLike) -> None:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(max(level, logging.ERROR))  # an INFO line per tensor and advice otherwise
-    try:
-        with atomic_path(path, suffix=".onnx") as tmp:
-            # fused operators carry no inferred output types: float is what they produce
-            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                             extra_options={"DefaultTensorType": TensorProto.FLOAT})
-    finally:
-        root.setLevel(level)
+    with quiet_root_logger(), atomic_path(path, suffix=".onnx") as tmp:
+        # fused operators carry no inferred output types: float is what they produce
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                         extra_options={"DefaultTensorType": TensorProto.FLOAT})
 
 
 def embedding_dimension(model) -> int:
