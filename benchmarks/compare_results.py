@@ -6,6 +6,9 @@ Every file under either tree is compared byte for byte, except:
 - timings: JSON keys that hold a duration or a time stamp (``TIMING_KEYS``) are dropped
   before comparing JSON files; text lines that report a duration are dropped;
 - spreadsheets (``.xlsx``): compared cell by cell (the zip's time stamps differ);
+- torch files (``.pt``): compared object by object, tensors by value, timings dropped;
+- posteriors (``.nc``): every group's variables compared by value, except the sampler's
+  timings; attributes (creation time, versions) are not compared;
 - content-addressed caches (``CACHE_DIRS``): their file names are random; compared as the
   set of their files' contents (each cache block's bytes).
 Exits 1 and lists the differing and missing files when the trees differ.
@@ -20,8 +23,8 @@ import re
 import sys
 from pathlib import Path
 
-TIMING_KEYS = re.compile(r"(seconds|elapsed|duration|runtime|wall|_s$|^time$|timestamp|cdate|mdate|started|finished"
-                         r"|_at$|date$)", re.IGNORECASE)
+TIMING_KEYS = re.compile(r"(seconds|per_second|elapsed|duration|runtime|wall|_s$|^time$|timestamp|cdate|mdate"
+                         r"|started|finished|_at$|date$|sampling_time|tuning_steps_time|perf_counter|process_time)", re.IGNORECASE)
 TIMING_LINE = re.compile(r"(\d+(\.\d+)?\s*(s|sec|seconds|min|minutes)\b|\d\d:\d\d:\d\d)")
 CACHE_DIRS = ("embedding_cache", "cache", "onnx")
 SKIP_DIRS = ("logs", "benchmarks", ".snakemake")
@@ -42,8 +45,39 @@ def xlsx_cells(path: Path) -> list:
     return [(sheet.title, [tuple(row) for row in sheet.iter_rows(values_only=True)]) for sheet in book.worksheets]
 
 
+def torch_object(path: Path):
+    import torch
+
+    def plain(value):
+        if isinstance(value, torch.Tensor):
+            return ("tensor", str(value.dtype), tuple(value.shape), hashlib.sha256(value.cpu().numpy().tobytes()).hexdigest())
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items() if not TIMING_KEYS.search(str(k))}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(torch.load(path, map_location="cpu", weights_only=False))
+
+
+def netcdf_groups(path: Path) -> dict:
+    import arviz
+
+    data = arviz.from_netcdf(path)
+    values = {}
+    for group in data.groups():
+        for name, variable in data[group].variables.items():
+            if not TIMING_KEYS.search(str(name)):
+                values[f"{group}/{name}"] = hashlib.sha256(variable.values.tobytes()).hexdigest()
+    return values
+
+
 def comparable(path: Path):
     """What is compared of one file."""
+    if path.suffix == ".pt":
+        return torch_object(path)
+    if path.suffix == ".nc":
+        return netcdf_groups(path)
     if path.suffix == ".json":
         try:
             return without_timings(json.loads(path.read_text()))

@@ -9,13 +9,13 @@ cosine of each text's embedding with torch fp32's (mean and 1st percentile):
     .venv/bin/python benchmarks/encoder_speed.py --texts 2000 --threads 2 --out encoder_speed.json
 
 Runtimes: ``torch``, ``onnx`` and ``onnx-int8`` are the workflow's encoder
-(``model.encoder.runtime``, ``revmatch.onnx_encoder``); ``torch-int8`` (torch dynamic
+(``model.encoder.runtime``, ``revmatch.model.onnx_encoder``); ``torch-int8`` (torch dynamic
 quantisation) is measured here only. ``--device cuda --runtimes torch`` measures the
 workflow's GPU path (fp16).
 
 ``--heldout results/corpus/papers.parquet`` (the corpus of the Anthology evaluation,
 benchmarks/anthology_evaluation.yaml) instead scores each runtime on the held-out tasks
-(``revmatch.retrieval.evaluate``, same queries, baseline the first runtime) with its paired bootstrap
+(``revmatch.model.evaluate``, same queries, baseline the first runtime) with its paired bootstrap
 interval, encoding the whole corpus once per runtime (``--cache``: the workflow's embedding
 cache, so that torch's embeddings are read, not recomputed):
 

@@ -1,7 +1,7 @@
 """Throughput of the averaging model: training tokens/s and peak RSS; encoding 100,000 abstracts.
 
 Input: a corpus already tokenised and encoded by the workflow (``results/model/corpus.sp.txt``
-and ``sentencepiece.model``) or by hand (revmatch.text). Example, the ACL setting on CPU:
+and ``sentencepiece.model``) or by hand (revmatch.model.text). Example, the ACL setting on CPU:
 
     .venv/bin/python benchmarks/model_throughput.py --pieces results/model/corpus.sp.txt \
         --sentencepiece results/model/sentencepiece.model --epochs 1 --out figures.json
