@@ -137,7 +137,7 @@ def test_onnx_runtime_gives_the_torch_embeddings_and_int8_close_ones(minilm_fold
     cosine = (int8_vectors[:-1] * torch_vectors[:-1]).sum(axis=1)
     assert (cosine > 0.98).all() and (int8_vectors[-1] == 0).all()
     exported = folder_fingerprint(minilm_folder)  # one export per weights, kept with the cache
-    names = [f"{exported}.v2.int8.onnx", f"{exported}.v2.onnx"]
+    names = [f"{exported}.v3.int8.onnx", f"{exported}.v3.onnx"]
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == names
     operators = {node.op_type for node in onnx.load(tmp_path / "onnx" / names[1]).graph.node}
     assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= operators  # ONNX Runtime's fusions

@@ -215,7 +215,7 @@ def test_changing_the_finetuning_reruns_what_the_tuned_encoder_shapes_only(demo_
 
 
 def test_changing_how_encoders_embed_reruns_the_scores_not_the_fine_tuning(demo_run):
-    (demo_run / "runtime.yaml").write_text("model:\n  encoder:\n    runtime: onnx-int8\n")
+    (demo_run / "runtime.yaml").write_text("model:\n  encoder:\n    runtime: onnx\n")
     proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "runtime.yaml")
     assert proc.returncode == 0, proc.stderr
     planned = _planned_rules(proc)

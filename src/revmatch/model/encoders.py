@@ -43,7 +43,7 @@ from revmatch.model.onnx_encoder import (
 logger = logging.getLogger(__name__)
 
 KEY_BYTES = 16
-DEFAULT_CPU_RUNTIME = "onnx"  # model.encoder.runtime: torch's embeddings, faster (benchmarks/encoder_speed.py)
+DEFAULT_CPU_RUNTIME = "onnx-int8"  # model.encoder.runtime: fastest, held-out quality within the noise (docs/models.md)
 CACHE_FORMAT = "revmatch-embeddings-1"
 
 

@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 ONNX_OPSET = 17
-EXPORT_VERSION = 2  # in the export files' names and the embedding cache keys: 2 = fused, per-channel int8
+# in the export files' names and the embedding cache keys: 3 = fused, per-channel int8, one text a call
+EXPORT_VERSION = 3
 FUSED_MODEL_TYPES = ("bert",)  # bodies whose graph ONNX Runtime's BERT fusions are checked on
 
 
@@ -135,7 +136,7 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 class OnnxEncoder:
     """Texts -> unit float32 embeddings of a sentence-transformers ``model`` with ONNX Runtime.
 
-    ``folder`` keeps the exported files (``<key>.v2.onnx``, ``<key>.v2.int8.onnx``); without it they
+    ``folder`` keeps the exported files (``<key>.v3.onnx``, ``<key>.v3.int8.onnx``); without it they
     live in a temporary folder for the encoder's lifetime.
     """
 
@@ -165,6 +166,7 @@ class OnnxEncoder:
             options.intra_op_num_threads, options.inter_op_num_threads = int(threads), 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
+        self.runtime = runtime
 
     def __del__(self) -> None:
         if getattr(self, "_tmp", None):
@@ -172,6 +174,10 @@ class OnnxEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embeddings in the order of ``texts``; batches of similar lengths (longest first)."""
+        if self.runtime == "onnx-int8":
+            # int8 quantises each call's activations with one scale: one text a call keeps an
+            # embedding a function of its text alone (and costs no speed: no padding)
+            batch_size = 1
         dim = embedding_dimension(self.model)
         out = np.zeros((len(texts), dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
