@@ -119,7 +119,8 @@ def _cmd_affinity_run(args: argparse.Namespace) -> int:
         out / "results.json",
         out / "results.csv",
         corpus_embeddings_npy=args.corpus_embeddings,
-        submission_embeddings_npy=args.submission_embeddings or conf / "matrices" / "submission_embeddings.npy",
+        submission_embeddings_npy=(args.submission_embeddings
+                                   or conf / "matrices" / "submission_embeddings.npy"),
         reject_embeddings_npy=args.reject_embeddings,
         index_npzs=args.indexes or [Path(args.model_dir) / "index" / f"{name}.npz" for name in members],
         avg_model=Path(args.model_dir) / "similarity.pt",
@@ -207,7 +208,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 #: Options that name files or folders rather than config keys (the others are the config keys
 #: they set, under the section in brackets in their help, with the schema's defaults).
-PATH_OPTIONS = {"out", "conference_dir", "papers", "reviewers", "submissions", "coi", "job", "config", "log", "cores",
+PATH_OPTIONS = {"out", "conference_dir", "papers", "reviewers", "submissions", "coi", "job", "config", "log",
+                "cores",
                 "corpus_embeddings", "submission_embeddings", "reject_embeddings", "model_dir", "indexes"}
 
 
@@ -227,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     flag = argparse.BooleanOptionalAction
 
     p = _command(sub, "run", "run the workflow (arguments go to snakemake)",
-                 "Run the whole workflow with snakemake from the current folder; every argument is snakemake's "
+                 "Run the whole workflow with snakemake from the current folder; every argument is "
+                 "snakemake's "
                  "(e.g. revmatch run --cores 2 --configfile my-conference.yaml).", _cmd_run)
     p.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="arguments for snakemake")
 
@@ -242,11 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
 
     p = _command(sub, "coi", "merge COIs (bids, authorship, co-authorship, domain, affiliation, files)",
-                 "Merge the conflicts of interest of a folder written by 'revmatch extract' and write coi.npy, "
+                 "Merge the conflicts of interest of a folder written by 'revmatch extract' and write "
+                 "coi.npy, "
                  "coi_reasons.csv and coi_report.txt into it (the rule merge_cois).", _cmd_coi)
     p.add_argument("--conference-dir", required=True, help="folder written by 'revmatch extract'")
     p.add_argument("--papers", help="corpus papers.parquet (co-authorship COIs; none without it)")
-    p.add_argument("--coauthor-since-year", type=int, help="[coi] corpus co-authorship since this year is a COI")
+    p.add_argument("--coauthor-since-year", type=int,
+                   help="[coi] corpus co-authorship since this year is a COI")
     p.add_argument("--coauthor-years", type=int,
                    help="[coi] co-authorship within this many years before --conference-year")
     p.add_argument("--conference-year", type=int, help="[coi] year of the conference")
@@ -258,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--files", action="append", default=[], help="[coi] an external COI CSV file (repeatable)")
 
     p = _command(sub, "viability", "reviewer capacity per track",
-                 "Check that every track can be staffed: papers, reviewers, area chairs, capacity available and "
+                 "Check that every track can be staffed: papers, reviewers, area chairs, capacity available "
+                 "and "
                  "needed; write viability.txt and viability.json to --out and print the report "
                  "(the rule check_viability).", _cmd_viability)
     p.add_argument("--reviewers", required=True, help="reviewers.jsonl")
@@ -271,14 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by-track", action=flag, default=True,
                    help="[matching] reviewers review in their tracks (--no-by-track: one pool)")
     p.add_argument("--ac-max-papers", type=int, default=15, help="[viability] papers an area chair can take")
-    p.add_argument("--ac-papers-per-submission", type=int, default=1, help="[viability] area chairs per paper")
+    p.add_argument("--ac-papers-per-submission", type=int, default=1,
+                   help="[viability] area chairs per paper")
     p.add_argument("--out", required=True, help="output folder")
 
     p = _command(sub, "affinity", "OpenReview-style affinity jobs: run one, or print a job's status",
                  "Affinity jobs in the shape of OpenReview's Expertise API (the rule affinity_job).", None)
     affinity = p.add_subparsers(dest="affinity_command", required=True, metavar="command")
     p = _command(affinity, "run", "run one job (YAML job file) on a finished conference run",
-                 "Run one affinity job (a YAML file with one entry of affinity_jobs:) on a finished conference "
+                 "Run one affinity job (a YAML file with one entry of affinity_jobs:) on a finished "
+                 "conference "
                  "run; write results.json, results.csv and status.json to --out; exit 1 unless Completed.",
                  _cmd_affinity_run)
     p.add_argument("--job", required=True, help="YAML file with one job (mode, group, ...)")
@@ -308,13 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
                  "reviewers.csv, expertise.csv, posterior.nc and diagnostics.json to --out "
                  "(the rule calibrate_reviews); exit 3 when the sampler did not converge.", _cmd_calibrate)
     p.add_argument("--reviews", required=True, help="[calibration] review export CSV")
-    p.add_argument("--columns", help='[calibration] JSON: column names, e.g. {"score": "Overall Recommendation"}')
+    p.add_argument("--columns",
+                   help='[calibration] JSON: column names, e.g. {"score": "Overall Recommendation"}')
     p.add_argument("--n-levels", type=int, default=5, help="[calibration] ordinal score levels")
     p.add_argument("--n-expertise", type=int, default=3, help="[calibration] expertise levels")
-    p.add_argument("--score-map", help="[calibration] JSON: raw score -> level 0..n_levels-1 (none: integers, 1 -> 0)")
-    p.add_argument("--expertise-map", help='[calibration] JSON: raw expertise -> level 1..n_expertise, e.g. {"Expert": 3}')
+    p.add_argument("--score-map",
+                   help="[calibration] JSON: raw score -> level 0..n_levels-1 (none: integers, 1 -> 0)")
+    p.add_argument("--expertise-map",
+                   help='[calibration] JSON: raw expertise -> level 1..n_expertise, e.g. {"Expert": 3}')
     p.add_argument("--hyper", help='[calibration] JSON priors, e.g. {"accuracy_shape": 5.0}')
-    p.add_argument("--method", choices=["nuts", "advi"], default="nuts", help="[calibration] advi for very large conferences")
+    p.add_argument("--method", choices=["nuts", "advi"], default="nuts",
+                   help="[calibration] advi for very large conferences")
     p.add_argument("--sampler", choices=["auto", "pymc", "nutpie"], default="auto",
                    help="[calibration] NUTS implementation; auto = PyMC's below 4,000 reviews, nutpie above")
     p.add_argument("--draws", type=int, default=1000, help="[calibration] draws a chain")
