@@ -16,7 +16,7 @@ from revmatch.matching.eligibility import capacity_by_track
 from revmatch.matching.lp import solve_assignment
 from revmatch.matching.problem import InfeasibleAssignment
 from revmatch.matching.pruning import solve_assignment_pruned
-from revmatch.matching.senior import SeniorConstraint
+from revmatch.matching.senior import senior_group
 from revmatch.matching.settings import AssignmentSettings
 from revmatch.matching.table import ASSIGNMENT_COLUMNS, read_assignment
 
@@ -446,12 +446,12 @@ def test_senior_side_constraint_mip_pruned_equals_dense(seed):
     # seniors are weaker matches, so the constraint binds
     scores = scores - 0.6 * senior[None, :]
     need = np.ones(60, dtype=np.int64)
-    side = SeniorConstraint(senior=senior, need=need)
+    side = senior_group(senior, need)
     free = solve_assignment(scores, allowed, 3, max_load)
     assert (np.bincount(free.pairs[:, 0], weights=senior[free.pairs[:, 1]], minlength=60) < 1).any()
 
-    dense = solve_assignment(scores, allowed, 3, max_load, senior=side, mip_rel_gap=1e-9)
-    pruned = solve_assignment_pruned(scores, allowed, 3, max_load, candidates_per_paper=6, senior=side,
+    dense = solve_assignment(scores, allowed, 3, max_load, groups=(side,), mip_rel_gap=1e-9)
+    pruned = solve_assignment_pruned(scores, allowed, 3, max_load, candidates_per_paper=6, groups=(side,),
                                      mip_rel_gap=1e-9)
     optimum = milp_senior_optimum(scores, allowed, 3, max_load, senior, need)
     for result in (dense, pruned):
@@ -479,7 +479,7 @@ def test_conference_with_senior_reviewers_lowers_need_where_none_allowed(caplog)
     coi[0, [0, 1]] = True  # s0 can have no senior reviewer
     with caplog.at_level("WARNING"):
         table = assign_conference(scores, coi, subs, people, 2, 4, senior=senior, min_senior_per_paper=1)
-    assert "1 paper(s) have fewer than 1 allowed senior reviewers" in caplog.text and "s0" in caplog.text
+    assert "1 paper(s) have fewer than 1 allowed reviewers with senior" in caplog.text and "s0" in caplog.text
     has_senior = table.assign(senior=table["reviewer_id"].isin(["r0", "r1"])).groupby("submission_id")["senior"].any()
     assert has_senior.drop("s0").all()
 

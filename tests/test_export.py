@@ -268,3 +268,21 @@ def test_sheet_names_are_valid_and_unique():
     names = sheet_names(["A/B: Tagging", "A/B: Tagging?", "x" * 40, "x" * 40])
     assert all(len(n) <= 31 and not set("[]:*?/\\") & set(n) for n in names)
     assert len({n.lower() for n in names}) == 4
+
+
+def test_a_forced_pair_carries_its_reason_into_every_export(solved, tmp_path):
+    """The chair's reason of a forced pair reaches the JSON lines, the spreadsheet and the text
+    report; other pairs carry none, and the reference layout keeps no notes column then."""
+    table, submissions, reviewers, scores, coi = solved
+    plain = assignment_records(table, submissions, reviewers, scores, coi)
+    assert "Notes" not in _csv_of(plain, tmp_path).read_text().splitlines()[0]
+    table = table.copy()
+    table.loc[0, "reason"] = "forced: the area chair asked"
+    records = assignment_records(table, submissions, reviewers, scores, coi)
+    people = [p for rec in records for p in rec["assignedReviewers"]]
+    assert [p["reason"] for p in people if "reason" in p] == ["forced: the area chair asked"]
+    with _csv_of(records, tmp_path).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["Notes"] == f"{table.loc[0, 'reviewer_id']}: forced: the area chair asked"
+    assert all(row["Notes"] == "" for row in rows[1:])
+    assert "[forced: the area chair asked]" in format_text_report(records)

@@ -12,7 +12,8 @@ from tests.conftest import REPO
 ASSIGNMENT_KEYS = [
     "reviews_per_paper", "max_papers_per_reviewer", "min_papers_per_reviewer", "by_track", "area_chairs",
     "emergency_penalty", "prune_above_pairs", "candidates_per_paper", "min_senior_per_paper", "senior_min_papers",
-    "mip_rel_gap",
+    "mip_rel_gap", "mip_time_limit", "objective", "fair_measure", "fair_by_track", "attribute_constraints",
+    "change_penalty", "emergency_only", "max_probability", "random_seed",
 ]
 REGISTRY_MODEL = {"spec": "tfidf+bm25", "fields": ["title", "abstract"], "sentence_transformers": {}}
 
@@ -47,7 +48,9 @@ def test_settings_from_the_demo_config():
     assert settings.assignment == AssignmentSettings(
         reviews_per_paper=3, max_papers_per_reviewer=6, min_papers_per_reviewer=0, by_track=True,
         area_chairs=False, emergency_penalty=0.5, prune_above_pairs=2_000_000, candidates_per_paper=50,
-        min_senior_per_paper=1, senior_min_papers=5, mip_rel_gap=1e-4,
+        min_senior_per_paper=1, senior_min_papers=5, mip_rel_gap=1e-4, mip_time_limit=600, objective="sum",
+        fair_measure="total", fair_by_track=True, attribute_constraints=[], change_penalty=None,
+        emergency_only=False, max_probability=None, random_seed=0,
     )
 
 
@@ -91,3 +94,29 @@ def test_settings_are_frozen():
     settings = MatchingSettings.from_config(demo_config(), model={"spec": "avg"})
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.assignment.reviews_per_paper = 4
+
+
+@pytest.mark.parametrize(
+    ("matching", "message"),
+    [
+        ({"max_probability": 0.5}, "cannot be combined with .* min_senior_per_paper"),
+        ({"max_probability": 0.5, "min_senior_per_paper": 0, "objective": "fair"}, "cannot be combined"),
+        ({"objective": "fair", "previous_assignment": "a.jsonl"}, "fair and a previous assignment"),
+        ({"emergency_only": True}, "need matching.previous_assignment"),
+        ({"attribute_constraints": [{"attribute": "affiliation", "min": 1}]}, "needs the value that counts"),
+        ({"attribute_constraints": [{"attribute": "affiliation"}]}, "neither min nor max"),
+    ],
+    ids=["random_senior", "random_fair", "fair_resolve", "emergency_alone", "min_without_value", "no_bound"],
+)
+def test_modes_that_cannot_be_combined_are_refused_by_name(matching, message):
+    with pytest.raises(ValueError, match=message):
+        MatchingSettings.from_config(demo_config(**matching), model={"spec": "avg"})
+
+
+def test_attribute_constraints_pass_as_plain_params():
+    constraints = [{"attribute": "affiliation", "max": 1}, {"attribute": "senior", "value": True, "min": 1}]
+    settings = MatchingSettings.from_config(demo_config(attribute_constraints=constraints), model={"spec": "avg"})
+    params = settings.assignment.as_params()
+    assert builtins_only(params)
+    assert params["attribute_constraints"][0]["attribute"] == "affiliation"
+    assert AssignmentSettings.from_params(params) == settings.assignment

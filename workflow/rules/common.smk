@@ -37,6 +37,15 @@ wildcard_constraints:
     part=r"\d+",
 
 
+SEASON_FILES = {  # the season's files of the assignment, by their key in matching
+    "forced": "forced",
+    "forbidden": "forbidden",
+    "previous": "previous_assignment",
+    "emergency_pool": "emergency_pool",
+    "reviewer_attributes": "reviewer_attributes",
+}
+
+
 def check_config_files():
     """Stop before any job when a configured input file or folder does not exist."""
     files = {
@@ -45,6 +54,7 @@ def check_config_files():
         "softconf.bids": config["softconf"].get("bids"),
         "softconf.quotas": config["softconf"].get("quotas"),
         **{f"coi.files[{k}]": path for k, path in enumerate(config["coi"]["files"])},
+        **{f"matching.{key}": config["matching"][key] for key in SEASON_FILES.values()},
     }
     if "calibration" in config:
         files["calibration.reviews"] = config["calibration"]["reviews"]
@@ -405,6 +415,23 @@ def optional_input(key):
     return [path] if path else []
 
 
+def season_inputs():
+    """The configured season files of the assignment (forced, forbidden, previous pairs, ...), by name."""
+    return {name: config["matching"][key] for name, key in SEASON_FILES.items() if config["matching"][key]}
+
+
+def changes_outputs():
+    """The re-solve's change files, when a previous assignment is configured."""
+    if not config["matching"]["previous_assignment"]:
+        return {}
+    return {
+        "changes": conf_path("changes", "changes.csv"),
+        "changes_by_paper": conf_path("changes", "by_paper.csv"),
+        "changes_by_reviewer": conf_path("changes", "by_reviewer.csv"),
+        "changes_start": conf_path("changes", "start_upload_changes.txt"),
+    }
+
+
 def coauthor_inputs(wildcards):
     coi = config["coi"]
     checked = coi["coauthor_since_year"] is not None or coi["coauthor_years"] is not None
@@ -439,6 +466,7 @@ def all_outputs():
         conf_path("assignments.txt"),
         conf_path("start_upload.txt"),
         conf_path("evaluation.txt"),
+        *changes_outputs().values(),
     ]
     if "calibration" in config:
         outputs += [

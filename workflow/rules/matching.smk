@@ -127,11 +127,15 @@ rule solve_assignment:
         authorship=conf_path("matrices", "authorship.npz"),
         viability=conf_path("viability.json"),
         quotas=optional_input("quotas"),
+        season=list(season_inputs().values()),
     output:
         assignment=conf_path("assignment.csv"),
         summary=conf_path("assignment_summary.json"),
+        # a re-solve (matching.previous_assignment) also writes what it changed
+        **changes_outputs(),
     params:
         assignment=MATCHING.assignment.as_params(),
+        season_files=list(season_inputs()),
     log:
         conf_log("solve_assignment"),
     benchmark:

@@ -10,7 +10,7 @@ __all__, __getattr__, __dir__ = attach(__name__, {
     "bids": ["read_bids"],
     "quotas": ["read_quotas"],
     "softconf": ["extract_softconf"],
-    "coi_sources": ["read_coi_pairs"],
+    "coi_sources": ["email_domain", "normalise_affiliation", "read_coi_pairs"],
     "coi": ["merge_cois_file"],
     "records": ["reviewer_ids", "reviewer_load_bounds", "submission_ids"],
     "viability": ["InfeasibleTrack", "check_viability", "raise_if_infeasible", "viability_file"],

@@ -3,15 +3,32 @@ assignment table and its summary (objective, loads, tracks, settings, certificat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from revmatch.conference import read_quotas as read_start_quotas
 from revmatch.conference import reviewer_ids
-from revmatch.io import InputError, PathLike, read_jsonl, write_csv, write_json
+from revmatch.io import InputError, PathLike, read_jsonl, write_csv, write_json, write_lines
+from revmatch.matching.changes import (
+    assignment_changes,
+    changed_upload_lines,
+    changes_by_paper,
+    changes_by_reviewer,
+    removal_reasons,
+    removed_pairs,
+)
 from revmatch.matching.conference_assignment import ConferenceAssignment, solve_conference
 from revmatch.matching.eligibility import capacity_by_track, paper_tracks
+from revmatch.matching.pair_files import (
+    read_pair_file,
+    read_previous_assignment,
+    read_reviewer_attributes,
+    read_reviewer_list,
+)
+from revmatch.matching.season import SeasonInputs
 from revmatch.matching.senior import senior_reviewers
 from revmatch.matching.settings import AssignmentSettings
 
@@ -52,8 +69,16 @@ def assignment_summary(solved: ConferenceAssignment, submissions: list[dict], re
         "reviewers_assigned": int((loads > 0).sum()),
         "emergency_assignments": int(solved.emergency[result.pairs[:, 1]].sum()),
         "senior_assignments": (
-            None if solved.senior is None else int(solved.senior.senior[result.pairs[:, 1]].sum())
+            None if solved.senior is None else int(solved.senior[result.pairs[:, 1]].sum())
         ),
+        "group_constraints": {
+            rows.name: {
+                "papers_with_minimum": int((rows.lower > 0).sum()),
+                "minimum": int(rows.lower.max(initial=0)),
+                "maximum": None if not np.isfinite(rows.upper).any() else float(rows.upper.max()),
+            }
+            for rows in solved.groups
+        },
         "loads": {
             "min": int(eligible_loads.min()),
             "mean": float(eligible_loads.mean()),
@@ -69,6 +94,65 @@ def read_quotas(path: PathLike, reviewers: list[dict]) -> dict[str, int]:
     return quotas
 
 
+def read_season_inputs(files: Mapping[str, PathLike | None], submissions: list[dict], reviewers: list[dict]) -> SeasonInputs:
+    """The season's files (``forced``, ``forbidden``, ``previous``, ``emergency_pool``,
+    ``reviewer_attributes``; absent or None when not configured), read and checked."""
+    def given(key):
+        return files.get(key) or None
+
+    return SeasonInputs(
+        forced=read_pair_file(given("forced"), submissions, reviewers, "forced") if given("forced") else None,
+        forbidden=(
+            read_pair_file(given("forbidden"), submissions, reviewers, "forbidden") if given("forbidden") else None
+        ),
+        previous=read_previous_assignment(given("previous")) if given("previous") else None,
+        emergency_pool=read_reviewer_list(given("emergency_pool"), reviewers) if given("emergency_pool") else None,
+        reviewer_attributes=(
+            read_reviewer_attributes(given("reviewer_attributes"), reviewers)
+            if given("reviewer_attributes") else None
+        ),
+    )
+
+
+def write_changes(
+    solved: ConferenceAssignment,
+    season: SeasonInputs,
+    submissions: list[dict],
+    reviewers: list[dict],
+    coi: np.ndarray,
+    settings: AssignmentSettings,
+    out: Mapping[str, PathLike],
+) -> dict:
+    """Write the re-solve's changes (``changes``, ``by_paper``, ``by_reviewer``, ``start``) and
+    return their counts for the summary."""
+    previous = season.previous
+    removed = removed_pairs(previous, solved.table)
+    still_there = previous["submission_id"].astype(str).isin(set(solved.table["submission_id"].astype(str)))
+    previous_loads = previous[still_there]["reviewer_id"].astype(str).value_counts()
+    moved = ("moved: traded for score (change_penalty)" if settings.change_penalty is not None
+             else "moved: required by the new constraints")
+    reasons = removal_reasons(
+        removed, submissions, reviewers, coi, solved.max_load, previous_loads, settings.by_track,
+        settings.area_chairs, season.forbidden, moved, season.forced,
+    )
+    changes = assignment_changes(previous, solved.table, reasons, submissions)
+    write_csv(changes, out["changes"])
+    write_csv(changes_by_paper(previous, solved.table, changes), out["by_paper"])
+    write_csv(changes_by_reviewer(previous, solved.table, changes), out["by_reviewer"])
+    write_lines(changed_upload_lines(solved.table, changes, submissions), out["start"])
+    counts = changes["change"].value_counts()
+    return {
+        "previous_pairs": int(len(previous)),
+        "kept": int(len(previous) - counts.get("removed", 0)),
+        "removed": int(counts.get("removed", 0)),
+        "added": int(counts.get("added", 0)),
+        "submissions_changed": int(changes["submission_id"].nunique()),
+        "reviewers_changed": int(changes["reviewer_id"].nunique()),
+        "removed_by_reason": {str(k): int(v) for k, v in changes[changes["change"] == "removed"]["reason"]
+                              .str.split(":").str[0].value_counts().items()},
+    }
+
+
 def solve_assignment_file(
     aggregate_npy: PathLike,
     coi_npy: PathLike,
@@ -80,16 +164,21 @@ def solve_assignment_file(
     settings: AssignmentSettings,
     authorship_npz: PathLike | None = None,
     viability_json: PathLike | None = None,
+    season_files: Mapping[str, PathLike | None] | None = None,
+    changes_out: Mapping[str, PathLike] | None = None,
 ) -> pd.DataFrame:
     """Solve the conference in the given files; write ``assignment.csv`` and a summary JSON.
 
     With ``viability_json`` (the viability check's result) a track that cannot be staffed stops
-    the solve before it starts, with the track and its shortfall named.
+    the solve before it starts, with the track and its shortfall named. ``season_files`` are the
+    chair's forced, forbidden and previous pairs, emergency pool and reviewer attributes
+    (``read_season_inputs``); with a previous assignment the changes go to ``changes_out``.
 
     The summary's ``certificate`` is the pruned solve's optimality certificate (null when the
     full LP was solved: no more than ``settings.prune_above_pairs`` allowed pairs), with a ``mip``
-    entry (gap) when senior reviewers are required: ``settings.min_senior_per_paper`` reviewers per
-    paper with at least ``settings.senior_min_papers`` papers in the corpus (from ``authorship_npz``).
+    entry (gap) when side rows make it a MIP; ``mode`` holds the fair, re-solve or randomized
+    report. Senior reviewers have at least ``settings.senior_min_papers`` corpus papers (from
+    ``authorship_npz``).
     """
     if viability_json is not None:
         from revmatch.conference import raise_if_infeasible
@@ -104,48 +193,33 @@ def solve_assignment_file(
         if array.shape != expected:
             raise InputError(path, f"shape {array.shape} does not match {expected} (submissions x reviewers)")
     quotas = read_quotas(quotas_csv, reviewers) if quotas_csv else None
+    season = read_season_inputs(season_files or {}, submissions, reviewers)
+    if season.previous is not None and not changes_out:
+        raise ValueError("a previous assignment needs the paths of the changes files")
     senior = None
-    if settings.min_senior_per_paper > 0:
+    uses_senior = settings.min_senior_per_paper > 0 or any(
+        c["attribute"] == "senior" for c in settings.attribute_constraints
+    )
+    if uses_senior:
         if authorship_npz is None:
-            raise ValueError("min_senior_per_paper > 0 needs the reviewers' authorship matrix")
+            raise ValueError("senior reviewers need the reviewers' authorship matrix")
         authorship = sp.load_npz(authorship_npz)
         if authorship.shape[0] != len(reviewers):
             raise InputError(authorship_npz, f"{authorship.shape[0]} rows for {len(reviewers)} reviewers")
         senior = senior_reviewers(authorship, settings.senior_min_papers)
     solved = solve_conference(
-        scores,
-        coi.astype(bool),
-        submissions,
-        reviewers,
-        reviews_per_paper=settings.reviews_per_paper,
-        max_papers_per_reviewer=settings.max_papers_per_reviewer,
-        min_papers_per_reviewer=settings.min_papers_per_reviewer,
-        quotas=quotas,
-        by_track=settings.by_track,
-        area_chairs=settings.area_chairs,
-        emergency_penalty=settings.emergency_penalty,
-        prune_above_pairs=settings.prune_above_pairs,
-        candidates_per_paper=settings.candidates_per_paper,
-        senior=senior,
-        min_senior_per_paper=settings.min_senior_per_paper,
-        mip_rel_gap=settings.mip_rel_gap,
+        scores, coi.astype(bool), submissions, reviewers, quotas=quotas, senior=senior, season=season,
+        **settings.solve_options(),
     )
     summary = assignment_summary(solved, submissions, reviewers)
-    summary["settings"] = {
-        "reviews_per_paper": settings.reviews_per_paper,
-        "max_papers_per_reviewer": settings.max_papers_per_reviewer,
-        "min_papers_per_reviewer": settings.min_papers_per_reviewer,
-        "by_track": settings.by_track,
-        "area_chairs": settings.area_chairs,
-        "emergency_penalty": settings.emergency_penalty,
-        "quotas": len(quotas) if quotas else 0,
-        "prune_above_pairs": settings.prune_above_pairs,
-        "candidates_per_paper": settings.candidates_per_paper,
-        "min_senior_per_paper": settings.min_senior_per_paper,
-        "senior_min_papers": settings.senior_min_papers,
-        "mip_rel_gap": settings.mip_rel_gap,
-    }
+    summary["settings"] = dict(settings.as_params(), quotas=len(quotas) if quotas else 0)
     summary["certificate"] = solved.result.certificate
+    summary["mode"] = solved.mode
+    summary["forced_pairs"] = 0 if season.forced is None else int(len(season.forced))
+    summary["forbidden_pairs"] = 0 if season.forbidden is None else int(len(season.forbidden))
+    if season.previous is not None:
+        summary["changes"] = write_changes(solved, season, submissions, reviewers, coi.astype(bool), settings,
+                                           changes_out)
     write_csv(solved.table, out_csv)
     write_json(summary, out_summary_json)
     return solved.table

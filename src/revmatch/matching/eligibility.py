@@ -147,3 +147,33 @@ def conference_problems(
             f"{int(reviews_per_paper) * len(submissions)} are needed"
         )
     return problems
+
+
+def pair_blockers(
+    pairs: np.ndarray,
+    coi: np.ndarray,
+    submissions: list[dict],
+    reviewers: list[dict],
+    by_track: bool = True,
+    area_chairs: bool = False,
+    forbidden: np.ndarray | None = None,
+) -> list[list[str]]:
+    """For each (paper index, reviewer index) pair, what keeps it out of the assignment
+    (empty when nothing does): a conflict of interest, the person's role, the paper's track,
+    or a forbidden pair."""
+    eligible = eligible_reviewers(reviewers, area_chairs)
+    in_track = track_eligibility(submissions, reviewers, area_chairs) if by_track else None
+    role = "area chair" if area_chairs else "reviewer"
+    blockers = []
+    for p, r in np.asarray(pairs, dtype=np.int64).reshape(-1, 2):
+        reasons = []
+        if coi[p, r]:
+            reasons.append("conflict of interest")
+        if not eligible[r]:
+            reasons.append(f"not eligible as {role}")
+        if in_track is not None and not in_track[p, r]:
+            reasons.append(f"not in the paper's track {str(submissions[p].get('track') or '')!r}")
+        if forbidden is not None and forbidden[p, r]:
+            reasons.append("forbidden")
+        blockers.append(reasons)
+    return blockers

@@ -67,12 +67,15 @@ def top_reviewers(scores: np.ndarray, coi: np.ndarray, n: int) -> tuple[np.ndarr
     return best, np.isfinite(np.take_along_axis(masked, best, axis=1))
 
 
-def _person(record: dict, person_id: str, score: float) -> dict:
-    """A reviewer as the reference tool lists it (``names`` included), with ``id`` and ``score``."""
+def _person(record: dict, person_id: str, score: float, reason: str = "") -> dict:
+    """A reviewer as the reference tool lists it (``names`` included), with ``id`` and ``score``,
+    and the chair's ``reason`` for a forced pair when there is one."""
     name = _name(record, person_id)
     person = {"id": person_id, "name": name, "names": [name]}
     person.update({key: record[key] for key in PERSON_KEYS if key in record})
     person["score"] = round(float(score), SCORE_DECIMALS)
+    if reason:
+        person["reason"] = reason
     return person
 
 
@@ -124,11 +127,13 @@ def assignment_records(
     all_sacs_conflicted = (track_sacs > 0) & (conflicts["seniorAreaChairs"].sum(axis=1) == track_sacs)
 
     scores_column = assignment["score"].to_numpy(dtype=np.float64)
+    reasons = assignment["reason"].astype(str).to_numpy() if "reason" in assignment else np.full(len(assignment), "")
     records = []
     for p, submission in enumerate(submissions):
         rows = assigned_by_paper[p]
         assigned = [
-            _person(reviewers[r], rev_ids[r], s) for r, s in zip(reviewer_pos[rows], scores_column[rows])
+            _person(reviewers[r], rev_ids[r], s, why)
+            for r, s, why in zip(reviewer_pos[rows], scores_column[rows], reasons[rows])
         ]
         top = similar[p][similar_valid[p]]
         record = dict(submission)
@@ -195,6 +200,10 @@ def assignments_frame(records: list[dict], reviews_per_paper: int, role: str = "
         bool(people) and all(rec["track"] in (p.get(key) or []) for p in people)
         for rec, people in ((rec, rec["assignedReviewers"]) for rec in records)
     ]
+    notes = ["; ".join(f"{p['id']}: {p['reason']}" for p in rec["assignedReviewers"] if p.get("reason"))
+             for rec in records]
+    if any(notes):  # forced pairs' reasons; the reference layout otherwise
+        frame["Notes"] = notes
     return frame
 
 
@@ -352,7 +361,10 @@ def format_text_report(records: list[dict]) -> str:
         lines += ["", "*** Best Matched Reviewers"]
         lines += [f"# {p['name']} (Score {p['score']:.4f})" for p in rec["topSimReviewers"]]
         lines += ["", "*** Assigned Reviewers"]
-        lines += [f"# {p['name']} (Score {p['score']:.4f})" for p in rec["assignedReviewers"]]
+        lines += [
+            f"# {p['name']} (Score {p['score']:.4f})" + (f" [{p['reason']}]" if p.get("reason") else "")
+            for p in rec["assignedReviewers"]
+        ]
         lines.append("")
     return "\n".join(lines) + ("\n" if lines else "")
 

@@ -1,5 +1,5 @@
 """The senior-reviewer side constraint: at least ``m`` senior reviewers per paper
-(sum over senior r of x[p, r] >= m).
+(sum over senior r of x[p, r] >= m), one group of ``revmatch.matching.side_rows``.
 
 It breaks the total unimodularity of the assignment LP, so a problem with senior rows is
 solved as a mixed-integer program by HiGHS, and its gap is reported. A reviewer is senior
@@ -9,41 +9,25 @@ with at least ``matching.senior_min_papers`` papers in the corpus.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from revmatch.conference import submission_ids
 from revmatch.log import MAX_NAMED
-from revmatch.matching.problem import named_indices
+from revmatch.matching.side_rows import GroupRows
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SeniorConstraint:
-    """At least ``need[p]`` of paper p's reviewers are senior (``senior[r]``); papers with 0 have no row."""
-
-    senior: np.ndarray
-    need: np.ndarray
-
-    def pair_mask(self, paper_of: np.ndarray, reviewer_of: np.ndarray) -> np.ndarray:
-        """Pairs that count towards their paper's senior row."""
-        return self.senior[reviewer_of] & (self.need[paper_of] > 0)
-
-
-def senior_problems(allowed: np.ndarray, senior: SeniorConstraint | None) -> list[str]:
-    """Papers with fewer allowed senior reviewers than they need (by index)."""
-    if senior is None:
-        return []
-    available = (np.asarray(allowed, dtype=bool) & senior.senior[None, :]).sum(axis=1)
-    short = np.flatnonzero(available < senior.need)
-    if not len(short):
-        return []
-    return [
-        f"{len(short)} paper(s) have fewer allowed senior reviewers than required: {named_indices(short)}"
-    ]
+def senior_group(senior: np.ndarray, need: np.ndarray) -> GroupRows:
+    """The group rows "at least ``need[p]`` of paper p's reviewers are ``senior``" (R,) bool."""
+    senior = np.asarray(senior, dtype=bool)
+    need = np.asarray(need, dtype=np.int64)
+    return GroupRows(
+        name="senior", group=np.where(senior, 0, -1).astype(np.int64), labels=("senior",),
+        lower=need, upper=np.full(len(need), np.inf),
+    )
 
 
 def senior_constraint(
@@ -52,7 +36,7 @@ def senior_constraint(
     senior: np.ndarray | None,
     min_senior_per_paper: int,
     reviews_per_paper: int,
-) -> SeniorConstraint | None:
+) -> GroupRows | None:
     """The per-paper senior-reviewer rows, or None when ``min_senior_per_paper`` is 0.
 
     A paper with fewer allowed senior reviewers than required needs only those it has; such
@@ -78,7 +62,7 @@ def senior_constraint(
             "%d paper(s) have fewer than %d allowed senior reviewers and get those they have: %s",
             len(short), wanted, ", ".join(ids[p] for p in short[:MAX_NAMED]),
         )
-    return SeniorConstraint(senior=senior, need=need)
+    return senior_group(senior, need)
 
 
 def senior_reviewers(authorship: sp.csr_matrix, min_corpus_papers: int) -> np.ndarray:

@@ -14,6 +14,21 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def check_mode(objective: str, max_probability: float | None, has_previous: bool, has_groups: bool) -> None:
+    """Raise ``ValueError`` for modes that cannot be combined."""
+    if objective not in ("sum", "fair"):
+        raise ValueError(f"matching.objective must be 'sum' or 'fair', not {objective!r}")
+    if objective == "fair" and has_previous:
+        raise ValueError("matching.objective fair and a previous assignment cannot be combined: a re-solve "
+                         "keeps the previous pairs first")
+    if max_probability is not None and (has_previous or objective == "fair" or has_groups):
+        raise ValueError(
+            "matching.max_probability (randomized assignment) cannot be combined with a previous assignment, "
+            "objective fair, min_senior_per_paper or attribute_constraints: sampling keeps only the paper "
+            "and reviewer counts"
+        )
+
+
 class _Params:
     """``as_params`` and ``from_params`` of a settings part: a plain dict in a rule's ``params``."""
 
@@ -97,7 +112,9 @@ class AggregateSettings(_MatchingPart):
 @dataclass(frozen=True)
 class AssignmentSettings(_MatchingPart):
     """What shapes the assignment (rule ``solve_assignment``): reviews per paper, reviewer loads,
-    tracks and roles, the emergency penalty, pruning of large problems and senior reviewers."""
+    tracks and roles, the emergency penalty, pruning of large problems, senior reviewers and
+    attribute constraints, and the mode (objective, re-solve, randomized). The season's files
+    (forced, forbidden, previous pairs, pool, attributes) reach the rule as inputs."""
 
     reviews_per_paper: int
     max_papers_per_reviewer: int
@@ -110,6 +127,44 @@ class AssignmentSettings(_MatchingPart):
     min_senior_per_paper: int
     senior_min_papers: int
     mip_rel_gap: float
+    mip_time_limit: float | None
+    objective: str
+    fair_measure: str
+    fair_by_track: bool
+    attribute_constraints: list
+    change_penalty: float | None
+    emergency_only: bool
+    max_probability: float | None
+    random_seed: int
+
+    def __post_init__(self) -> None:
+        check_mode(self.objective, self.max_probability, has_previous=False,
+                   has_groups=self.min_senior_per_paper > 0 or bool(self.attribute_constraints))
+        for constraint in self.attribute_constraints:
+            if constraint.get("min") and constraint.get("value") is None:
+                raise ValueError(
+                    f"matching.attribute_constraints: a minimum of {constraint['attribute']!r} needs the "
+                    "value that counts (e.g. value: true)"
+                )
+            if constraint.get("min") is None and constraint.get("max") is None:
+                raise ValueError(f"matching.attribute_constraints: {constraint['attribute']!r} has neither min nor max")
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> AssignmentSettings:
+        """The part from a validated config, its mode checked against the configured files."""
+        settings = super().from_config(config)
+        previous = bool(config["matching"].get("previous_assignment"))
+        check_mode(settings.objective, settings.max_probability, previous, settings.min_senior_per_paper > 0)
+        if (settings.emergency_only or config["matching"].get("emergency_pool")) and not previous:
+            raise ValueError("matching.emergency_only and emergency_pool need matching.previous_assignment")
+        return settings
+
+    def solve_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``solve_conference`` these settings give."""
+        names = [f.name for f in dataclasses.fields(self) if f.name != "senior_min_papers"]
+        options = {name: getattr(self, name) for name in names}
+        options["attribute_constraints"] = tuple(self.attribute_constraints)
+        return options
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The assignment table (submission_id, track, reviewer_id, score, rank): built from a solution,
+"""The assignment table (submission_id, track, reviewer_id, score, rank, reason): built from a solution,
 read back from CSV or Parquet, and located against the conference's ids."""
 
 from __future__ import annotations
@@ -13,13 +13,19 @@ from revmatch.io import InputError, PathLike
 from revmatch.matching.eligibility import paper_tracks
 from revmatch.matching.problem import Assignment
 
-ASSIGNMENT_COLUMNS = ["submission_id", "track", "reviewer_id", "score", "rank"]
+ASSIGNMENT_COLUMNS = ["submission_id", "track", "reviewer_id", "score", "rank", "reason"]
 
 
 def assignment_table(
-    result: Assignment, submissions: list[dict], reviewers: list[dict], scores: np.ndarray
+    result: Assignment,
+    submissions: list[dict],
+    reviewers: list[dict],
+    scores: np.ndarray,
+    reasons: dict[tuple[str, str], str] | None = None,
 ) -> pd.DataFrame:
-    """The assignment as (submission_id, track, reviewer_id, score, rank) rows, best first per submission."""
+    """The assignment as (submission_id, track, reviewer_id, score, rank, reason) rows, best first
+    per submission; ``reason`` is the chair's reason for a forced pair (by (submission id,
+    reviewer id)), '' elsewhere."""
     paper, reviewer = result.pairs[:, 0], result.pairs[:, 1]
     pair_scores = np.asarray(scores)[paper, reviewer].astype(np.float64)
     order = np.lexsort((reviewer, -pair_scores, paper))
@@ -33,20 +39,27 @@ def assignment_table(
         }
     )
     table["rank"] = table.groupby(paper, sort=False).cumcount() + 1
+    reasons = reasons or {}
+    table["reason"] = [
+        reasons.get(key, "") for key in zip(table["submission_id"].astype(str), table["reviewer_id"].astype(str))
+    ]
     return table.astype({"submission_id": str, "track": str, "reviewer_id": str})
 
 
 def read_assignment(path: PathLike) -> pd.DataFrame:
-    """Read an assignment table (CSV or Parquet) with columns ``ASSIGNMENT_COLUMNS``."""
+    """Read an assignment table (CSV or Parquet) with columns ``ASSIGNMENT_COLUMNS`` (``reason``
+    may be absent: '')."""
     path = Path(path)
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
     else:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "reason" not in frame.columns:
+        frame["reason"] = ""
     missing = [c for c in ASSIGNMENT_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(path, f"missing column(s) {', '.join(missing)}")
-    frame = frame[ASSIGNMENT_COLUMNS].astype({"submission_id": str, "track": str, "reviewer_id": str})
+    frame = frame[ASSIGNMENT_COLUMNS].astype({"submission_id": str, "track": str, "reviewer_id": str, "reason": str})
     for column, kind in (("score", float), ("rank", int)):
         converted = pd.to_numeric(frame[column], errors="coerce")
         bad = np.flatnonzero(converted.isna().to_numpy())
