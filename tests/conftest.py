@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,3 +39,10 @@ def demo_run(tmp_path_factory):
     if proc.returncode != 0:
         pytest.fail(f"demo workflow failed:\n{proc.stdout[-5000:]}\n{proc.stderr[-15000:]}")
     return workdir
+
+
+def planned_rules(proc: subprocess.CompletedProcess) -> set[str]:
+    """The rules of a dry run's job table (``snakemake -n``), without ``total``."""
+    text = proc.stdout + proc.stderr
+    table = text.split("Job stats:")[1] if "Job stats:" in text else ""
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, flags=re.M)} - {"total"}

@@ -10,7 +10,7 @@ from scipy.optimize import LinearConstraint, milp
 from scipy.sparse import coo_matrix, load_npz
 
 from revmatch.io import read_jsonl
-from tests.conftest import copy_workflow, run_snakemake
+from tests.conftest import copy_workflow, planned_rules, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -113,18 +113,12 @@ def test_finished_run_has_nothing_to_do(demo_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def _planned_rules(proc) -> set[str]:
-    text = proc.stdout + proc.stderr
-    table = text.split("Job stats:")[1] if "Job stats:" in text else ""
-    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, flags=re.M)} - {"total"}
-
-
 def test_changing_max_papers_reruns_only_the_assignment(demo_run):
     override = demo_run / "max5.yaml"
     override.write_text("matching:\n  max_papers_per_reviewer: 5\n")
     proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "max5.yaml")
     assert proc.returncode == 0, proc.stderr
-    assert _planned_rules(proc) == {
+    assert planned_rules(proc) == {
         "solve_assignment", "check_viability", "export_assignments", "evaluate_assignment", "all"
     }
 
@@ -141,7 +135,7 @@ def test_changing_a_quota_reruns_only_the_assignment(demo_run, tmp_path):
     finally:
         quotas.write_bytes(original)
     assert proc.returncode == 0, proc.stderr
-    assert _planned_rules(proc) == {
+    assert planned_rules(proc) == {
         "solve_assignment", "check_viability", "export_assignments", "evaluate_assignment", "all"
     }
 
@@ -175,7 +169,7 @@ def test_a_changed_setting_reruns_exactly_what_it_shapes(demo_run, override, pla
     (demo_run / "setting.yaml").write_text(override)
     proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "setting.yaml")
     assert proc.returncode == 0, proc.stderr
-    assert _planned_rules(proc) == planned
+    assert planned_rules(proc) == planned
 
 
 def test_lint_is_clean(tmp_path):
@@ -206,7 +200,7 @@ def test_changing_the_finetuning_reruns_what_the_tuned_encoder_shapes_only(demo_
     (demo_run / "lr.yaml").write_text("model:\n  finetune:\n    lr: 1.0e-5\n")
     proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "lr.yaml")
     assert proc.returncode == 0, proc.stderr
-    planned = _planned_rules(proc)
+    planned = planned_rules(proc)
     # tuned is in the default model: its index, the matrices, the assignment and the jobs follow
     assert {"finetune_encoder", "index_corpus", "compute_paper_matrix", "solve_assignment",
             "evaluate_models"} <= planned
@@ -218,7 +212,7 @@ def test_changing_how_encoders_embed_reruns_the_scores_not_the_fine_tuning(demo_
     (demo_run / "runtime.yaml").write_text("model:\n  encoder:\n    runtime: onnx\n")
     proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "runtime.yaml")
     assert proc.returncode == 0, proc.stderr
-    planned = _planned_rules(proc)
+    planned = planned_rules(proc)
     assert {"compute_paper_matrix", "evaluate_models", "affinity_job"} <= planned
     assert not planned & {"finetune_encoder", "train_similarity_model", "embed_corpus"}
 
@@ -227,7 +221,7 @@ def test_acl_reference_preset_trains_the_reference_model_and_matches_with_it(dem
     (demo_run / "preset.yaml").write_text("model:\n  preset: acl-reference\n")
     proc = run_snakemake(demo_run, "-n", "--configfile", "config/config.yaml", ".test/fast.yaml", "preset.yaml")
     assert proc.returncode == 0, proc.stderr
-    planned = _planned_rules(proc)
+    planned = planned_rules(proc)
     assert {"train_sentencepiece", "train_similarity_model", "compute_paper_matrix"} <= planned
     assert "finetune_encoder" not in planned  # the encoders are untouched
     assert "params have changed" in (proc.stdout + proc.stderr).lower()

@@ -28,6 +28,7 @@ from revmatch.matching.pair_files import (
     read_reviewer_attributes,
     read_reviewer_list,
 )
+from revmatch.matching.pruning import proven_gap
 from revmatch.matching.season import SeasonInputs
 from revmatch.matching.senior import senior_reviewers
 from revmatch.matching.settings import AssignmentSettings
@@ -214,6 +215,7 @@ def solve_assignment_file(
     summary = assignment_summary(solved, submissions, reviewers)
     summary["settings"] = dict(settings.as_params(), quotas=len(quotas) if quotas else 0)
     summary["certificate"] = solved.result.certificate
+    summary["proven_gap"] = proven_gap(solved.result.certificate)
     summary["mode"] = solved.mode
     summary["forced_pairs"] = 0 if season.forced is None else int(len(season.forced))
     summary["forbidden_pairs"] = 0 if season.forbidden is None else int(len(season.forbidden))

@@ -125,7 +125,15 @@ def changes_by_paper(previous: pd.DataFrame, table: pd.DataFrame, changes: pd.Da
     frame["track"] = changes.groupby("submission_id")["track"].first().reindex(frame["submission_id"]).to_numpy()
     frame["reviewers_before"] = before.reindex(frame["submission_id"]).fillna("").to_numpy()
     frame["reviewers_after"] = after.reindex(frame["submission_id"]).fillna("").to_numpy()
-    return frame[["submission_id", "track", "added", "removed", "reviewers_before", "reviewers_after"]]
+    frame["why"] = _why(changes, "submission_id").reindex(frame["submission_id"]).to_numpy()
+    return frame[["submission_id", "track", "added", "removed", "reviewers_before", "reviewers_after", "why"]]
+
+
+def _why(changes: pd.DataFrame, key: str) -> pd.Series:
+    """Per ``key``, its changes' distinct reasons joined (``removed r1: reason | added r2: reason``)."""
+    other = "reviewer_id" if key == "submission_id" else "submission_id"
+    text = changes["change"] + " " + changes[other].astype(str) + ": " + changes["reason"].astype(str)
+    return text.groupby(changes[key]).agg(" | ".join)
 
 
 def changes_by_reviewer(previous: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +145,8 @@ def changes_by_reviewer(previous: pd.DataFrame, table: pd.DataFrame, changes: pd
     after = table["reviewer_id"].astype(str).value_counts()
     frame["load_before"] = before.reindex(frame["reviewer_id"]).fillna(0).astype(int).to_numpy()
     frame["load_after"] = after.reindex(frame["reviewer_id"]).fillna(0).astype(int).to_numpy()
-    return frame[["reviewer_id", "added", "removed", "load_before", "load_after"]]
+    frame["why"] = _why(changes, "reviewer_id").reindex(frame["reviewer_id"]).to_numpy()
+    return frame[["reviewer_id", "added", "removed", "load_before", "load_after", "why"]]
 
 
 def changed_upload_lines(table: pd.DataFrame, changes: pd.DataFrame, submissions: list[dict]) -> list[str]:

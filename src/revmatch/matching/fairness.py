@@ -18,7 +18,7 @@ import numpy as np
 
 from revmatch.matching.lp import AssignmentProgram
 from revmatch.matching.problem import Assignment
-from revmatch.matching.pruning import ProgramSolution, solve_program
+from revmatch.matching.pruning import ProgramSolution, proven_gap, solve_program
 from revmatch.matching.side_rows import FloorRows
 
 logger = logging.getLogger(__name__)
@@ -94,21 +94,17 @@ def solve_fair(
     return FairSolution(fair, report)
 
 
-def _proven(solution: ProgramSolution) -> bool:
-    """Whether the solve is optimal within its ``mip_rel_gap`` over all allowed pairs."""
-    certificate = solution.certificate or {}
-    mip = certificate.get("mip") or {}
-    if certificate.get("proven_optimal") is False or mip.get("time_limit_reached"):
-        return False
-    if (mip.get("completion") or {}).get("exact_over_all_pairs") is False:
-        return False
-    return not mip or mip["gap"] <= mip["rel_gap_option"] + 1e-12
-
-
 def _bound(solution: ProgramSolution, objective: float) -> float:
-    """The best objective any assignment can reach: the MIP's dual bound, else the LP optimum."""
+    """The best objective any assignment can reach, as the solve proved it: the MIP's dual bound
+    where the MIP is exact over all pairs, the full LP relaxation's bound, else the LP optimum."""
     mip = (solution.certificate or {}).get("mip")
-    return float(mip["dual_bound"]) if mip else float(objective)
+    if not mip:
+        return float(objective)
+    bounds = [mip["dual_bound"]] if (mip.get("completion") or {"exact_over_all_pairs": True})[
+        "exact_over_all_pairs"] else []
+    if mip.get("lp_relaxation_bound") is not None:
+        bounds.append(mip["lp_relaxation_bound"])
+    return float(min(bounds)) if bounds else float("inf")
 
 
 def _fair_report(
@@ -151,8 +147,8 @@ def _fair_report(
         "worst_paper_usual": float(usual_values.min(initial=np.inf)),
         "worst_paper_fair": float(fair_values.min(initial=np.inf)),
         "classes": classes,
-        "floors_proven": _proven(raised_solution),
-        "fair_proven": _proven(fair_solution),
+        "floors_gap": proven_gap(raised_solution.certificate),
+        "fair_gap": proven_gap(fair_solution.certificate),
         "certificates": {
             "usual": usual_solution.certificate,
             "floors": raised_solution.certificate,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from revmatch.matching.lp import (
+    INTEGRALITY_TOLERANCE,
     AssignmentProgram,
     LpSolution,
     assignment_from_lp,
@@ -28,6 +29,8 @@ from revmatch.matching.side_rows import GroupRows, side_dual_costs
 logger = logging.getLogger(__name__)
 
 PRICING_TOLERANCE = 1e-9
+MIP_CANDIDATES = 10
+MIP_FULL_PAIRS = 200_000
 BLOCK_ENTRIES = 1 << 24
 
 
@@ -160,6 +163,22 @@ class ProgramSolution:
         )
 
 
+def proven_gap(certificate: dict | None) -> float | None:
+    """The relative gap to the best assignment over all allowed pairs that a solve proved: 0 for an
+    LP (pricing proved, or all pairs solved), the MIP's gap where it is exact over all pairs, else
+    its gap to the full LP relaxation's bound; None when nothing bounds it (pricing not proven)."""
+    certificate = certificate or {}
+    if certificate.get("proven_optimal") is False:
+        return None
+    mip = certificate.get("mip")
+    if not mip:
+        return 0.0
+    gaps = [mip["gap"]] if (mip.get("completion") or {"exact_over_all_pairs": True})["exact_over_all_pairs"] else []
+    if mip.get("gap_to_lp_bound") is not None:
+        gaps.append(max(mip["gap_to_lp_bound"], 0.0))
+    return min(gaps) if gaps else None
+
+
 def solve_program(
     program: AssignmentProgram,
     prune_above_pairs: int = 2_000_000,
@@ -169,13 +188,15 @@ def solve_program(
     integer: bool = True,
 ) -> ProgramSolution:
     """Solve the program over all allowed pairs, or above ``prune_above_pairs`` pruned and priced
-    (``solve_program_pruned``). ``integer`` False keeps a program with side rows an LP (the
-    fractional relaxation). Raises ``InfeasibleAssignment`` on counts that cannot work out."""
+    (``solve_program_pruned``; so is a MIP above ``MIP_FULL_PAIRS`` allowed pairs, whose HiGHS
+    setup alone would take minutes). ``integer`` False keeps a program with side rows an LP
+    (the fractional relaxation). Raises ``InfeasibleAssignment`` on counts that cannot work out."""
     problems = program_problems(program)
     if problems:
         raise InfeasibleAssignment("; ".join(problems))
     n_allowed = int(program.allowed.sum())
-    if n_allowed > prune_above_pairs:
+    large_mip = integer and program.has_side_rows and n_allowed > MIP_FULL_PAIRS
+    if n_allowed > prune_above_pairs or large_mip:
         logger.info(
             "%d allowed pairs exceed prune_above_pairs=%d: solving over the top %d per paper, priced",
             n_allowed, prune_above_pairs, candidates_per_paper,
@@ -290,8 +311,11 @@ def solve_program_pruned(
         certificate["mip"]["completion"] = {"slack": 0.0, "pairs_added": 0, "exact_over_all_pairs": True}
     elif integer and lp.side.n_rows > 0:
         relaxation = lp
+        paper_of, reviewer_of = _mip_pairs(program, relaxation, paper_of, reviewer_of)
+        in_lp = np.zeros(program.allowed.shape, dtype=bool)
+        in_lp[paper_of, reviewer_of] = True
         paper_of, reviewer_of, lp = _pruned_mip(
-            program, paper_of, reviewer_of, candidates, in_lp, mip_rel_gap, time_limit
+            program, paper_of, reviewer_of, MIP_CANDIDATES, in_lp, mip_rel_gap, time_limit
         )
         lp_seconds += lp.seconds
         completion = None
@@ -308,6 +332,22 @@ def solve_program_pruned(
             len(paper_of), lp.objective, lp.mip["gap"], certificate["mip"]["gap_to_lp_bound"] or float("nan"),
         )
     return ProgramSolution(paper_of, reviewer_of, lp, certificate, time.perf_counter() - started)
+
+
+def _mip_pairs(
+    program: AssignmentProgram, relaxation: LpSolution, paper_of: np.ndarray, reviewer_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs the MIP starts from: the relaxation's support, the forced and included pairs and
+    each paper's ``MIP_CANDIDATES`` best (the relaxation's other pairs join only through
+    ``_complete_mip``, which keeps the MIP small where its relaxation is nearly integral)."""
+    n_reviewers = program.allowed.shape[1]
+    support = relaxation.values > INTEGRALITY_TOLERANCE
+    best = _program_candidates(program, MIP_CANDIDATES)
+    keys = np.unique(np.concatenate([
+        paper_of[support].astype(np.int64) * n_reviewers + reviewer_of[support],
+        best[0] * n_reviewers + best[1],
+    ]))
+    return keys // n_reviewers, keys % n_reviewers
 
 
 def _pruned_mip(
