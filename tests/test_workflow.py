@@ -39,6 +39,22 @@ def test_demo_outputs_exist(demo_run):
     assert all(0.0 <= r["score"] <= 1.0 for r in result["results"])
 
 
+def test_demo_assignment_in_the_openreview_matchers_shape(demo_run):
+    """openreview/assignments.json holds the assignment's pairs as {paper: [{aggregate_score, user}]};
+    alternates are other reviewers, never a COI."""
+    conf = demo_run / "results" / "demo"
+    table = pd.read_csv(conf / "assignment.csv", dtype=str, keep_default_na=False)
+    assignments = json.loads((conf / "openreview" / "assignments.json").read_text())
+    pairs = {(paper, entry["user"]) for paper, entries in assignments.items() for entry in entries}
+    assert pairs == set(zip(table["submission_id"], table["reviewer_id"]))
+    assert all(set(entry) == {"aggregate_score", "user"} for entries in assignments.values() for entry in entries)
+    alternates = json.loads((conf / "openreview" / "alternates.json").read_text())
+    conflicts = set(zip(*pd.read_csv(conf / "coi_reasons.csv", dtype=str)[["submission_id", "reviewer_id"]].T.values))
+    for paper, entries in alternates.items():
+        users = [entry["user"] for entry in entries]
+        assert len(users) == 10 and not {(paper, u) for u in users} & (pairs | conflicts)
+
+
 def test_demo_assignment_satisfies_every_constraint_and_is_optimal(demo_run):
     conf = demo_run / "results" / "demo"
     cfg_k, cfg_max = 3, 6

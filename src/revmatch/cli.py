@@ -211,6 +211,27 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 PATH_OPTIONS = {"out", "conference_dir", "papers", "reviewers", "submissions", "coi", "job", "config", "log",
                 "cores",
                 "corpus_embeddings", "submission_embeddings", "reject_embeddings", "model_dir", "indexes"}
+#: ``revmatch match`` keeps openreview-matcher's own option names (its files, as its users have them)
+MATCHER_OPTIONS = {
+    "scores", "weights", "scores_specification", "constraints", "max_papers", "custom_user_demand",
+    "min_papers_default", "max_papers_default", "num_reviewers", "num_alternates", "allow_zero_score_assignments",
+    "user_group", "user_group_file", "probability_limits", "perturbation", "bad_match_thresholds", "solver",
+    "attribute_constraints", "seed", "mip_rel_gap", "time_limit",
+}
+
+
+def _cmd_match(args: argparse.Namespace) -> int:
+    from revmatch.matching.openreview_matcher import match_from_args
+    from revmatch.matching.problem import InfeasibleAssignment
+
+    try:
+        summary = match_from_args(args)
+    except InfeasibleAssignment as exc:  # summary.json holds status "No Solution"
+        print(f"revmatch match: no solution: {exc.message}", file=sys.stderr)
+        return 3
+    print(f"wrote assignments.json, alternates.json and summary.json to {args.out}/ (total aggregate score "
+          f"{summary['total_aggregate_score']:.6g}, proven gap {summary['proven_gap']})")
+    return 0
 
 
 def _command(sub, name: str, summary: str, description: str, func) -> argparse.ArgumentParser:
@@ -340,6 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-ess", type=float, default=100, help="[calibration] smallest bulk ESS accepted")
     p.add_argument("--cores", type=int, default=2, help="CPU cores for the chains")
     p.add_argument("--out", required=True, help="output folder")
+
+    from revmatch.matching.matcher_inputs import add_matcher_arguments
+
+    p = _command(sub, "match", "OpenReview matcher files -> assignments.json, alternates.json (exact)",
+                 "Solve openreview-matcher's input files (its options: --scores, --weights, --constraints, "
+                 "--max_papers, ...) exactly with HiGHS and write assignments.json, alternates.json and "
+                 "summary.json (with the proven gap) to --out.", _cmd_match)
+    add_matcher_arguments(p)
     return parser
 
 

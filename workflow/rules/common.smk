@@ -466,6 +466,7 @@ def all_outputs():
         conf_path("assignments.txt"),
         conf_path("start_upload.txt"),
         conf_path("evaluation.txt"),
+        conf_path("openreview", "assignments.json"),
         *changes_outputs().values(),
     ]
     if "calibration" in config:

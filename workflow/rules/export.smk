@@ -15,9 +15,13 @@ rule export_assignments:
         start=conf_path("start_upload.txt"),
         text=conf_path("assignments.txt"),
         xlsx=conf_path("assignments.xlsx"),
+        openreview_assignments=conf_path("openreview", "assignments.json"),
+        openreview_alternates=conf_path("openreview", "alternates.json"),
     params:
         reviews_per_paper=config["matching"]["reviews_per_paper"],
         num_similar=config["matching"]["num_similar"],
+        alternates=config["matching"]["alternates"],
+        by_track=config["matching"]["by_track"],
         role="AC" if config["matching"]["area_chairs"] else "reviewer",
     log:
         conf_log("export_assignments"),

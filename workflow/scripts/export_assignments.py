@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from revmatch.log import setup_logging
 
 setup_logging(snakemake.log[0])
@@ -19,4 +21,7 @@ export_assignments_file(
     num_similar=snakemake.params.num_similar,
     role=snakemake.params.role,
     out_xlsx=snakemake.output.xlsx,
+    out_openreview_dir=Path(snakemake.output.openreview_assignments).parent,
+    alternates=snakemake.params.alternates,
+    by_track=snakemake.params.by_track,
 )

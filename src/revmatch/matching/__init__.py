@@ -24,6 +24,8 @@ __all__, __getattr__, __dir__ = attach(__name__, {
     "season": ["SeasonInputs", "season_mode"],
     "pair_files": ["read_pair_file", "read_previous_assignment", "read_reviewer_attributes", "read_reviewer_list"],
     "conference_assignment": ["assign_conference", "solve_conference"],
+    "matcher_inputs": ["add_matcher_arguments", "read_matcher_inputs"],
+    "openreview_matcher": ["match_files", "write_matcher_outputs"],
     "table": ["read_assignment"],
     "assignment_file": ["solve_assignment_file"],
     "export": ["export_assignments_file"],

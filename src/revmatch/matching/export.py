@@ -387,8 +387,16 @@ def export_assignments_file(
     num_similar: int = 6,
     role: str = "reviewer",
     out_xlsx: PathLike | None = None,
+    out_openreview_dir: PathLike | None = None,
+    alternates: int = 10,
+    by_track: bool = True,
 ) -> list[dict]:
-    """Write every export of an assignment table (CSV or Parquet); returns the records."""
+    """Write every export of an assignment table (CSV or Parquet); returns the records.
+
+    ``out_openreview_dir`` gets the assignment in openreview-matcher's shape
+    (``assignments.json``, and ``alternates.json`` with each paper's ``alternates`` best
+    reviewers who are not assigned to it, have no COI and, with ``by_track``, serve in its track).
+    """
     assignment = read_assignment(assignment_file)
     submissions = read_jsonl(submissions_jsonl)
     reviewers = read_jsonl(reviewers_jsonl)
@@ -417,5 +425,12 @@ def export_assignments_file(
     write_text(format_text_report(records), out_text)
     if out_xlsx is not None:
         write_assignments_xlsx(records, out_xlsx, reviews_per_paper, num_similar, role)
+    if out_openreview_dir is not None:
+        from revmatch.matching.eligibility import allowed_pairs
+        from revmatch.matching.openreview_matcher import write_matcher_outputs
+
+        allowed = allowed_pairs(coi, submissions, reviewers, by_track=by_track, area_chairs=role == "AC")
+        write_matcher_outputs(assignment, scores, coi, submissions, reviewers, alternates, out_openreview_dir,
+                              allowed=allowed)
     logger.info("exported the assignment of %d submissions", len(records))
     return records
