@@ -68,7 +68,8 @@ def render(schema: dict) -> str:
         parts.append(f"\n## `{section}` ({stage})\n\n{_cell(node.get('description', ''))}\n")
         table = rows(node, [section])
         if section == "affinity_jobs":
-            table = rows(node.get("additionalProperties") or {}, [f"{section}.<name>"])
+            entry = node.get("additionalProperties") or {}
+            table = rows(entry.get("then", entry), [f"{section}.<name>"])
         if table:
             parts.append("\n| key | type | default | what it sets |\n|---|---|---|---|\n" + "\n".join(table) + "\n")
         else:

@@ -681,15 +681,23 @@ def validated_config() -> dict:
     return config
 
 
+def workflow_schema() -> dict:
+    """workflow/schemas/config.schema.yaml (``affinity_jobs`` entries: ``if`` mode, ``then`` the
+    project's job, ``else`` an OpenReview config)."""
+    return yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+
 def test_job_schema_names_the_keys_and_values_of_the_workflows_schema():
     """``JOB_SCHEMA`` (what ``check_job`` accepts) and ``affinity_jobs`` of the config schema agree."""
-    config_schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    workflow_job = config_schema["properties"]["affinity_jobs"]["additionalProperties"]["properties"]
+    entry = workflow_schema()["properties"]["affinity_jobs"]["additionalProperties"]
+    workflow_job = entry["then"]["properties"]
     job = affinity.JOB_SCHEMA["properties"]
     assert set(workflow_job) == set(job)
-    for key in ("mode", "schema", "on_unknown_member"):
+    for key in ("mode", "schema", "on_unknown_member", "output"):
         assert workflow_job[key]["enum"] == job[key]["enum"], key
-    assert workflow_job["group"]["properties"]["role"]["enum"] == list(affinity.ROLES)
+    role = workflow_job["group"]["properties"]["role"]
+    roles = [kind.get("enum") or kind["items"]["enum"] for kind in role["oneOf"]]
+    assert roles == [list(affinity.ROLES)] * 2
     assert set(workflow_job["group"]["properties"]) == set(job["group"]["properties"])
 
     def statuses(schema):
@@ -711,7 +719,7 @@ def test_check_job_fills_defaults_and_accepts_the_demo_jobs():
     assert checked == {
         "mode": "user_subset", "members": ["a"], "model": "avg", "reduce": "max", "normalize": True,
         "max_papers": None, "since_year": None, "schema": "legacy", "submission_status": ("active",),
-        "on_unknown_member": "report",
+        "on_unknown_member": "report", "output": "project", "sparse_value": None,
     }
     assert affinity.check_job(checked) == checked  # a checked job (tuples) passes again
     assert affinity.needs_rejects(affinity.check_job({**checked, "submission_status": "withdrawn"}))
@@ -774,3 +782,418 @@ def test_scorer_settings_round_trip_through_params():
     assert affinity.ScorerSettings.from_params({}) == affinity.ScorerSettings()  # avg alone
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.device = "cuda"
+
+
+# ---------------------------------------------------------------- OpenReview's job configs
+
+
+VENUE = "ACL.org/2026/Conference"
+CURRENT = {
+    "name": "reviewers_affinity",
+    "entityA": {"type": "Group", "memberOf": f"{VENUE}/Reviewers"},
+    "entityB": {"type": "Note", "withVenueid": f"{VENUE}/Submission"},
+    "model": {"name": "specter2+scincl", "useTitle": True, "useAbstract": True, "skipSpecter": False,
+              "scoreComputation": "max"},
+}
+
+
+def ms(year, month=1, day=1):
+    import datetime
+
+    return int(datetime.datetime(year, month, day, tzinfo=datetime.UTC).timestamp() * 1000)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (CURRENT, {"mode": "group_submissions", "group": {"role": "reviewer"},
+                   "submission_status": ["active"], "reduce": "max"}),
+        ({**CURRENT, "entityA": {"type": "Group", "memberOf": f"{VENUE}/Area_Chairs"},
+          "entityB": {"type": "Note", "withVenueid": VENUE}, "model": {"scoreComputation": "avg"}},
+         {"mode": "group_submissions", "group": {"role": "area_chair"}, "submission_status": ["active"],
+          "reduce": "mean"}),
+        ({**CURRENT, "entityB": {"type": "Note", "withVenueid": f"{VENUE}/Withdrawn_Submission"}},
+         {"mode": "group_submissions", "submission_status": ["withdrawn"]}),
+        ({**CURRENT, "entityB": {"type": "Note", "invitation": f"{VENUE}/-/Submission",
+                                 "withVenueid": f"{VENUE}/Desk_Rejected_Submission", "withContent": None}},
+         {"mode": "group_submissions", "submission_status": ["desk_rejected"]}),
+        ({**CURRENT, "entityB": {"type": "Note", "invitation": f"{VENUE}/-/Submission"}},
+         {"mode": "group_submissions", "submission_status": ["active"]}),
+        ({**CURRENT, "entityB": {"type": "Note", "id": "s3"}},
+         {"mode": "paper_subset", "group": {"role": "reviewer"}, "submissions": ["s3"],
+          "submission_status": ["active", "withdrawn", "desk_rejected"]}),
+        ({**CURRENT, "entityA": {"type": "Group", "reviewerIds": ["rev1", "ac2@uni.edu"]},
+          "entityB": {"type": "Note", "submissions": [{"id": "s1", "title": "T", "abstract": "A"}]}},
+         {"mode": "user_subset", "members": ["rev1", "ac2@uni.edu"], "submissions": ["s1"]}),
+        ({**CURRENT, "entityA": {"type": "Group", "memberOf": f"{VENUE}/Senior_Area_Chairs"},
+          "entityB": {"type": "Group", "memberOf": f"{VENUE}/Area_Chairs"}},
+         {"mode": "group_group", "group": {"role": "senior_area_chair"},
+          "alternate_group": {"role": "area_chair"}}),
+        ({**CURRENT, "model": {"name": "bm25", "percentileSelect": 75, "sparseValue": 10,
+                               "normalizeScores": False},
+          "dataset": {"minimumPubDate": ms(2019), "topRecentPubs": 5}},
+         {"model": "bm25", "reduce": "p75", "sparse_value": 10, "since_year": 2019, "max_papers": 5}),
+        ({"match_group": [f"{VENUE}/Reviewers", f"{VENUE}/Area_Chairs"],
+          "paper_invitation": f"{VENUE}/-/Blind_Submission", "model": "specter+mfr",
+          "model_params": {"average_score": True, "max_score": False, "use_cuda": True, "work_dir": "./"},
+          "dataset": {"directory": "ds", "minimum_pub_date": ms(2017), "top_recent_pubs": 3},
+          "max_workers": 4},
+         {"schema": "legacy", "mode": "group_submissions", "group": {"role": ["reviewer", "area_chair"]},
+          "submission_status": ["active"], "reduce": "mean", "archives_dir": "ds/archives",
+          "since_year": 2017, "max_papers": 3}),
+        ({"match_group": [f"{VENUE}/Reviewers", f"{VENUE}/Area_Chairs", f"{VENUE}/Senior_Area_Chairs"],
+          "alternate_match_group": f"{VENUE}/Area_Chairs", "model_params": {"sparse_value": 50}},
+         {"schema": "legacy", "mode": "group_group", "group": {"role": "all"},
+          "alternate_group": {"role": "area_chair"}, "sparse_value": 50}),
+        ({"reviewer_ids": ["rev1"], "paper_id": "s2", "paper_venueid": None, "model": "tfidf"},
+         {"schema": "legacy", "mode": "user_subset", "members": ["rev1"], "submissions": ["s2"],
+          "model": "tfidf"}),
+    ],
+)
+def test_from_openreview_maps_each_field(config, expected):
+    assert affinity.is_openreview_config(config)
+    job = affinity.from_openreview(config, VENUE)
+    defaults = {"output": "openreview", "sparse_value": 400, "schema": "current"}
+    assert job == {**defaults, **{k: v for k, v in job.items() if k not in expected and k not in defaults},
+                   **expected}
+    assert all(job[k] == v for k, v in expected.items())
+    checked = affinity.check_job(config)  # check_job translates too
+    assert checked["output"] == "openreview" and checked["mode"] == expected.get("mode", job["mode"])
+    assert "model" not in job or job["model"] in ("bm25", "tfidf")
+
+
+def test_openreview_model_names_leave_the_model_to_the_matching_model():
+    translation = affinity.openreview_translation(CURRENT, matching_model="tuned+avg")
+    assert "model" not in translation.job
+    assert translation.notes == [
+        "model 'specter2+scincl' is OpenReview's; scored with this project's matching model 'tuned+avg'"]
+    job, notes = affinity.resolve_job(CURRENT, default_model="tuned+avg")
+    assert job["model"] == "tuned+avg" and notes == translation.notes
+    assert affinity.check_job(CURRENT)["model"] == "avg"  # without a default: the project's default
+    dated = affinity.openreview_translation({**CURRENT, "dataset": {"minimumPubDate": ms(2020, 6, 15)}})
+    assert dated.job["since_year"] == 2020
+    assert dated.notes[-1] == ("dataset.minimumPubDate: publications are filtered by year, from 2020 on "
+                               "(the date is 2020-06-15)")
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({**CURRENT, "entityA": {"type": "Note", "withVenueid": VENUE}}, "entityA.type"),
+        ({**CURRENT, "entityA": {"type": "Group", "memberOf": f"{VENUE}/Ethics_Reviewers"}},
+         "entityA.memberOf"),
+        ({**CURRENT, "entityA": {"type": "Group", "memberOf": "Other.org/2026/Conference/Reviewers"}},
+         "entityA.memberOf"),
+        ({**CURRENT, "entityA": {"type": "Group", "memberOf": f"{VENUE}/Reviewers",
+                                 "expertise": {"invitation": f"{VENUE}/-/Expertise_Selection"}}},
+         "entityA.expertise"),
+        ({**CURRENT, "entityB": {"type": "Note", "withVenueid": f"{VENUE}/Rejected_Submission"}},
+         "entityB.withVenueid"),
+        ({**CURRENT, "entityB": {"type": "Note", "withVenueid": "Other.org/2026/Conference/Submission"}},
+         "entityB.withVenueid"),
+        ({**CURRENT, "entityB": {"type": "Note", "invitation": f"{VENUE}/-/Official_Review"}},
+         "entityB.invitation"),
+        ({**CURRENT, "entityB": {"type": "Note", "withVenueid": VENUE, "withContent": {"track": "MT"}}},
+         "entityB.withContent"),
+        ({**CURRENT, "entityB": {"type": "Note", "id": "s1", "withVenueid": VENUE}}, "entityB.id"),
+        ({**CURRENT, "entityB": {"type": "Paper"}}, "entityB.type"),
+        ({**CURRENT, "model": {"name": "elmo"}}, "model.name"),
+        ({**CURRENT, "model": {"scoreComputation": "median"}}, "model.scoreComputation"),
+        ({**CURRENT, "model": {"useAbstract": False}}, "model.useAbstract"),
+        ({**CURRENT, "model": {"sparseValue": 0}}, "model.sparseValue"),
+        ({**CURRENT, "model": {"temperature": 1}}, "model.temperature"),
+        ({**CURRENT, "dataset": {"topRecentPubs": "10%"}}, "dataset.topRecentPubs"),
+        ({**CURRENT, "dataset": {"weightSpecification": [{"prefix": "ACL", "weight": 2}]}},
+         "dataset.weightSpecification"),
+        ({**CURRENT, "priority": "high"}, "priority"),
+        ({"match_group": f"{VENUE}/Reviewers", "paper_invitation": f"{VENUE}/-/Submission",
+          "dataset": {"or": {"top_recent_pubs": 3}}}, "dataset.or"),
+        ({"match_group": f"{VENUE}/Reviewers", "paper_invitation": f"{VENUE}/-/Submission",
+          "exclusion_inv": f"{VENUE}/-/Expertise_Selection"}, "exclusion_inv"),
+        ({"match_group": f"{VENUE}/Reviewers", "reviewer_ids": ["rev1"], "paper_id": "s1"}, "reviewer_ids"),
+        ({"match_group": f"{VENUE}/Reviewers"}, "paper_invitation"),
+        ({"match_group": f"{VENUE}/Reviewers", "paper_id": "s1", "csv_expertise": "e.csv"}, "csv_expertise"),
+        ({"match_group": f"{VENUE}/Reviewers", "alternate_match_group": f"{VENUE}/Area_Chairs",
+          "paper_id": "s1"}, "paper_id"),
+        ({"match_group": f"{VENUE}/Reviewers", "paper_id": "s1", "model_params": {"max_score": False}},
+         "model_params.max_score"),
+        ({"match_group": f"{VENUE}/Reviewers", "paper_id": "s1",
+          "model_params": {"compute_paper_paper": True}}, "model_params.compute_paper_paper"),
+    ],
+)
+def test_fields_that_cannot_be_honoured_are_named(config, field):
+    with pytest.raises(ValueError, match=f"^OpenReview field {re.escape(field)}: "):
+        affinity.from_openreview(config, VENUE)
+    # Without venue_id, another field may be the first to clash.
+    with pytest.raises(ValueError, match="^OpenReview field "):
+        affinity.check_job(config)
+
+
+def test_venue_id_and_the_forms_told_apart():
+    with pytest.raises(ValueError, match="OpenReview field entityA.memberOf: venue 'ACL.org/2026/Conference' "
+                                         "is not this conference's venue 'EMNLP'"):
+        affinity.from_openreview(CURRENT, "EMNLP")
+    assert affinity.from_openreview(CURRENT)["mode"] == "group_submissions"  # no venue_id: any one venue
+    # The selection edges are honoured by archives OpenReview built with them.
+    selected = {**CURRENT["entityA"], "expertise": {"invitation": "x"}}
+    expertise = {**CURRENT, "entityA": selected, "archives_dir": "a"}
+    assert affinity.from_openreview(expertise)["archives_dir"] == "a"
+    assert not affinity.is_openreview_config({"mode": "user_subset", "members": ["a"]})
+    assert not affinity.is_openreview_config({"name": "x"}) and not affinity.is_openreview_config(None)
+    assert affinity.is_openreview_config({"paper_invitation": "x"})
+
+
+def test_a_group_of_several_roles(conference):
+    index, unknown = affinity.group_members(conference["reviewers"], {"role": ["area_chair", "reviewer"]})
+    assert index.tolist() == [0, 1, 2, 3, 4] and unknown == []
+    with pytest.raises(ValueError, match="group role must be one of"):
+        affinity.group_members(conference["reviewers"], {"role": []})
+
+
+# ---------------------------------------------------------------- OpenReview's outputs
+
+
+def test_sparse_scores_keep_each_rows_and_columns_best():
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.random((9, 14)), 4)
+    scores[2] = np.nan
+    scores[5, 3] = np.nan
+    for k in (1, 3, 20):
+        got = affinity.sparse_scores(scores, k)
+        ranked = np.where(np.isfinite(scores), scores, -np.inf)
+        keep = np.zeros(scores.shape, dtype=bool)
+        for i in range(scores.shape[0]):
+            keep[i, np.argsort(-ranked[i], kind="stable")[:k]] = True
+        for j in range(scores.shape[1]):
+            keep[np.argsort(-ranked[:, j], kind="stable")[:k], j] = True
+        keep &= np.isfinite(scores)
+        np.testing.assert_array_equal(np.isfinite(got), keep)
+        np.testing.assert_array_equal(got[keep], scores[keep])
+
+
+def test_openreview_score_text_is_pythons_repr_of_the_rounded_score():
+    values = np.concatenate([np.random.default_rng(5).random(2000), [0.0, 1.0, 0.5, 0.1, 1e-4, 0.99995]])
+    for decimals in (4, 2):
+        rounded = np.round(values, decimals)
+        digits = affinity.score_digits(rounded, decimals, shortest=True)
+        texts = [bytes(row).replace(b"\0", b"").decode() for row in digits]
+        assert texts == [repr(round(float(v), decimals)) for v in rounded]
+
+
+def test_openreview_status_records(tmp_path):
+    path = tmp_path / "status.json"
+    first = affinity.write_status(path, "j", "Initialized", None, CURRENT, openreview=True)
+    assert list(first) == ["name", "tauthor", "jobId", "status", "description", "cdate", "mdate", "request"]
+    assert re.fullmatch(r"[a-z][1-9a-km-z]{9}", first["jobId"])
+    assert first["description"] == "Server received config and allocated space"
+    later = affinity.write_status(path, "j", "Fetching Data", None, CURRENT, openreview=True)
+    assert (later["jobId"], later["cdate"]) == (first["jobId"], first["cdate"])
+    assert later["description"] == "Job is currently fetching data from OpenReview"
+    done = affinity.write_status(path, "j", "Completed", None, CURRENT, openreview=True)
+    again = affinity.write_status(path, "j", "Initialized", None, CURRENT, openreview=True)
+    assert again["jobId"] != done["jobId"]  # a new run, a new job
+    queued = affinity.job_status(tmp_path / "none.json", "j", CURRENT)
+    assert queued["status"] == "Queued" and queued["name"] == "reviewers_affinity"
+    assert queued["description"] == "Job is waiting to start fetching OpenReview data" and "jobId" in queued
+
+
+def group_group_job(tmp_path, conference, **model):
+    config = {"name": "sacs_vs_acs", "entityA": {"type": "Group", "memberOf": f"{VENUE}/Senior_Area_Chairs"},
+              "entityB": {"type": "Group", "memberOf": f"{VENUE}/Area_Chairs"}, "model": model}
+    out = tmp_path / "sacs"
+    return run_file_job(config, write_inputs(tmp_path, conference), out), out
+
+
+def run_file_job(job, paths, out, **kwargs):
+    """``affinity_job_file`` of ``job`` on ``paths``, results in ``out``; its final status."""
+    outputs = {"out_json": out / "results.json", "out_csv": out / "results.csv"}
+    return affinity.affinity_job_file(job, **paths, **outputs, **kwargs)
+
+
+def test_group_group_in_openreviews_shape(tmp_path, conference):
+    from tests.openreview_readers import read_score_file, results_response, venue_profile_scores
+
+    status, out = group_group_job(tmp_path, conference, name="specter2+scincl")
+    assert status["status"] == "Completed", status
+    body = results_response(out / "results.json")
+    lines = (out / "results.csv").read_text().splitlines()
+    assert all(re.fullmatch(r"sac1,ac[12],[01]\.\d{1,2}", line) for line in lines) and len(lines) == 2
+    assert read_score_file(out / "results.csv", pairwise=True) == body["results"]
+    assert [list(e) for e in body["results"]] == [["entityA", "entityB", "score"]] * 2
+    assert venue_profile_scores(out / "results.csv") == [(e["entityA"], e["entityB"], e["score"])
+                                                         for e in body["results"]]
+    incidence, _ = affinity.member_publications(conference["reviewers"], conference["papers"])
+    assert body["metadata"] == {"submission_count": incidence[3].nnz + incidence[4].nnz,
+                                "no_publications_count": 0, "no_publications": [], "no_profile": [],
+                                "archives_count": incidence[5].nnz, "no_profile_submission": []}
+
+
+# ---------------------------------------------------------------- OpenReview's archives
+
+
+def write_archives(folder, conference):
+    """Each member's corpus papers as OpenReview archives (``<id>.jsonl``): the current API's
+    ``{"value": ...}`` wrappers for even corpus rows, the legacy plain values for odd ones;
+    ``cdate`` in the middle of the paper's year (none without a year)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    papers = conference["papers"]
+    incidence, _ = affinity.member_publications(conference["reviewers"], papers)
+    for i, member in enumerate(conference["reviewers"]):
+        lines = []
+        for row in incidence[i].indices:
+            paper = papers.iloc[row]
+            content = {"title": paper["title"], "abstract": paper["abstract"],
+                       "authorids": [f"~Author{a['id']}" for a in paper["authors"]]}
+            if row % 2 == 0:
+                content = {key: {"value": value} for key, value in content.items()}
+            year = paper["year"]
+            cdate = None if pd.isna(year) else ms(int(year), 7)
+            lines.append(json.dumps({"id": paper["paper_id"], "cdate": cdate, "content": content}))
+        if lines:
+            (folder / f"{member['id']}.jsonl").write_text("\n".join(lines) + "\n")
+    return incidence
+
+
+def test_read_archives(tmp_path, conference):
+    incidence = write_archives(tmp_path / "archives", conference)
+    (tmp_path / "archives" / "stranger.jsonl").write_text('{"id": "x", "content": {"title": "T"}}\n')
+    with open(tmp_path / "archives" / "rev2.jsonl", "a") as fh:  # no text: skipped, as OpenReview skips it
+        fh.write('\n{"id": "empty", "cdate": 0, "content": {"title": {"value": ""}}}\n')
+    archive = affinity.read_archives(tmp_path / "archives", conference["reviewers"])
+    assert sorted(archive.owners) == ["ac1", "ac2", "rev1", "rev2", "sac1"]  # stranger: no member
+    papers = conference["papers"]
+    assert sorted(archive.papers["paper_id"]) == sorted(papers["paper_id"].iloc[np.unique(incidence.indices)])
+    p06 = archive.papers.set_index("paper_id").loc["p06"]
+    assert pd.isna(p06["year"]) and np.isnan(p06["date"])
+    p08 = archive.papers.set_index("paper_id").loc["p08"]  # in two archives, one paper; a wrapped record
+    assert p08["title"] == papers["title"].iloc[8] and p08["year"] == 2019 and p08["date"] == ms(2019, 7)
+    assert p08["authors"] == [{"id": "~Author5"}, {"id": "~Author1"}]
+    authored = archive.authorship(conference["reviewers"])
+    members = range(len(conference["reviewers"]))
+    got = [sorted(archive.papers["paper_id"].iloc[authored[i].indices]) for i in members]
+    assert got == [sorted(papers["paper_id"].iloc[incidence[i].indices]) for i in members]
+    recent, _ = affinity.member_publications(conference["reviewers"], archive.papers, max_papers=2,
+                                             since_year=2018, authored=authored)
+    assert sorted(archive.papers["paper_id"].iloc[recent[0].indices]) == ["p02", "p08"]  # 2021, 2019
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "rev1.jsonl").write_text('{"id": "a", "content": {"title": "T"}}\n{"id": \n')
+    with pytest.raises(InputError, match=r"rev1.jsonl, row 2: not a JSON line"):
+        affinity.read_archives(tmp_path / "bad")
+    with pytest.raises(InputError, match="archives folder not found"):
+        affinity.read_archives(tmp_path / "nowhere")
+
+
+def test_openreview_job_on_archives_in_openreviews_shape(tmp_path, conference):
+    """A current-form job scored on the members' archives with tfidf (the matching model
+    here), written in OpenReview's shape and read through OpenReview's readers."""
+    from revmatch.model import paper_text
+    from tests.openreview_readers import (
+        machine_size,
+        read_score_file,
+        results_response,
+        venue_matching_status,
+        venue_note_scores,
+        venue_stream_rows,
+        wait_step,
+    )
+
+    c = texted(conference)
+    write_archives(tmp_path / "ds" / "archives", c)
+    paths = write_inputs(tmp_path, c)
+    paths.pop("corpus_embeddings_npy")
+    paths["papers_parquet"] = None  # archives only
+    config = {**CURRENT, "archives_dir": str(tmp_path / "ds" / "archives"),
+              "dataset": {"minimumPubDate": ms(2016)}}
+    out = tmp_path / "or_job"
+    status = run_file_job(config, paths, out, default_model="tfidf", venue_id=VENUE, name="ignored")
+    assert status["status"] == "Completed", status
+    assert status["name"] == "reviewers_affinity" and status["request"] == config
+    assert status["description"] == ("Job is complete and the computed scores are ready (model "
+                                     "'specter2+scincl' is OpenReview's; scored with this project's matching "
+                                     "model 'tfidf')")
+    assert wait_step(status) == "results"
+    assert json.loads((out / "status.json").read_text()) == status
+    # The scores: max over each reviewer's archive papers (from 2016 on) of the TF-IDF cosine,
+    # TF-IDF fitted on the archives' texts, min-max over the job, 4 decimals.
+    archive = affinity.read_archives(tmp_path / "ds" / "archives", c["reviewers"])
+    texts = [paper_text(title, abstract)
+             for title, abstract in zip(archive.papers["title"], archive.papers["abstract"], strict=True)]
+    model = load_registry_model("tfidf")
+    cosines = paper_scores(model, model.index(texts), submission_texts(c["submissions"])).astype(np.float64)
+    by_id = {pid: k for k, pid in enumerate(archive.papers["paper_id"])}
+    raw = {}
+    for member in ("rev1", "rev2"):
+        lines = (tmp_path / "ds" / "archives" / f"{member}.jsonl").read_text().splitlines()
+        own = [by_id[json.loads(line)["id"]] for line in lines]
+        own = [k for k in own if archive.papers["year"].iloc[k] >= 2016]
+        for s, submission in enumerate(c["submissions"]):
+            raw[(submission["id"], member)] = cosines[s, own].max()
+    low, high = min(raw.values()), max(raw.values())
+    expected = {pair: round((v - low) / (high - low), 4) for pair, v in raw.items()}
+    body = results_response(out / "results.json")
+    assert {(e["entityB"], e["entityA"]): e["score"] for e in body["results"]} == expected
+    assert all(list(e) == ["entityB", "entityA", "score"] for e in body["results"])
+    # results.csv: OpenReview's score file (no header, submission,user,score, repr of round(s, 4)).
+    data = (out / "results.csv").read_bytes()
+    assert read_score_file(out / "results.csv", pairwise=False) == body["results"]
+    assert venue_note_scores(out / "results.csv") == [(e["entityB"], e["entityA"], e["score"])
+                                                      for e in body["results"]]
+    rows = [[e["entityB"], e["entityA"], repr(e["score"])] for e in body["results"]]
+    assert venue_stream_rows(data) == rows
+    assert body["metadata"] == {"submission_count": 5, "no_publications_count": 1,
+                                "no_publications": ["rev3"], "no_profile": [],
+                                "archives_count": 3 + 2}  # papers from 2016 on
+    assert list(body["metadata"]) == ["submission_count", "no_publications_count", "no_publications",
+                                      "no_profile", "archives_count"]
+    assert machine_size(body["metadata"]) == 10
+    assert venue_matching_status(body["metadata"]) == {"no_profiles": [], "no_publications": ["rev3"]}
+
+
+def test_openreview_jobs_sparse_and_legacy_form(tmp_path, conference):
+    """A legacy-form job (its dataset.directory holds the archives; two committees; average
+    scores) keeps legacy keys; sparseValue 1 keeps each side's best pair."""
+    from tests.openreview_readers import read_score_file
+
+    c = texted(conference)
+    write_archives(tmp_path / "ds" / "archives", c)
+    paths = write_inputs(tmp_path, c)
+    config = {"name": "legacy", "match_group": [f"{VENUE}/Reviewers", f"{VENUE}/Area_Chairs"],
+              "paper_venueid": f"{VENUE}/Submission", "model": "bm25",
+              "model_params": {"average_score": True, "max_score": False, "sparse_value": 1},
+              "dataset": {"directory": str(tmp_path / "ds")}}
+    out = tmp_path / "legacy"
+    status = run_file_job(config, paths, out)
+    assert status["status"] == "Completed", status
+    body = json.loads((out / "results.json").read_text())
+    assert all(list(e) == ["submission", "user", "score"] for e in body["results"])
+    read = read_score_file(out / "results.csv", False)
+    assert [(e["entityB"], e["entityA"], e["score"]) for e in read] == [
+        (e["submission"], e["user"], e["score"]) for e in body["results"]]
+    full = affinity.check_job({**affinity.from_openreview(config), "sparse_value": None, "model": "bm25"})
+    archive = affinity.read_archives(tmp_path / "ds" / "archives", c["reviewers"])
+    scorer = affinity.load_archive_scorer("bm25", archive, submission_texts(c["submissions"]))
+    every = affinity.run_affinity_job(full, c["reviewers"], c["submissions"], archive.papers, scorer,
+                                      archive=archive)
+    members = {e["user"] for e in every["results"]}
+    assert members == {"rev1", "rev2", "ac1", "ac2"}  # reviewers and area chairs with archives
+    table = pd.DataFrame(every["results"]).pivot(index="user", columns="submission", values="score")
+    kept = {(e["submission"], e["user"]) for e in body["results"]}
+    best = {(table.loc[u].idxmax(), u) for u in table.index} | {(s, table[s].idxmax()) for s in table.columns}
+    assert kept == best
+
+
+def test_openreview_job_data_errors_name_the_field(tmp_path, conference):
+    from tests.openreview_readers import wait_step
+
+    paths = write_inputs(tmp_path, conference)
+    out = tmp_path / "bad"
+    config = {**CURRENT, "dataset": {"weightSpecification": [{"prefix": "ACL", "weight": 2}]}}
+    status = run_file_job(config, paths, out)
+    assert status["status"] == "Data Error" and list(status)[:3] == ["name", "tauthor", "jobId"]
+    assert status["description"] == ("OpenReview field dataset.weightSpecification: publications are not "
+                                     "weighted by venue here")
+    assert wait_step(status) == ("raise: There was an error computing scores, description: "
+                                 + status["description"])
+    assert sorted(p.name for p in out.iterdir()) == ["status.json"]
+    missing = run_file_job({**CURRENT, "archives_dir": str(tmp_path / "nowhere")}, paths, out)
+    assert missing["status"] == "Data Error" and "archives folder not found" in missing["description"]

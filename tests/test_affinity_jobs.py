@@ -4,6 +4,7 @@ Data Errors and `revmatch affinity status`."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -309,3 +310,176 @@ def test_job_model_names_any_registry_model(demo):
     unscaled = dry_run({**job, "model": "bm25", "normalize": False})
     assert unscaled.returncode != 0
     assert "affinity job 'ensemble': model 'bm25' has no fixed [0, 1] scale" in unscaled.stdout + unscaled.stderr
+
+
+# ---------------------------------------------------------------- OpenReview's job configs, as they are
+
+
+OR_VENUE = "demo.org/2026/Conference"
+OPENREVIEW_JOBS = {
+    "or_reviewers": {  # current form; an OpenReview model -> the matching model; sparse results
+        "name": "Demo reviewers", "entityA": {"type": "Group", "memberOf": f"{OR_VENUE}/Reviewers"},
+        "entityB": {"type": "Note", "withVenueid": f"{OR_VENUE}/Submission", "withContent": None},
+        "model": {"name": "specter2+scincl", "scoreComputation": "max", "sparseValue": 5},
+        "dataset": {"minimumPubDate": 1420070400000, "topRecentPubs": 20},
+    },
+    "or_sacs_vs_acs": {  # current form, two groups
+        "name": "SACs vs ACs", "entityA": {"type": "Group", "memberOf": f"{OR_VENUE}/Senior_Area_Chairs"},
+        "entityB": {"type": "Group", "memberOf": f"{OR_VENUE}/Area_Chairs"}, "model": {"name": "specter+mfr"},
+    },
+    "or_legacy": {  # legacy form: two committees against the desk-rejected submissions, average scores
+        "match_group": [f"{OR_VENUE}/Area_Chairs", f"{OR_VENUE}/Senior_Area_Chairs"],
+        "paper_venueid": f"{OR_VENUE}/Desk_Rejected_Submission", "model": "specter2",
+        "model_params": {"average_score": True, "max_score": False},
+    },
+    "or_archives": {  # the reviewers' OpenReview archives instead of the corpus (avg: the trained model)
+        "name": "From archives", "entityA": {"type": "Group", "memberOf": f"{OR_VENUE}/Reviewers"},
+        "entityB": {"type": "Note", "invitation": f"{OR_VENUE}/-/Submission"}, "model": {"name": "scincl"},
+        "archives_dir": "openreview/archives",
+    },
+    "or_bad": {
+        "name": "Weighted", "entityA": {"type": "Group", "memberOf": f"{OR_VENUE}/Reviewers"},
+        "entityB": {"type": "Note", "withVenueid": OR_VENUE},
+        "dataset": {"weightSpecification": [{"prefix": "ACL", "weight": 2}]},
+    },
+}
+OPENREVIEW_STATUS_KEYS = ["name", "tauthor", "jobId", "status", "description", "cdate", "mdate", "request"]
+
+
+def write_demo_archives(work, conf):
+    """The demo reviewers' corpus papers as OpenReview archives (``<id>.jsonl``, current API's
+    value wrappers), under ``openreview/archives``; the number of papers written."""
+    from tests.test_affinity import ms
+
+    papers = pd.read_parquet(work / "results/corpus/papers.parquet")
+    reviewers = read_jsonl(conf / "reviewers.jsonl")
+    incidence, _ = affinity.member_publications(reviewers, papers)
+    folder = work / "openreview" / "archives"
+    folder.mkdir(parents=True)
+    written = 0
+    for i, member in enumerate(reviewers):
+        records = []
+        for row in incidence[i].indices:
+            paper = papers.iloc[row]
+            content = {"title": {"value": paper["title"]}, "abstract": {"value": paper["abstract"]},
+                       "authorids": {"value": [str(a["id"]) for a in paper["authors"]]}}
+            cdate = None if pd.isna(paper["year"]) else ms(int(paper["year"]), 3)
+            records.append(json.dumps({"id": paper["paper_id"], "cdate": cdate, "content": content}))
+        if records:
+            (folder / f"{member['id']}.jsonl").write_text("\n".join(records) + "\n")
+            written += len(records)
+    return written
+
+
+@pytest.fixture(scope="module")
+def openreview_demo(demo):
+    """OpenReview's job configs, as they are, under ``affinity_jobs:`` of the demo, run by the
+    affinity rule."""
+    work, conf = demo["work"], demo["conf"]
+    write_demo_archives(work, conf)
+    (work / "or_jobs.yaml").write_text(yaml.safe_dump({"affinity_jobs": OPENREVIEW_JOBS,
+                                                       "model": {"matching_model": "avg"}}))
+    targets = [f"results/demo/affinity/{job}/results.json" for job in OPENREVIEW_JOBS]
+    run = run_snakemake(work, "--allowed-rules", "affinity_job", "--keep-going", *targets,
+                        "--configfile", "config/config.yaml", "or_jobs.yaml")
+    return {**demo, "or_run": run}
+
+
+@pytest.mark.parametrize("job", [job for job in OPENREVIEW_JOBS if job != "or_bad"])
+def test_openreview_configs_run_in_the_workflow_in_openreviews_shape(openreview_demo, job):
+    from tests.openreview_readers import machine_size, read_score_file, venue_note_scores, wait_step
+
+    folder = openreview_demo["conf"] / "affinity" / job
+    status = json.loads((folder / "status.json").read_text())
+    assert status["status"] == "Completed", (status, openreview_demo["or_run"].stderr[-3000:])
+    assert list(status) == OPENREVIEW_STATUS_KEYS and wait_step(status) == "results"
+    config = OPENREVIEW_JOBS[job]
+    assert status["name"] == config.get("name", job) and status["request"] == config
+    assert status["description"].startswith("Job is complete and the computed scores are ready (model ")
+    assert "scored with this project's matching model 'avg'" in status["description"]
+    spec = affinity.check_job(OPENREVIEW_JOBS[job])
+    pairwise = spec["mode"] == "group_group"
+    document = json.loads((folder / "results.json").read_text())
+    assert document["results"]
+    meta = document["metadata"]
+    keys = ["submission_count", "no_publications_count", "no_publications", "no_profile", "archives_count"]
+    assert list(meta) == keys + ["no_profile_submission"] * pairwise
+    assert isinstance(meta["archives_count"], int) and isinstance(machine_size(meta), int)
+    entries = read_score_file(folder / "results.csv", pairwise)
+    if spec["schema"] == "legacy":
+        a_key, b_key = ("match_member", "submission_member") if pairwise else ("user", "submission")
+        document["results"] = [{"entityA": e[a_key], "entityB": e[b_key], "score": e["score"]}
+                               for e in document["results"]]
+    def pair(entry):
+        return entry["entityA"], entry["entityB"]
+
+    assert sorted(entries, key=pair) == sorted(document["results"], key=pair)
+    if not pairwise:
+        assert venue_note_scores(folder / "results.csv") == [(e["entityB"], e["entityA"], e["score"])
+                                                             for e in entries]
+    decimals = 2 if pairwise else 4
+    assert all(re.fullmatch(rf"[01]\.\d{{1,{decimals}}}", line.rsplit(",", 1)[1])
+               for line in (folder / "results.csv").read_text().splitlines())
+
+
+def test_openreview_sparse_results_keep_each_sides_best(openreview_demo):
+    """sparseValue 5: each reviewer's 5 best submissions and each submission's 5 best reviewers."""
+    folder = openreview_demo["conf"] / "affinity" / "or_reviewers"
+    document = json.loads((folder / "results.json").read_text())
+    table = pd.DataFrame(document["results"])
+    reviewers = table["entityA"].nunique()
+    submissions = len(read_jsonl(openreview_demo["conf"] / "submissions.jsonl"))
+    assert document["metadata"]["submission_count"] == submissions
+    assert reviewers > 5 and len(table) < reviewers * submissions
+    assert table.groupby("entityA").size().min() >= 5 and table.groupby("entityB").size().min() >= 5
+
+
+def test_openreview_archives_job_reads_the_archives(openreview_demo):
+    work, conf = openreview_demo["work"], openreview_demo["conf"]
+    document = json.loads((conf / "affinity" / "or_archives" / "results.json").read_text())
+    archived = {path.stem for path in (work / "openreview" / "archives").iterdir()}
+    assert {e["entityA"] for e in document["results"]} <= archived
+    reviewers = [r for r in read_jsonl(conf / "reviewers.jsonl")
+                 if not r["areaChair"] and not r["seniorAreaChair"]]
+    assert set(document["metadata"]["no_publications"]) == {r["id"] for r in reviewers} - archived
+    lines = sum(len((work / "openreview" / "archives" / f"{r['id']}.jsonl").read_text().splitlines())
+                for r in reviewers if r["id"] in archived)
+    assert document["metadata"]["archives_count"] == lines
+    log = (work / "logs" / "demo" / "affinity_or_archives.log").read_text()
+    assert "Traceback" not in log and "archives openreview/archives" in log
+
+
+def test_openreview_config_a_job_cannot_honour_is_a_data_error(openreview_demo):
+    assert openreview_demo["or_run"].returncode != 0  # or_bad fails; --keep-going ran the others
+    folder = openreview_demo["conf"] / "affinity" / "or_bad"
+    status = json.loads((folder / "status.json").read_text())
+    assert list(status) == OPENREVIEW_STATUS_KEYS and status["status"] == "Data Error"
+    assert status["description"] == ("OpenReview field dataset.weightSpecification: publications are not "
+                                     "weighted by venue here")
+    assert sorted(p.name for p in folder.iterdir()) == ["status.json"]
+    log = (openreview_demo["work"] / "logs" / "demo" / "affinity_or_bad.log").read_text()
+    assert "affinity job or_bad: Data Error: OpenReview field dataset.weightSpecification" in log
+
+
+def test_run_and_status_commands_on_an_openreview_config(openreview_demo, tmp_path):
+    work = openreview_demo["work"]
+    job = tmp_path / "expertise_request.json"
+    job.write_text(json.dumps({**OPENREVIEW_JOBS["or_reviewers"], "model": {"name": "bm25"}}))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "revmatch.cli", "affinity", "run", "--job", str(job), "--conference-dir",
+         "results/demo", "--out", str(out)],
+        cwd=work, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert list(status) == OPENREVIEW_STATUS_KEYS and status["name"] == "Demo reviewers"
+    first = (out / "results.csv").read_text().splitlines()[0].split(",")
+    submissions = {s["id"] for s in read_jsonl(work / "results/demo/submissions.jsonl")}
+    assert float(first[2]) >= 0 and first[0] in submissions  # no header: submission,user,score
+    shown = subprocess.run(
+        [sys.executable, "-m", "revmatch.cli", "affinity", "status", "or_reviewers", "--config",
+         "or_jobs.yaml", "--conference-dir", "results/demo"],
+        cwd=work, capture_output=True, text=True,
+    )
+    assert shown.returncode == 0 and json.loads(shown.stdout)["jobId"]

@@ -96,7 +96,7 @@ def _cmd_viability(args: argparse.Namespace) -> int:
 def _cmd_affinity_run(args: argparse.Namespace) -> int:
     import yaml
 
-    from revmatch.affinity import ScorerSettings, affinity_job_file, check_job
+    from revmatch.affinity import ScorerSettings, affinity_job_file, check_job, is_openreview_config, resolve_job
     from revmatch.model import parse_spec
 
     with open(args.job, encoding="utf-8") as fh:
@@ -105,9 +105,10 @@ def _cmd_affinity_run(args: argparse.Namespace) -> int:
     if os.path.isfile(args.config):
         with open(args.config, encoding="utf-8") as fh:
             model = (yaml.safe_load(fh) or {}).get("model") or {}
+    default_model = model.get("matching_model") if isinstance(job, dict) and is_openreview_config(job) else None
     try:
-        members = parse_spec(check_job(job)["model"])
-    except ValueError:  # a bad job: affinity_job_file writes its Data Error status
+        members = parse_spec(check_job(resolve_job(job, args.venue_id, args.archives_dir, default_model)[0])["model"])
+    except (ValueError, TypeError):  # a bad job: affinity_job_file writes its Data Error status
         members = []
     conf = Path(args.conference_dir)
     out = Path(args.out)
@@ -133,6 +134,9 @@ def _cmd_affinity_run(args: argparse.Namespace) -> int:
         status_json=out / "status.json",
         name=Path(args.job).stem,
         rejects_jsonl=conf / "rejects.jsonl",
+        archives_dir=args.archives_dir,
+        default_model=default_model,
+        venue_id=args.venue_id,
     )
     print(json.dumps(status, indent=2))
     return 0 if status["status"] == "Completed" else 1
@@ -206,11 +210,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Options that name files or folders rather than config keys (the others are the config keys
+#: Options that name files, folders or the OpenReview venue rather than config keys (the others are the config keys
 #: they set, under the section in brackets in their help, with the schema's defaults).
 PATH_OPTIONS = {"out", "conference_dir", "papers", "reviewers", "submissions", "coi", "job", "config", "log",
                 "cores",
-                "corpus_embeddings", "submission_embeddings", "reject_embeddings", "model_dir", "indexes"}
+                "corpus_embeddings", "submission_embeddings", "reject_embeddings", "model_dir", "indexes",
+                "archives_dir", "venue_id"}
+SERVICE_OPTIONS = {"state_dir", "default_model", "host", "port", "token_file",
+                   "run_jobs", "log_level"}
 #: ``revmatch match`` keeps openreview-matcher's own option names (its files, as its users have them)
 MATCHER_OPTIONS = {
     "scores", "weights", "scores_specification", "constraints", "max_papers", "custom_user_demand",
@@ -231,6 +238,37 @@ def _cmd_match(args: argparse.Namespace) -> int:
         return 3
     print(f"wrote assignments.json, alternates.json and summary.json to {args.out}/ (total aggregate score "
           f"{summary['total_aggregate_score']:.6g}, proven gap {summary['proven_gap']})")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import yaml
+
+    from revmatch.affinity import ScorerSettings
+    from revmatch.service import serve
+
+    model = {}
+    if os.path.isfile(args.config):
+        with open(args.config, encoding="utf-8") as fh:
+            model = (yaml.safe_load(fh) or {}).get("model") or {}
+    token = os.environ.get("REVMATCH_SERVICE_TOKEN") or None
+    if args.token_file:
+        token = Path(args.token_file).read_text(encoding="utf-8").strip() or None
+    serve(
+        host=args.host, port=args.port, log_level=args.log_level,
+        conference_dir=args.conference_dir, model_dir=args.model_dir, papers=args.papers,
+        venue_id=args.venue_id, state_dir=args.state_dir, token=token,
+        corpus_embeddings=args.corpus_embeddings, submission_embeddings=args.submission_embeddings,
+        reject_embeddings=args.reject_embeddings, archives_dir=args.archives_dir,
+        default_model=args.default_model or model.get("matching_model"),
+        scorer_settings=ScorerSettings(
+            text_fields=tuple(model.get("text_fields") or ("title", "abstract")),
+            sentence_transformers=model.get("sentence_transformers") or {},
+            bm25=model.get("bm25") or {},
+            device=model.get("gpu", "auto"),
+        ),
+        run_jobs=args.run_jobs,
+    )
     return 0
 
 
@@ -310,7 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "conference "
                  "run; write results.json, results.csv and status.json to --out; exit 1 unless Completed.",
                  _cmd_affinity_run)
-    p.add_argument("--job", required=True, help="YAML file with one job (mode, group, ...)")
+    p.add_argument("--job", required=True,
+                   help="YAML or JSON file: the project's job, or an OpenReview expertise config as it is")
+    p.add_argument("--archives-dir",
+                   help="folder of OpenReview archives (<member id>.jsonl), read instead of the corpus")
+    p.add_argument("--venue-id", help="OpenReview configs: the venue id their ids must name")
     p.add_argument("--conference-dir", required=True, help="results/<conference> of a finished run")
     p.add_argument("--papers", default="results/corpus/papers.parquet", help="corpus papers.parquet")
     p.add_argument("--corpus-embeddings", default="results/model/corpus_embeddings.npy",
@@ -369,6 +411,43 @@ def build_parser() -> argparse.ArgumentParser:
                  "--max_papers, ...) exactly with HiGHS and write assignments.json, alternates.json and "
                  "summary.json (with the proven gap) to --out.", _cmd_match)
     add_matcher_arguments(p)
+
+    p = _command(sub, "serve", "serve OpenReview's Expertise API on a finished conference run",
+                 "Serve OpenReview's Expertise API (POST /expertise, GET /expertise/status, "
+                 "/expertise/results, ...) so that openreview-py's OpenReviewClient(baseurl="
+                 "'http://127.0.0.1:PORT', token=...) computes affinity scores with revmatch (use 127.0.0.1: "
+                 "the client fakes the API for http://localhost). Jobs run one at a time and are kept under "
+                 "--state-dir; a restart queues again the jobs that were waiting or running. The token "
+                 "clients must send (Authorization: Bearer) is read from --token-file or "
+                 "$REVMATCH_SERVICE_TOKEN; another address than a loopback one needs it.", _cmd_serve)
+    p.add_argument("--conference-dir", required=True, help="results/<conference> of a finished run")
+    p.add_argument("--venue-id", required=True,
+                   help="the OpenReview venue id the requests name, e.g. ACL.org/2026/Conference")
+    p.add_argument("--state-dir", required=True, help="folder of the service's jobs (kept across restarts)")
+    p.add_argument("--papers", default="results/corpus/papers.parquet", help="corpus papers.parquet")
+    p.add_argument("--model-dir", default="results/model",
+                   help="corpus_embeddings.npy, similarity.pt and index/<model>.npz of the run")
+    p.add_argument("--corpus-embeddings", help="model avg: default <model-dir>/corpus_embeddings.npy")
+    p.add_argument("--submission-embeddings",
+                   help="model avg: default <conference-dir>/matrices/submission_embeddings.npy")
+    p.add_argument("--reject-embeddings",
+                   help="model avg: default <conference-dir>/affinity/embeddings/avg/rejects.npy")
+    p.add_argument("--archives-dir",
+                   help="the members' OpenReview archives (<member id>.jsonl), read instead of the corpus")
+    p.add_argument("--config", default="config/config.yaml",
+                   help="model.matching_model, text_fields, sentence_transformers, bm25 and gpu are read here")
+    p.add_argument("--default-model",
+                   help="model of requests that name one of OpenReview's models (default: "
+                        "model.matching_model of --config)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=5000, help="port (the Expertise service's default)")
+    p.add_argument("--token-file",
+                   help="file holding the token (default: $REVMATCH_SERVICE_TOKEN; none: no token asked, "
+                        "loopback only)")
+    p.add_argument("--run-jobs", action=flag, default=True,
+                   help="run the queued jobs (--no-run-jobs: accept and keep them, run none)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's log level")
     return parser
 
 

@@ -11,6 +11,13 @@
 # that revmatch.affinity.check_job refuses (a bad key or value, a mode without the groups or
 # lists it needs, normalize: false with bm25, an ensemble or a weighted reduction) stops the
 # workflow before any job runs, naming the job.
+#
+# An entry may be an OpenReview expertise job config as it is (current form: entityA /
+# entityB; legacy form: match_group, paper_invitation, ...; docs/affinity.md): the job
+# writes OpenReview's files (results.csv without header, its number format, metadata with an
+# integer archives_count, its status record); its OpenReview model name is scored with
+# model.matching_model, and a field it cannot honour is a Data Error naming the field. A job
+# with archives_dir reads its members' publications from OpenReview archives.
 
 include: "affinity_inputs.smk"
 
@@ -47,6 +54,7 @@ rule affinity_job:
         job=affinity_job,
         model=affinity_model_params,
         name=lambda wildcards: wildcards.job,
+        default_model=config["model"]["matching_model"],
         status=lambda wildcards: conf_path("affinity", wildcards.job, "status.json"),
     log:
         conf_log("affinity_{job}"),

@@ -11,7 +11,7 @@ status = affinity_job_file(
     dict(snakemake.params.job),
     snakemake.input.reviewers,
     snakemake.input.submissions,
-    snakemake.input.papers,
+    snakemake.input.get("papers"),  # none for a job that reads OpenReview archives
     snakemake.output.json,
     snakemake.output.csv,
     corpus_embeddings_npy=snakemake.input.get("corpus_embeddings"),
@@ -23,6 +23,7 @@ status = affinity_job_file(
     status_json=snakemake.params.status,
     name=snakemake.params.name,
     rejects_jsonl=snakemake.input.get("rejects"),
+    default_model=snakemake.params.default_model,  # the model of an OpenReview config's job
 )
 if status["status"] != "Completed":
     print(f"affinity job {snakemake.params.name}: {status['status']}: {status['description']}", file=sys.stderr)

@@ -21,7 +21,8 @@ def group_members(reviewers: Sequence[dict], group: dict) -> tuple[np.ndarray, l
     e-mail, case-insensitively for e-mail; order kept, repeats dropped) or
     ``{"role": ..., "track": optional}`` with role ``reviewer`` (neither AC nor SAC; track
     in ``tracks``), ``area_chair`` (track in ``ac_tracks``), ``senior_area_chair`` (track
-    in ``sac_tracks``) or ``all`` (track in any of them).
+    in ``sac_tracks``), ``all`` (track in any of them), or a list of roles (the members of
+    any of them, in profile order).
     """
     if not isinstance(group, dict):
         raise ValueError(f"a group is a mapping with 'role' or 'members', got {group!r}")
@@ -30,9 +31,17 @@ def group_members(reviewers: Sequence[dict], group: dict) -> tuple[np.ndarray, l
             raise ValueError("a group gives either 'members' or 'role'/'track', not both")
         return _explicit_members(reviewers, group["members"])
     role = group.get("role")
-    if role not in ROLES:
-        raise ValueError(f"group role must be one of {ROLES}, got {role!r}")
-    track = group.get("track")
+    roles = role if isinstance(role, (list, tuple)) else [role]
+    if not roles or any(r not in ROLES for r in roles):
+        raise ValueError(f"group role must be one of {ROLES} (or a list of them), got {role!r}")
+    selected = np.zeros(len(reviewers), dtype=bool)
+    for one in roles:
+        selected |= _role_selection(reviewers, one, group.get("track"))
+    return np.flatnonzero(selected), []
+
+
+def _role_selection(reviewers: Sequence[dict], role: str, track: str | None) -> np.ndarray:
+    """Whether each reviewer is a member of ``role`` (and ``track``), as a bool array."""
     is_ac = np.array([bool(r.get("areaChair")) for r in reviewers], dtype=bool)
     is_sac = np.array([bool(r.get("seniorAreaChair")) for r in reviewers], dtype=bool)
     keys = {"reviewer": ("tracks",), "area_chair": ("ac_tracks",), "senior_area_chair": ("sac_tracks",)}
@@ -44,7 +53,7 @@ def group_members(reviewers: Sequence[dict], group: dict) -> tuple[np.ndarray, l
             [any(track in (r.get(k) or ()) for k in keys[role]) for r in reviewers], dtype=bool
         )
         selected = selected & in_track
-    return np.flatnonzero(selected), []
+    return selected
 
 
 def _explicit_members(reviewers: Sequence[dict], ids: Sequence[str]) -> tuple[np.ndarray, list[str]]:

@@ -6,6 +6,12 @@ Modes: ``group_submissions`` (a group vs all submissions of the chosen
 listed ``submissions``), ``user_subset`` (the listed ``members`` vs all submissions, or the
 listed ones) and ``group_group`` (``group`` vs ``alternate_group``, OpenReview's
 ``alternate_match_group``).
+
+An OpenReview expertise job config (current form: ``entityA`` / ``entityB``; legacy form:
+``match_group``, ``paper_invitation``, ...) is translated first (``from_openreview``).
+Outputs: the project's (``output: project``) or OpenReview's exact files (``output:
+openreview``, what a translated config asks for). Publications: the corpus, or OpenReview
+archives (``archives_dir``: ``<member id>.jsonl`` files).
 """
 
 from __future__ import annotations
@@ -17,6 +23,11 @@ import jsonschema
 import pandas as pd
 
 from revmatch.affinity.groups import ROLES
+from revmatch.affinity.openreview_config import (
+    from_openreview,
+    is_openreview_config,
+    openreview_translation,
+)
 from revmatch.affinity.publications import read_expertise_selection
 from revmatch.affinity.reductions import UNBOUNDED_REDUCERS, parse_reduce
 from revmatch.affinity.scorers import model_scale
@@ -25,6 +36,7 @@ from revmatch.io import InputError, PathLike
 JOB_MODES = ("group_submissions", "group_group", "paper_subset", "user_subset")
 SCHEMAS = ("legacy", "current")
 SUBMISSION_STATUSES = ("active", "withdrawn", "desk_rejected")
+OUTPUTS = ("project", "openreview")
 DEFAULT_MODEL = "avg"
 
 _IDS = {"type": "array", "items": {"type": ["string", "integer"]}}
@@ -33,7 +45,12 @@ _GROUP = {
     "minProperties": 1,
     "additionalProperties": False,
     "properties": {
-        "role": {"enum": list(ROLES)},
+        "role": {
+            "oneOf": [
+                {"enum": list(ROLES)},
+                {"type": "array", "minItems": 1, "items": {"enum": list(ROLES)}},
+            ],
+        },
         "track": {"type": ["string", "null"]},
         "members": _IDS,
         "members_file": {"type": ["string", "null"]},
@@ -67,6 +84,9 @@ JOB_SCHEMA: dict[str, Any] = {
         "expertise_selection": {"type": ["string", "null"]},
         "max_papers": {"type": ["integer", "null"], "minimum": 1, "default": None},
         "since_year": {"type": ["integer", "null"], "default": None},
+        "output": {"enum": list(OUTPUTS), "default": "project"},
+        "sparse_value": {"type": ["integer", "null"], "minimum": 1, "default": None},
+        "archives_dir": {"type": ["string", "null"]},
     },
 }
 """The keys of a job, their types and values, and the defaults ``check_job`` fills in
@@ -98,7 +118,7 @@ def _schema_error(error: jsonschema.ValidationError, job: Any) -> str:
             return f"unknown keys in {key}: {sorted(set(value) - set(_GROUP['properties']))}"
         return f"{key} is a mapping with 'role' (and 'track') or 'members', got {value!r}"
     if key in ("group", "alternate_group") and path[1] == "role":
-        return f"group role must be one of {ROLES}, got {value!r}"
+        return f"group role must be one of {ROLES} (or a list of them), got {value!r}"
     if path[-1] in ("submissions", "members") and isinstance(value, str):
         return f"'{path[-1]}' must be a list of ids, not one string"
     messages = {
@@ -106,11 +126,12 @@ def _schema_error(error: jsonschema.ValidationError, job: Any) -> str:
         "schema": f"job schema must be one of {SCHEMAS}, got {value!r}",
         "on_unknown_member": f"on_unknown_member must be report or error, got {value!r}",
         "submission_status": f"submission_status must be some of {SUBMISSION_STATUSES}, got {value!r}",
+        "output": f"output must be one of {OUTPUTS}, got {value!r}",
     }
     if len(path) == 1 and key in messages:
         return messages[key]
-    if path == ["max_papers"] and error.validator == "minimum":
-        return f"max_papers must be at least 1, got {value}"
+    if path in (["max_papers"], ["sparse_value"]) and error.validator == "minimum":
+        return f"{path[0]} must be at least 1, got {value}"
     return f"affinity job key {'.'.join(path)}: {error.message}"
 
 
@@ -123,6 +144,9 @@ def _error_order(error: jsonschema.ValidationError) -> tuple[int, int]:
 def check_job(job: dict) -> dict:
     """The job with defaults filled in; bad keys or values raise ``ValueError``.
 
+    An OpenReview expertise job config is translated first (``from_openreview``; what it
+    cannot honour raises ``ValueError`` naming the field).
+
     Keys, types and values are checked against ``JOB_SCHEMA``; then the rules across keys:
     ``reduce`` names a reduction, ``normalize: false`` needs a model with a fixed [0, 1]
     scale (not bm25 or an ensemble) and a reduction that stays within it, and each mode has
@@ -130,6 +154,8 @@ def check_job(job: dict) -> dict:
     ``expertise_selection``) must have been read already (``read_job_files``) for the job to
     be scored.
     """
+    if is_openreview_config(job):
+        job = from_openreview(job)
     errors = list(_VALIDATOR.iter_errors(job))
     if errors:
         raise ValueError(_schema_error(min(errors, key=_error_order), job))
@@ -157,6 +183,26 @@ def check_job(job: dict) -> dict:
     if mode == "user_subset" and not (has_members or (checked.get("group") or {}).get("members")):
         raise ValueError("mode user_subset needs 'members' (a list of ids) or a 'members_file'")
     return checked
+
+
+def resolve_job(
+    request: dict, venue_id: str | None = None, archives_dir: PathLike | None = None,
+    default_model: str | None = None,
+) -> tuple[dict, list[str]]:
+    """The project's job of a request as given (an OpenReview config translated by
+    ``openreview_translation``; ``archives_dir`` and ``default_model`` filled in when given)
+    and the translation's notes; not checked yet (``check_job``)."""
+    notes: list[str] = []
+    job = dict(request)
+    if is_openreview_config(request):
+        archives = None if archives_dir is None else str(archives_dir)
+        translation = openreview_translation(request, venue_id, archives, default_model)
+        job, notes = translation.job, translation.notes
+    elif archives_dir:
+        job["archives_dir"] = str(archives_dir)
+    if default_model and "model" not in job:
+        job["model"] = default_model
+    return job, notes
 
 
 def needs_rejects(job: dict) -> bool:

@@ -1,6 +1,7 @@
-"""A member's publications: their corpus papers (by Semantic Scholar author id), as an
-expertise selection table can restrict them (``include`` only these papers, or ``exclude``
-papers per member); then ``since_year`` and ``max_papers`` (most recent) apply."""
+"""A member's publications: their corpus papers (by Semantic Scholar author id) or their
+OpenReview archive (``archives``), as an expertise selection table can restrict them
+(``include`` only these papers, or ``exclude`` papers per member); then ``since_year`` and
+``max_papers`` (most recent) apply."""
 
 from __future__ import annotations
 
@@ -25,20 +26,25 @@ def member_publications(
     max_papers: int | None = None,
     since_year: int | None = None,
     selection: pd.DataFrame | None = None,
+    authored: sp.spmatrix | None = None,
 ) -> tuple[sp.csr_matrix, list[str]]:
     """Member x corpus-paper incidence (M x D, bool) and the ids of members with no papers.
 
     Authorship is that of the matching stage (``authorship_matrix``: one of the
-    member's ``ids`` is the ``id`` of one of the paper's ``authors``). ``selection``
+    member's ``ids`` is the ``id`` of one of the paper's ``authors``), or ``authored`` (M x D)
+    when given (an archive's: ``Archive.authorship``). ``selection``
     (columns ``member``: index into ``members``, ``paper``: corpus row, ``include``: bool;
     see ``selection_pairs``) then replaces the papers of a member with ``include`` rows by
     exactly those papers and drops the ``exclude`` pairs. ``since_year`` keeps papers from
     that year on (papers without a year are then left out); ``max_papers`` keeps each
-    member's most recent papers (by year, papers without a year last, ties by corpus row).
+    member's most recent papers (by ``date`` when ``papers`` has one, else by year; papers
+    without either last, ties by corpus row).
     """
     if max_papers is not None and max_papers < 1:
         raise ValueError(f"max_papers must be at least 1, got {max_papers}")
-    authored = authorship_matrix(reviewer_paper_ids(members), corpus_author_ids(papers)).tocoo()
+    if authored is None:
+        authored = authorship_matrix(reviewer_paper_ids(members), corpus_author_ids(papers))
+    authored = sp.coo_matrix(authored)
     pairs = pd.DataFrame({"member": authored.row.astype(np.int64), "paper": authored.col.astype(np.int64)})
     if selection is not None and len(selection):
         pairs = _apply_selection(pairs, selection, len(papers))
@@ -49,7 +55,11 @@ def member_publications(
         logger.info("since_year %d: %d of %d publications kept", since_year, int(recent.sum()), len(pairs))
         pairs = pairs[recent]
     if max_papers is not None:
-        pairs = pairs.assign(order=-pairs["year"].fillna(-np.inf))
+        recency = pairs["year"]
+        if "date" in papers.columns:
+            recency = pd.Series(papers["date"].to_numpy(dtype=np.float64)[pairs["paper"].to_numpy()],
+                                index=pairs.index)
+        pairs = pairs.assign(order=-recency.fillna(-np.inf))
         pairs = pairs.sort_values(["member", "order", "paper"], kind="stable")
         kept = pairs.groupby("member").cumcount() < max_papers
         logger.info("max_papers %d: %d of %d publications kept", max_papers, int(kept.sum()), len(pairs))

@@ -242,3 +242,30 @@ def group_group_scores(
         return cosine_blocks(emb_a_pubs, rows, emb_b_pubs, columns, size)
 
     return member_member_scores(blocks, inc_a, inc_b, reduce, block_rows)
+
+
+def _top_mask(ranked: np.ndarray, k: int, block_cells: int = 1 << 22) -> np.ndarray:
+    """Whether each cell is among the ``k`` largest of its row (all cells of rows of k or fewer)."""
+    keep = np.zeros(ranked.shape, dtype=bool)
+    if ranked.shape[1] <= k:
+        keep[:] = True
+        return keep
+    step = max(1, block_cells // max(1, ranked.shape[1]))
+    for lo in range(0, ranked.shape[0], step):
+        block = np.asarray(ranked[lo : lo + step])
+        top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        np.put_along_axis(keep[lo : lo + step], top, True, axis=1)
+    return keep
+
+
+def sparse_scores(scores: np.ndarray, k: int) -> np.ndarray:
+    """OpenReview's sparse scores (its ``sparseValue``): the cells among the ``k`` best of
+    their row or among the ``k`` best of their column keep their score, the others become
+    NaN (left out of the results); NaN stays NaN. Ties at the k-th place are cut arbitrarily."""
+    if k < 1:
+        raise ValueError(f"the sparse value must be at least 1, got {k}")
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(scores)
+    ranked = np.where(finite, scores, -np.inf)
+    keep = _top_mask(ranked, k) | _top_mask(ranked.T, k).T
+    return np.where(keep & finite, scores, np.nan)

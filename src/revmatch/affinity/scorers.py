@@ -173,6 +173,23 @@ def load_embedding_scorer(
     return EmbeddingScorer(corpus_embeddings, submission_embeddings)
 
 
+def registry_model(
+    spec: str, avg_model: PathLike | None = None, settings: ScorerSettings | None = None
+) -> Model:
+    """The registry model of ``spec`` with the encoders, ``bm25`` and device of ``settings``;
+    device ``auto`` picks CUDA when present (for ``avg`` and sentence-transformers members)."""
+    settings = settings or ScorerSettings()
+    device = settings.device
+    if device == "auto" and set(parse_spec(spec)) - set(SPARSE_MODELS):
+        from revmatch.model import resolve_device
+
+        device = str(resolve_device(device))
+    return load_registry_model(
+        spec, avg_model=avg_model, sentence_transformers=settings.sentence_transformers, bm25=settings.bm25,
+        device=device, encoder=settings.encoder,
+    )
+
+
 def load_registry_scorer(
     spec: str,
     index_npzs: Sequence[PathLike],
@@ -186,16 +203,7 @@ def load_registry_scorer(
     ``settings``) with its corpus indexes (one file per member, member order), checked to
     cover the ``n_papers`` corpus papers. Device ``auto`` picks CUDA when present (for
     ``avg`` and sentence-transformers members)."""
-    settings = settings or ScorerSettings()
-    device = settings.device
-    if device == "auto" and set(parse_spec(spec)) - set(SPARSE_MODELS):
-        from revmatch.model import resolve_device
-
-        device = str(resolve_device(device))
-    model = load_registry_model(
-        spec, avg_model=avg_model, sentence_transformers=settings.sentence_transformers, bm25=settings.bm25,
-        device=device, encoder=settings.encoder,
-    )
+    model = registry_model(spec, avg_model, settings)
     index = load_indexes(model, index_npzs)
     indexed = len(index) if isinstance(index, CorpusIndex) else len(index[0])
     if indexed != n_papers:
