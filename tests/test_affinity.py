@@ -78,9 +78,11 @@ def naive_max(sub_emb, corpus_emb, member_rows):
 
 
 def run(conference, **job):
+    """The job's document, in the project's output (7 decimals, per-member archives) unless it
+    says otherwise, so that scores compare exactly."""
     c = conference
     return affinity.run_affinity_job(
-        job, c["reviewers"], c["submissions"], c["papers"],
+        {"output": "project", **job}, c["reviewers"], c["submissions"], c["papers"],
         affinity.EmbeddingScorer(c["corpus_embeddings"], c["submission_embeddings"]),
     )
 
@@ -294,10 +296,11 @@ def write_inputs(tmp_path, conference):
 @pytest.mark.parametrize(
     ("job", "header"),
     [
-        ({"mode": "group_submissions", "group": {"role": "reviewer"}}, ["submission", "user", "score"]),
-        ({"mode": "group_group", "group": {"role": "reviewer"}, "alternate_group": {"role": "area_chair"}},
-         ["match_member", "submission_member", "score"]),
-        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "current"},
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "output": "project"},
+         ["submission", "user", "score"]),
+        ({"mode": "group_group", "group": {"role": "reviewer"}, "alternate_group": {"role": "area_chair"},
+          "output": "project"}, ["match_member", "submission_member", "score"]),
+        ({"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "current", "output": "project"},
          ["entityA", "entityB", "score"]),
     ],
 )
@@ -432,7 +435,8 @@ def test_rejected_submissions_by_status(conference):
     c = conference
     embeddings = np.concatenate([c["submission_embeddings"], unit(rng, 2)])
     def job(status, **extra):
-        spec = {"mode": "group_submissions", "group": {"role": "area_chair"}, "submission_status": status}
+        spec = {"mode": "group_submissions", "group": {"role": "area_chair"}, "submission_status": status,
+                "output": "project"}
         spec |= extra
         return affinity.run_affinity_job(
             spec, c["reviewers"], c["submissions"], c["papers"],
@@ -446,7 +450,7 @@ def test_rejected_submissions_by_status(conference):
     assert listed["metadata"]["no_profile_submission"] == ["w1"]
     # The reject's score equals the one computed from its embedding as an active submission.
     alone = affinity.run_affinity_job(
-        {"mode": "group_submissions", "group": {"role": "area_chair"}, "normalize": False},
+        {"mode": "group_submissions", "group": {"role": "area_chair"}, "normalize": False, "output": "project"},
         c["reviewers"], [{"id": "r1"}], c["papers"], affinity.EmbeddingScorer(c["corpus_embeddings"], embeddings[5:6]),
     )
     raw = job("desk_rejected", normalize=False)
@@ -580,7 +584,8 @@ def test_ensemble_job_is_the_mean_of_member_z_scores_reduced(conference, reduce)
     z = [index.calibration.normalise(paper_scores(member, index, texts)).astype(np.float64)
          for member, index in zip(model.members, indexes, strict=True)]
     mean_z = (z[0] + z[1]) / 2  # submissions x corpus
-    job = {"mode": "group_submissions", "model": "tfidf+bm25", "group": {"role": "all"}, "reduce": reduce}
+    job = {"mode": "group_submissions", "model": "tfidf+bm25", "group": {"role": "all"}, "reduce": reduce,
+           "output": "project"}
     doc = affinity.run_affinity_job(job, c["reviewers"], c["submissions"], c["papers"], scorer)
     incidence, _ = affinity.member_publications(c["reviewers"], c["papers"])
     how = {"max": np.max, "mean": np.mean, "p75": lambda v: np.percentile(v, 75)}[reduce]
@@ -596,6 +601,35 @@ def test_ensemble_job_is_the_mean_of_member_z_scores_reduced(conference, reduce)
     raw_mean = (paper_scores(model.members[0], indexes[0], texts)
                 + paper_scores(model.members[1], indexes[1], texts)) / 2
     assert not np.allclose(np.corrcoef(raw_mean.ravel(), mean_z.ravel())[0, 1], 1.0, atol=1e-9)
+
+
+def test_ensemble_of_bounded_models_without_normalize_is_a_fixed_map_of_its_mean_z_score(conference):
+    """normalize: false with tfidf+minilm: (z - low) / (high - low), ``low`` and ``high`` the
+    mean z-scores of the members' own bounds ([0, 1] for tfidf, [-1, 1] for the encoder); the
+    same scores whichever submissions the job takes (a paper subset agrees with the whole)."""
+    from revmatch.model import score_bounds
+
+    c = texted(conference)
+    scorer, model, indexes = registry_scorer(c, "tfidf+minilm")
+    low, high = score_bounds(model, indexes)
+    ends = [index.calibration.normalise(np.array([bounds], dtype=np.float32))[0]
+            for bounds, index in zip([(0.0, 1.0), (-1.0, 1.0)], indexes, strict=True)]
+    assert (low, high) == pytest.approx(tuple(np.mean(ends, axis=0)), abs=1e-6) and low < 0 < high
+    texts = submission_texts(c["submissions"])
+    mean_z = sum(index.calibration.normalise(paper_scores(member, index, texts)).astype(np.float64)
+                 for member, index in zip(model.members, indexes, strict=True)) / 2
+    base = {"model": "tfidf+minilm", "group": {"role": "reviewer"}, "normalize": False, "output": "project"}
+    whole = affinity.run_affinity_job({**base, "mode": "group_submissions"}, c["reviewers"], c["submissions"],
+                                      c["papers"], scorer)
+    got = scores_by_pair(whole, "user", "submission")
+    # rev1 has corpus papers 0, 1, 2 and 8.
+    expected = {s["id"]: (mean_z[k, [0, 1, 2, 8]].max() - low) / (high - low)
+                for k, s in enumerate(c["submissions"])}
+    assert {sub: v for (user, sub), v in got.items() if user == "rev1"} == pytest.approx(expected, abs=2e-7)
+    subset = affinity.run_affinity_job({**base, "mode": "paper_subset", "submissions": ["s2", "s4"]},
+                                       c["reviewers"], c["submissions"], c["papers"], scorer)
+    assert scores_by_pair(subset, "user", "submission") == {k: v for k, v in got.items() if k[1] in ("s2", "s4")}
+    assert score_bounds(*registry_scorer(c, "tfidf+bm25")[1:]) is None
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -615,7 +649,8 @@ def test_tfidf_group_group_is_exactly_symmetric_when_a_is_b(conference, normaliz
 def test_tfidf_job_without_normalize_gives_cosines(conference):
     c = texted(conference)
     scorer, model, index = registry_scorer(c, "tfidf")
-    job = {"mode": "group_submissions", "model": "tfidf", "group": {"role": "reviewer"}, "normalize": False}
+    job = {"mode": "group_submissions", "model": "tfidf", "group": {"role": "reviewer"}, "normalize": False,
+           "output": "project"}
     doc = affinity.run_affinity_job(job, c["reviewers"], c["submissions"], c["papers"], scorer)
     cosines = paper_scores(model, index, submission_texts(c["submissions"]))
     # rev1 has corpus papers 0, 1, 2 and 8.
@@ -625,11 +660,15 @@ def test_tfidf_job_without_normalize_gives_cosines(conference):
 
 
 def test_model_scales_and_checks():
-    assert [affinity.model_scale(m) for m in ("avg", "minilm", "tfidf", "bm25", "avg+tfidf")] == [
-        "cosine", "cosine", "unit", "relative", "relative"]
+    assert [affinity.model_scale(m) for m in ("avg", "minilm", "tfidf", "bm25", "avg+tfidf", "avg+bm25")] == [
+        "cosine", "cosine", "unit", "relative", "bounded", "relative"]
     np.testing.assert_array_equal(affinity.unit_scores(np.array([-0.5, 0.25, np.nan]), "unit"), [0.0, 0.25, np.nan])
+    np.testing.assert_array_equal(affinity.unit_scores(np.array([-3.0, 1.0, 9.0, np.nan]), "bounded", (-3.0, 5.0)),
+                                  [0.0, 0.5, 1.0, np.nan])
     with pytest.raises(ValueError, match="no fixed map"):
         affinity.unit_scores(np.zeros(2), "relative")
+    with pytest.raises(ValueError, match="no fixed map"):
+        affinity.unit_scores(np.zeros(2), "bounded")  # without the model's bounds
     with pytest.raises(ValueError, match="'avg\\+bm25' has no fixed \\[0, 1\\] scale"):
         affinity.check_job({"mode": "user_subset", "members": ["a"], "model": "avg+bm25", "normalize": False})
     with pytest.raises(ValueError, match="malformed model spec"):
@@ -719,7 +758,7 @@ def test_check_job_fills_defaults_and_accepts_the_demo_jobs():
     assert checked == {
         "mode": "user_subset", "members": ["a"], "model": "avg", "reduce": "max", "normalize": True,
         "max_papers": None, "since_year": None, "schema": "legacy", "submission_status": ("active",),
-        "on_unknown_member": "report", "output": "project", "sparse_value": None,
+        "on_unknown_member": "report", "output": "openreview", "sparse_value": None,
     }
     assert affinity.check_job(checked) == checked  # a checked job (tuples) passes again
     assert affinity.needs_rejects(affinity.check_job({**checked, "submission_status": "withdrawn"}))
@@ -830,9 +869,15 @@ def ms(year, month=1, day=1):
          {"mode": "group_group", "group": {"role": "senior_area_chair"},
           "alternate_group": {"role": "area_chair"}}),
         ({**CURRENT, "model": {"name": "bm25", "percentileSelect": 75, "sparseValue": 10,
-                               "normalizeScores": False},
+                               "normalizeScores": True},
           "dataset": {"minimumPubDate": ms(2019), "topRecentPubs": 5}},
-         {"model": "bm25", "reduce": "p75", "sparse_value": 10, "since_year": 2019, "max_papers": 5}),
+         {"model": "bm25", "reduce": "p75", "sparse_value": 10, "since_year": 2019, "max_papers": 5,
+          "normalize": True}),
+        ({**CURRENT, "model": {"name": "tfidf", "normalizeScores": False}},
+         {"model": "tfidf", "normalize": False}),
+        ({"match_group": f"{VENUE}/Reviewers", "paper_invitation": f"{VENUE}/-/Submission",
+          "model_params": {"normalize_scores": False}},
+         {"schema": "legacy", "mode": "group_submissions", "normalize": False}),
         ({"match_group": [f"{VENUE}/Reviewers", f"{VENUE}/Area_Chairs"],
           "paper_invitation": f"{VENUE}/-/Blind_Submission", "model": "specter+mfr",
           "model_params": {"average_score": True, "max_score": False, "use_cuda": True, "work_dir": "./"},
@@ -1197,3 +1242,7 @@ def test_openreview_job_data_errors_name_the_field(tmp_path, conference):
     assert sorted(p.name for p in out.iterdir()) == ["status.json"]
     missing = run_file_job({**CURRENT, "archives_dir": str(tmp_path / "nowhere")}, paths, out)
     assert missing["status"] == "Data Error" and "archives folder not found" in missing["description"]
+    unscaled = run_file_job({**CURRENT, "model": {"name": "tfidf+bm25", "normalizeScores": False}}, paths, out)
+    assert unscaled["status"] == "Data Error" and unscaled["description"] == (
+        "OpenReview field model.normalizeScores: false needs a model with a fixed scale; 'tfidf+bm25' has "
+        "bm25 (unbounded sums)")

@@ -36,7 +36,8 @@ MODEL_JOBS = {
 }
 EMBEDDING_DIM = 24
 EXTRA_JOBS = {
-    "current_submissions": {"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "current"},
+    "current_submissions": {"mode": "group_submissions", "group": {"role": "reviewer"}, "schema": "current",
+                            "output": "project"},
     "legacy_group_group": {"mode": "group_group", "group": {"role": "senior_area_chair"},
                            "alternate_group": {"role": "area_chair"}},
 }
@@ -139,21 +140,69 @@ def load_inputs(demo):
     }
 
 
-@pytest.mark.parametrize("job", [*DEMO_JOBS, *EXTRA_JOBS, *MODEL_JOBS])
-def test_each_mode_writes_the_expertise_api_schema(demo, job):
-    spec = affinity.check_job({**DEMO_JOBS, **EXTRA_JOBS, **MODEL_JOBS}[job])
-    folder = demo["conf"] / "affinity" / job
+OPENREVIEW_STATUS_KEYS = ["name", "tauthor", "jobId", "status", "description", "cdate", "mdate", "request"]
+
+
+def assert_read_by_openreview(folder, spec):
+    """The job's files in ``folder`` read as OpenReview's readers read them (status record and
+    wait loop, metadata, the score file against the JSON, the venue's edges, number format)."""
+    from tests.openreview_readers import machine_size, read_score_file, venue_note_scores, wait_step
+
     status = json.loads((folder / "status.json").read_text())
-    assert status["status"] == "Completed", status
+    assert list(status) == OPENREVIEW_STATUS_KEYS and wait_step(status) == "results", status
+    assert status["description"].startswith("Job is complete and the computed scores are ready")
+    pairwise = spec["mode"] == "group_group"
+    document = json.loads((folder / "results.json").read_text())
+    assert document["results"]
+    meta = document["metadata"]
+    keys = ["submission_count", "no_publications_count", "no_publications", "no_profile", "archives_count"]
+    assert list(meta) == keys + ["no_profile_submission"] * pairwise
+    assert meta["no_publications_count"] == len(meta["no_publications"])
+    assert isinstance(meta["archives_count"], int) and isinstance(machine_size(meta), int)
+    entries = read_score_file(folder / "results.csv", pairwise)
+    if spec["schema"] == "legacy":
+        a_key, b_key = ("match_member", "submission_member") if pairwise else ("user", "submission")
+        document["results"] = [{"entityA": e[a_key], "entityB": e[b_key], "score": e["score"]}
+                               for e in document["results"]]
+
+    def pair(entry):
+        return entry["entityA"], entry["entityB"]
+
+    assert sorted(entries, key=pair) == sorted(document["results"], key=pair)
+    if not pairwise:
+        assert venue_note_scores(folder / "results.csv") == [(e["entityB"], e["entityA"], e["score"])
+                                                             for e in entries]
+    decimals = affinity.score_decimals(spec["mode"], "openreview")
+    assert all(re.fullmatch(rf"[01]\.\d{{1,{decimals}}}", line.rsplit(",", 1)[1])
+               for line in (folder / "results.csv").read_text().splitlines())
+    return status, document
+
+
+def assert_project_files(folder, spec):
+    """The project's output (``output: project``): the results schema and a CSV with a header."""
+    status = json.loads((folder / "status.json").read_text())
+    assert status["status"] == "Completed" and "jobId" not in status, status
     document = json.loads((folder / "results.json").read_text())
     jsonschema.validate(document, results_schema(spec["mode"], spec["schema"]))
-    assert document["results"], job
+    assert document["results"]
     meta = document["metadata"]
     assert meta["no_publications_count"] == len(meta["no_publications"])
     table = pd.read_csv(folder / "results.csv", dtype=str)
-    keys = affinity.results_columns(spec["mode"], spec["schema"])
-    assert list(table.columns) == keys
+    assert list(table.columns) == affinity.results_columns(spec["mode"], spec["schema"], "project")
     assert table.astype({"score": float}).to_dict("records") == document["results"]
+
+
+@pytest.mark.parametrize("job", [*DEMO_JOBS, *EXTRA_JOBS, *MODEL_JOBS])
+def test_each_mode_writes_the_expertise_api_schema(demo, job):
+    """Every demo job (and more modes and models) in OpenReview's shape by default, read by its
+    readers; ``output: project`` in the project's."""
+    spec = affinity.check_job({**DEMO_JOBS, **EXTRA_JOBS, **MODEL_JOBS}[job])
+    folder = demo["conf"] / "affinity" / job
+    if spec["output"] == "openreview":
+        assert_read_by_openreview(folder, spec)
+    else:
+        assert_project_files(folder, spec)
+    assert spec["output"] == ("project" if job == "current_submissions" else "openreview")
 
 
 def test_demo_modes_cover_the_four_modes():
@@ -244,8 +293,7 @@ def test_run_command_on_a_job_file(demo, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "Completed"
-    document = json.loads((out / "results.json").read_text())
-    jsonschema.validate(document, results_schema("group_submissions", "current"))
+    _, document = assert_read_by_openreview(out, affinity.check_job(yaml.safe_load(job.read_text())))
     rejects = [r for r in read_jsonl(demo["conf"] / "rejects.jsonl") if r["reason"] == "desk reject"]
     active = read_jsonl(demo["conf"] / "submissions.jsonl")
     assert document["metadata"]["submission_count"] == len(active) + len(rejects)
@@ -255,11 +303,7 @@ def test_run_command_on_a_job_file(demo, tmp_path):
 def test_demo_workflow_jobs_with_the_trained_model(demo_run):
     """The configured demo jobs in the end-to-end run (real model embeddings)."""
     for job, spec in DEMO_JOBS.items():
-        folder = demo_run / "results" / "demo" / "affinity" / job
-        assert json.loads((folder / "status.json").read_text())["status"] == "Completed"
-        spec = affinity.check_job(spec)
-        jsonschema.validate(json.loads((folder / "results.json").read_text()),
-                            results_schema(spec["mode"], spec["schema"]))
+        assert_read_by_openreview(demo_run / "results" / "demo" / "affinity" / job, affinity.check_job(spec))
 
 
 def test_registry_model_jobs_read_their_indexes(demo):
@@ -282,7 +326,8 @@ def test_registry_model_jobs_read_their_indexes(demo):
     index = load_index(work / "results/model/index/tfidf.npz", "tfidf")
     text = paper_text(record.get("title"), record.get("paperAbstract"))
     cosines = paper_scores(load_registry_model("tfidf"), index, [text], incidence.indices)
-    assert entry["score"] == pytest.approx(round(float(cosines.max()), affinity.SCORE_DECIMALS), abs=2e-7)
+    decimals = affinity.score_decimals("group_submissions", "openreview")
+    assert entry["score"] == pytest.approx(round(float(cosines.max()), decimals), abs=2e-7)
     ensemble = json.loads((conf / "affinity/ensemble_acs/results.json").read_text())
     scores = {(e["entityA"], e["entityB"]): e["score"] for e in ensemble["results"]}
     assert len(scores) > 25 and all(scores[(a, b)] == scores[(b, a)] for a, b in scores)
@@ -343,7 +388,6 @@ OPENREVIEW_JOBS = {
         "dataset": {"weightSpecification": [{"prefix": "ACL", "weight": 2}]},
     },
 }
-OPENREVIEW_STATUS_KEYS = ["name", "tauthor", "jobId", "status", "description", "cdate", "mdate", "request"]
 
 
 def write_demo_archives(work, conf):
@@ -387,39 +431,14 @@ def openreview_demo(demo):
 
 @pytest.mark.parametrize("job", [job for job in OPENREVIEW_JOBS if job != "or_bad"])
 def test_openreview_configs_run_in_the_workflow_in_openreviews_shape(openreview_demo, job):
-    from tests.openreview_readers import machine_size, read_score_file, venue_note_scores, wait_step
-
     folder = openreview_demo["conf"] / "affinity" / job
     status = json.loads((folder / "status.json").read_text())
     assert status["status"] == "Completed", (status, openreview_demo["or_run"].stderr[-3000:])
-    assert list(status) == OPENREVIEW_STATUS_KEYS and wait_step(status) == "results"
+    status, _ = assert_read_by_openreview(folder, affinity.check_job(OPENREVIEW_JOBS[job]))
     config = OPENREVIEW_JOBS[job]
     assert status["name"] == config.get("name", job) and status["request"] == config
     assert status["description"].startswith("Job is complete and the computed scores are ready (model ")
     assert "scored with this project's matching model 'avg'" in status["description"]
-    spec = affinity.check_job(OPENREVIEW_JOBS[job])
-    pairwise = spec["mode"] == "group_group"
-    document = json.loads((folder / "results.json").read_text())
-    assert document["results"]
-    meta = document["metadata"]
-    keys = ["submission_count", "no_publications_count", "no_publications", "no_profile", "archives_count"]
-    assert list(meta) == keys + ["no_profile_submission"] * pairwise
-    assert isinstance(meta["archives_count"], int) and isinstance(machine_size(meta), int)
-    entries = read_score_file(folder / "results.csv", pairwise)
-    if spec["schema"] == "legacy":
-        a_key, b_key = ("match_member", "submission_member") if pairwise else ("user", "submission")
-        document["results"] = [{"entityA": e[a_key], "entityB": e[b_key], "score": e["score"]}
-                               for e in document["results"]]
-    def pair(entry):
-        return entry["entityA"], entry["entityB"]
-
-    assert sorted(entries, key=pair) == sorted(document["results"], key=pair)
-    if not pairwise:
-        assert venue_note_scores(folder / "results.csv") == [(e["entityB"], e["entityA"], e["score"])
-                                                             for e in entries]
-    decimals = 2 if pairwise else 4
-    assert all(re.fullmatch(rf"[01]\.\d{{1,{decimals}}}", line.rsplit(",", 1)[1])
-               for line in (folder / "results.csv").read_text().splitlines())
 
 
 def test_openreview_sparse_results_keep_each_sides_best(openreview_demo):
@@ -483,3 +502,44 @@ def test_run_and_status_commands_on_an_openreview_config(openreview_demo, tmp_pa
         cwd=work, capture_output=True, text=True,
     )
     assert shown.returncode == 0 and json.loads(shown.stdout)["jobId"]
+
+
+def test_a_paper_subset_needs_the_rejects_embeddings_only_for_a_set_aside_submission(demo, tmp_path):
+    """OpenReview's paper-subset requests take any status. Listing active submissions only
+    needs no rejects' embeddings; listing a set-aside one without their file encodes the
+    rejects with the averaging model, as rule embed_rejected_submissions does; without the
+    model either, a Data Error says what is missing."""
+    from revmatch.model import embed_submissions_file
+
+    work, conf = demo["work"], demo["conf"]
+    active = [s["id"] for s in read_jsonl(conf / "submissions.jsonl")][:2]
+    set_aside = read_jsonl(conf / "rejects.jsonl")[0]["startSubmissionId"]
+    model = work / "results/model/similarity.pt"
+
+    def subset(ids, out, **files):
+        request = {"name": "late papers", "entityA": {"type": "Group", "memberOf": f"{OR_VENUE}/Area_Chairs"},
+                   "entityB": {"type": "Note", "submissions": [{"id": i, "title": "", "abstract": ""}
+                                                               for i in ids]},
+                   "model": {"name": "specter2+scincl", "normalizeScores": False}}
+        status = affinity.affinity_job_file(
+            request, conf / "reviewers.jsonl", conf / "submissions.jsonl", work / "results/corpus/papers.parquet",
+            out / "results.json", out / "results.csv", rejects_jsonl=conf / "rejects.jsonl", default_model="avg",
+            corpus_embeddings_npy=work / "results/model/corpus_embeddings.npy",
+            submission_embeddings_npy=conf / "matrices/submission_embeddings.npy", **files)
+        return status, out
+
+    status, out = subset(active, tmp_path / "active")
+    assert status["status"] == "Completed", status
+    assert json.loads((out / "results.json").read_text())["metadata"]["submission_count"] == 2
+    status, encoded = subset([active[0], set_aside], tmp_path / "encoded", avg_model=model)
+    assert status["status"] == "Completed", status
+    cached = tmp_path / "rejects.npy"
+    embed_submissions_file(model, conf / "rejects.jsonl", cached, fields=affinity.ScorerSettings().text_fields)
+    status, from_file = subset([active[0], set_aside], tmp_path / "cached", reject_embeddings_npy=cached)
+    assert status["status"] == "Completed", status
+    document = json.loads((encoded / "results.json").read_text())
+    assert {e["entityB"] for e in document["results"]} == {active[0], set_aside}
+    assert document == json.loads((from_file / "results.json").read_text())
+    status, _ = subset([set_aside], tmp_path / "missing")
+    assert status["status"] == "Data Error"
+    assert "needs the rejects' embeddings, or the model that makes them" in status["description"]

@@ -357,3 +357,91 @@ def test_write_matcher_outputs_of_the_conference_assignment(tmp_path):
     with pytest.raises(ValueError, match="unknown reviewer"):
         write_matcher_outputs(table.assign(reviewer_id=["alice", "zoe"]), scores, coi, submissions,
                               reviewers, 2, tmp_path)
+
+
+# --- the workflow: openreview_matches entries run by rule openreview_match ---
+
+def test_workflow_runs_the_matchers_files_of_the_config(tmp_path):
+    """An ``openreview_matches`` entry (the matcher's option names: score files with weights, a
+    default and translate map, conflicts and a forced edge, custom loads and demands) run by
+    Snakemake's rule: the exact optimum, in the matcher's shape; a changed option re-runs it."""
+    from revmatch.matching.openreview_matcher import MATCHER_FILE_OPTIONS
+    from tests.conftest import copy_workflow, planned_rules, run_snakemake
+    from tests.test_affinity import workflow_schema
+
+    work = copy_workflow(tmp_path / "work")
+    (work / "matcher_files").mkdir()
+    inst = make_instance(work / "matcher_files")
+    entry = {
+        "scores": [str(p.relative_to(work)) for p in inst["score_files"]], "weights": inst["weights"],
+        "scores_specification": "matcher_files/scores_specification.json",
+        "constraints": "matcher_files/constraints.csv", "max_papers": "matcher_files/max_papers.csv",
+        "custom_user_demand": "matcher_files/demand.csv", "min_papers_default": inst["min_default"],
+        "max_papers_default": inst["max_default"], "num_reviewers": inst["num_reviewers"], "num_alternates": 2,
+    }
+    overlay = work / "matcher.yaml"
+    overlay.write_text(json.dumps({"openreview_matches": {"pc_run": entry}}))
+    out = work / "results" / "demo" / "openreview_match" / "pc_run"
+    target = str((out / "assignments.json").relative_to(work))
+    args = ["--configfile", "config/config.yaml", "matcher.yaml"]
+    proc = run_snakemake(work, target, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    optimum, _ = independent_milp(inst, independent_aggregate(inst))
+    assignments = read_matcher_output(out / "assignments.json")
+    assert sum(s for entries in assignments.values() for _, s in entries) == pytest.approx(optimum, abs=1e-6)
+    assert all(len(v) <= 2 for v in read_matcher_output(out / "alternates.json").values())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "Complete" and summary["proven_gap"] == 0.0
+    assert "Traceback" not in (work / "logs" / "demo" / "openreview_match_pc_run.log").read_text()
+    # The schema's keys are the matcher's options, its files the ones the rule reads as inputs.
+    keys = workflow_schema()["properties"]["openreview_matches"]["additionalProperties"]["properties"]
+    assert set(keys) == set(matcher_option_dests()) - {"out"}
+    assert set(MATCHER_FILE_OPTIONS) < set(keys)
+    # A changed value or file re-runs the match, and nothing else.
+    overlay.write_text(json.dumps({"openreview_matches": {"pc_run": {**entry, "num_alternates": 3}}}))
+    assert planned_rules(run_snakemake(work, "-n", target, *args)) == {"openreview_match"}
+    (work / "matcher_files" / "max_papers.csv").write_text("~User_A1,2\n")
+    assert planned_rules(run_snakemake(work, "-n", target, *args)) == {"openreview_match"}
+
+
+def test_workflow_refuses_a_matcher_entry_it_cannot_run(tmp_path):
+    """A score file naming no affinity job, or a job without OpenReview's score file, stops the
+    DAG naming the key; a missing file stops it before any job."""
+    from tests.conftest import copy_workflow, run_snakemake
+
+    work = copy_workflow(tmp_path / "work")
+
+    def dry_run(entry, jobs=None):
+        config = {"openreview_matches": {"m": entry}, **({"affinity_jobs": jobs} if jobs else {})}
+        (work / "m.yaml").write_text(json.dumps(config))
+        proc = run_snakemake(work, "-n", "results/demo/openreview_match/m/assignments.json",
+                             "--configfile", "config/config.yaml", "m.yaml")
+        assert proc.returncode != 0
+        return proc.stdout + proc.stderr
+
+    assert ("config key openreview_matches.m.scores: 'affinity:nope' names no job of affinity_jobs"
+            in dry_run({"scores": ["affinity:nope"], "weights": [1]}))
+    project = {"mode": "group_submissions", "group": {"role": "reviewer"}, "output": "project"}
+    assert "the job writes the project's output (a header row); give it output: openreview" in dry_run(
+        {"scores": ["affinity:mine"], "weights": [1]}, {"mine": project})
+    assert "config key openreview_matches.m.constraints: file not found: nowhere.csv" in dry_run(
+        {"scores": ["affinity:area_chairs_vs_submissions"], "weights": [1], "constraints": "nowhere.csv"})
+
+
+@pytest.mark.slow
+def test_demo_matches_its_area_chairs_on_an_affinity_jobs_score_file(demo_run):
+    """The demo's entry: the area chairs' expertise job's score file (OpenReview's) fed to the
+    matcher, one area chair a submission within the loads, at the file's scores."""
+    from tests.openreview_readers import venue_note_scores
+
+    conf = demo_run / "results" / "demo"
+    edges = {(paper, user): score for paper, user, score in
+             venue_note_scores(conf / "affinity" / "area_chairs_vs_submissions" / "results.csv")}
+    assignments = read_matcher_output(conf / "openreview_match" / "area_chairs" / "assignments.json")
+    submissions = {json.loads(line)["id"] for line in (conf / "submissions.jsonl").read_text().splitlines()}
+    assert set(assignments) == submissions and all(len(v) == 1 for v in assignments.values())
+    loads = pd.Series([user for entries in assignments.values() for user, _ in entries]).value_counts()
+    assert loads.max() <= 8
+    assert all(score == pytest.approx(edges[paper, user]) for paper, entries in assignments.items()
+               for user, score in entries)
+    assert json.loads((conf / "openreview_match" / "area_chairs" / "summary.json").read_text())["proven_gap"] == 0

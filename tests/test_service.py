@@ -197,6 +197,12 @@ def test_paper_subset_and_user_subset_jobs(client, service, conference, tmp_path
     paper = served(client.get_expertise_results(paper_job, wait_for_complete=True))
     assert set(scores(paper)) == {(a, s["id"]) for a in ("~Ac_One1", "~Ac_Two1")
                                   for s in conference["submissions"][:3]}
+    # The client asks for normalizeScores false: the model's own scale (tfidf: the cosine), so
+    # the subset's scores are those of the whole committee's job without normalisation.
+    whole = run_directly(conference, {"mode": "group_submissions", "group": {"role": "area_chair"},
+                                      "model": "tfidf", "normalize": False, "schema": "current"}, tmp_path)
+    assert scores(paper) == {pair: v for pair, v in scores(whole).items() if pair in scores(paper)}
+    assert max(scores(whole).values()) < 1.0  # not min-max scaled
     assert wait_final(client, user_job)["status"] == "Completed"
     users = served(client.get_expertise_results(user_job, wait_for_complete=True))
     assert set(scores(users)) == {("~Rev_One1", "dr1"), ("~Sac_One1", "dr1")}

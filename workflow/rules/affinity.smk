@@ -3,7 +3,9 @@
 # a sentence-transformers name, an ensemble a+b; affinity_inputs.smk).
 #
 # Each job writes results.json / results.csv (declared outputs) and status.json beside them
-# (not an output, so that it survives a failed job). A Data Error (unknown members with
+# (not an output, so that it survives a failed job), in OpenReview's shape (results.csv
+# without header, its number format, metadata with an integer archives_count, its status
+# record) unless the job says output: project. A Data Error (unknown members with
 # on_unknown_member: error, an empty group, no submission, a missing members/submissions/
 # expertise-selection file) leaves status.json with the reason, writes no results, and fails
 # the job (exit 1, one line in the log): `snakemake` stops with the rule's log named, and a
@@ -14,8 +16,7 @@
 #
 # An entry may be an OpenReview expertise job config as it is (current form: entityA /
 # entityB; legacy form: match_group, paper_invitation, ...; docs/affinity.md): the job
-# writes OpenReview's files (results.csv without header, its number format, metadata with an
-# integer archives_count, its status record); its OpenReview model name is scored with
+# writes OpenReview's files whatever its output; its OpenReview model name is scored with
 # model.matching_model, and a field it cannot honour is a Data Error naming the field. A job
 # with archives_dir reads its members' publications from OpenReview archives.
 

@@ -9,6 +9,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
+from revmatch.matching.openreview_matcher import MATCHER_FILE_OPTIONS
 from revmatch.model import BUILTIN_MODELS, PACKAGED_ENCODERS, is_encoder, parse_spec
 
 
@@ -34,7 +35,46 @@ CONF = config["conference"]
 wildcard_constraints:
     shard=r"[A-Za-z0-9_.-]+",
     job=r"[A-Za-z0-9_-]+",
+    match=r"[A-Za-z0-9_-]+",
     part=r"\d+",
+
+
+# ---------------------------------------------------------------- OpenReview's matcher
+
+
+def matcher_score_file(entry, match):
+    """A score file of an ``openreview_matches`` entry: a path, or ``affinity:<job>``, that
+    affinity job's results.csv (OpenReview's score file: the job must write OpenReview's output
+    and score submissions)."""
+    from revmatch.affinity import check_job, writes_openreview_files
+
+    if not entry.startswith("affinity:"):
+        return entry
+    job = entry.split(":", 1)[1]
+    where = f"config key openreview_matches.{match}.scores: {entry!r}"
+    if job not in config["affinity_jobs"]:
+        raise WorkflowError(f"{where} names no job of affinity_jobs (jobs: {sorted(config['affinity_jobs'])})")
+    spec = config["affinity_jobs"][job]
+    if not writes_openreview_files(spec):
+        raise WorkflowError(f"{where}: the job writes the project's output (a header row); give it output: openreview")
+    if check_job(spec)["mode"] == "group_group":
+        raise WorkflowError(f"{where}: the job scores two groups, not submissions")
+    return conf_path("affinity", job, "results.csv")
+
+
+def openreview_match_inputs(wildcards):
+    """The matcher's input files of an ``openreview_matches`` entry: its scores and the
+    files its options name."""
+    entry = config["openreview_matches"][wildcards.match]
+    inputs = {"scores": [matcher_score_file(path, wildcards.match) for path in entry["scores"]]}
+    inputs.update({key: entry[key] for key in MATCHER_FILE_OPTIONS if entry.get(key) is not None})
+    return inputs
+
+
+def openreview_match_options(wildcards):
+    """The matcher's other options of an ``openreview_matches`` entry (values, as params)."""
+    entry = config["openreview_matches"][wildcards.match]
+    return {key: value for key, value in entry.items() if key != "scores" and key not in MATCHER_FILE_OPTIONS}
 
 
 SEASON_FILES = {  # the season's files of the assignment, by their key in matching
@@ -58,6 +98,12 @@ def check_config_files():
     }
     if "calibration" in config:
         files["calibration.reviews"] = config["calibration"]["reviews"]
+    for name, entry in config["openreview_matches"].items():
+        # score files a rule makes (affinity:<job>, results/...) are checked by Snakemake
+        files.update({f"openreview_matches.{name}.scores[{k}]": path for k, path in enumerate(entry["scores"])
+                      if not path.startswith(("affinity:", "results/"))})
+        files.update({f"openreview_matches.{name}.{key}": value for key, value in entry.items()
+                      if key in MATCHER_FILE_OPTIONS})
     for key, path in files.items():
         if path and not os.path.isfile(path):
             raise WorkflowError(f"config key {key}: file not found: {path}")
@@ -475,4 +521,6 @@ def all_outputs():
             conf_path("calibration", "plots", "quality.png"),
         ]
     outputs += expand(conf_path("affinity", "{job}", "results.json"), job=list(config["affinity_jobs"]))
+    outputs += expand(conf_path("openreview_match", "{match}", "assignments.json"),
+                      match=list(config["openreview_matches"]))
     return outputs

@@ -5,8 +5,8 @@ OpenReview's own job configs (``from_openreview``), outputs and archives accepte
 from revmatch._lazy import attach
 
 __all__, __getattr__, __dir__ = attach(__name__, {
-    "job_config": ["JOB_MODES", "JOB_SCHEMA", "OUTPUTS", "SCHEMAS", "check_job", "needs_rejects",
-                   "read_job_files", "resolve_job"],
+    "job_config": ["DEFAULT_OUTPUT", "JOB_MODES", "JOB_SCHEMA", "OUTPUTS", "SCHEMAS", "check_job",
+                   "needs_rejects", "read_job_files", "resolve_job", "writes_openreview_files"],
     "openreview_config": ["from_openreview", "is_openreview_config", "openreview_translation"],
     "archives": ["Archive", "load_archive_scorer", "read_archives"],
     "groups": ["ROLES", "group_members"],

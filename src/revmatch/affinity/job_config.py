@@ -28,6 +28,7 @@ from revmatch.affinity.openreview_config import (
     is_openreview_config,
     openreview_translation,
 )
+from revmatch.affinity.openreview_fields import field_error
 from revmatch.affinity.publications import read_expertise_selection
 from revmatch.affinity.reductions import UNBOUNDED_REDUCERS, parse_reduce
 from revmatch.affinity.scorers import model_scale
@@ -36,7 +37,9 @@ from revmatch.io import InputError, PathLike
 JOB_MODES = ("group_submissions", "group_group", "paper_subset", "user_subset")
 SCHEMAS = ("legacy", "current")
 SUBMISSION_STATUSES = ("active", "withdrawn", "desk_rejected")
-OUTPUTS = ("project", "openreview")
+OUTPUTS = ("openreview", "project")
+#: OpenReview's files by default: its readers read them; ``project`` keeps 7 decimals and a CSV header
+DEFAULT_OUTPUT = "openreview"
 DEFAULT_MODEL = "avg"
 
 _IDS = {"type": "array", "items": {"type": ["string", "integer"]}}
@@ -84,7 +87,7 @@ JOB_SCHEMA: dict[str, Any] = {
         "expertise_selection": {"type": ["string", "null"]},
         "max_papers": {"type": ["integer", "null"], "minimum": 1, "default": None},
         "since_year": {"type": ["integer", "null"], "default": None},
-        "output": {"enum": list(OUTPUTS), "default": "project"},
+        "output": {"enum": list(OUTPUTS), "default": DEFAULT_OUTPUT},
         "sparse_value": {"type": ["integer", "null"], "minimum": 1, "default": None},
         "archives_dir": {"type": ["string", "null"]},
     },
@@ -100,6 +103,15 @@ _VALIDATOR = jsonschema.validators.extend(
     ),
 )(JOB_SCHEMA)
 _DEFAULTS = {key: spec["default"] for key, spec in JOB_SCHEMA["properties"].items() if "default" in spec}
+
+
+def writes_openreview_files(request: Any) -> bool:
+    """Whether the job (as configured, before ``check_job``) writes OpenReview's files and
+    status record: an OpenReview config, or a job of the project's form whose ``output`` is
+    (by default) ``openreview``."""
+    if not isinstance(request, dict):
+        return False
+    return is_openreview_config(request) or request.get("output", DEFAULT_OUTPUT) == "openreview"
 
 
 def _schema_error(error: jsonschema.ValidationError, job: Any) -> str:
@@ -149,7 +161,7 @@ def check_job(job: dict) -> dict:
 
     Keys, types and values are checked against ``JOB_SCHEMA``; then the rules across keys:
     ``reduce`` names a reduction, ``normalize: false`` needs a model with a fixed [0, 1]
-    scale (not bm25 or an ensemble) and a reduction that stays within it, and each mode has
+    scale (not bm25, alone or in an ensemble) and a reduction that stays within it, and each mode has
     the groups and lists it needs. File keys (``members_file``, ``submissions_file``,
     ``expertise_selection``) must have been read already (``read_job_files``) for the job to
     be scored.
@@ -170,8 +182,8 @@ def check_job(job: dict) -> dict:
     scale = model_scale(checked["model"])  # a malformed spec raises here
     if not checked["normalize"] and scale == "relative":
         raise ValueError(
-            f"model {checked['model']!r} has no fixed [0, 1] scale (bm25: unbounded sums; ensembles: mean "
-            "z-scores); use it with normalize: true"
+            f"model {checked['model']!r} has no fixed [0, 1] scale (bm25 gives unbounded sums); use it with "
+            "normalize: true"
         )
     has_members = bool(checked.get("members") or checked.get("members_file"))
     if mode in ("group_submissions", "paper_subset", "group_group") and not checked.get("group"):
@@ -194,14 +206,20 @@ def resolve_job(
     and the translation's notes; not checked yet (``check_job``)."""
     notes: list[str] = []
     job = dict(request)
+    normalize_field = None
     if is_openreview_config(request):
         archives = None if archives_dir is None else str(archives_dir)
         translation = openreview_translation(request, venue_id, archives, default_model)
-        job, notes = translation.job, translation.notes
+        job, notes, normalize_field = translation.job, translation.notes, translation.normalize_field
     elif archives_dir:
         job["archives_dir"] = str(archives_dir)
     if default_model and "model" not in job:
         job["model"] = default_model
+    if normalize_field and job["normalize"] is False:
+        model = str(job.get("model", DEFAULT_MODEL))
+        if model_scale(model) == "relative":
+            raise field_error(normalize_field, f"false needs a model with a fixed scale; {model!r} has bm25 "
+                                               "(unbounded sums)")
     return job, notes
 
 

@@ -11,20 +11,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from revmatch.affinity.archives import Archive, load_archive_scorer, read_archives
-from revmatch.affinity.job_config import needs_rejects, read_job_files, resolve_job
-from revmatch.affinity.jobs import affinity_scores
+from revmatch.affinity.job_config import needs_rejects, read_job_files, resolve_job, writes_openreview_files
+from revmatch.affinity.jobs import affinity_scores, reject_ids
 from revmatch.affinity.openreview_config import is_openreview_config
 from revmatch.affinity.publications import selection_pairs
 from revmatch.affinity.results import results_metadata, write_results
-from revmatch.affinity.scorers import Scorer, load_embedding_scorer, load_registry_scorer
+from revmatch.affinity.scorers import EmbeddingScorer, Scorer, load_embedding_scorer, load_registry_scorer
 from revmatch.affinity.settings import ScorerSettings
 from revmatch.affinity.status import OPENREVIEW_DESCRIPTIONS, write_status
 from revmatch.io import InputError, PathLike, read_jsonl
-from revmatch.model import parse_spec, read_paper_texts, submission_texts
+from revmatch.model import embed_texts, load_model, parse_spec, read_paper_texts, submission_texts
 
 logger = logging.getLogger(__name__)
 
@@ -78,22 +79,38 @@ def _corpus_papers(papers_parquet: PathLike | None) -> pd.DataFrame:
     return pd.read_parquet(papers_parquet, columns=["paper_id", "year", "authors"])
 
 
+def with_encoded_rejects(scorer: EmbeddingScorer, avg_model: PathLike, reject_texts: list[str]) -> EmbeddingScorer:
+    """``scorer`` with the rejects' embeddings appended, encoded with the averaging model (as
+    rule ``embed_rejected_submissions`` would; for a conference run that has no such file)."""
+    embeddings = embed_texts(load_model(avg_model), reject_texts)
+    logger.info("encoded %d set-aside submissions with %s (no cached embeddings)", len(reject_texts), avg_model)
+    stacked = np.concatenate([scorer.submission_embeddings, np.asarray(embeddings, dtype=np.float32)])
+    return EmbeddingScorer(scorer.corpus_embeddings, stacked)
+
+
 def _corpus_scorer(
     job: dict, files: ModelFiles, papers: pd.DataFrame, papers_parquet: PathLike, texts: list[str],
-    n_submissions: int, n_rejects: int,
+    n_submissions: int, n_rejects: int, reject_texts: list[str],
 ) -> Scorer:
-    """The job's model on the corpus: ``avg`` alone from cached embeddings, else a registry
-    model on its corpus indexes."""
+    """The job's model on the corpus: ``avg`` alone from cached embeddings (the rejects'
+    encoded with the model when their file is missing), else a registry model on its corpus
+    indexes."""
     if parse_spec(job["model"]) == ["avg"]:
         if files.corpus_embeddings_npy is None or files.submission_embeddings_npy is None:
             raise ValueError("model avg reads the corpus and submission embeddings; none given")
-        if n_rejects and files.reject_embeddings_npy is None:
+        reject_npy = files.reject_embeddings_npy
+        encode_rejects = n_rejects > 0 and (reject_npy is None or not os.path.isfile(reject_npy))
+        if encode_rejects and (files.avg_model is None or not os.path.isfile(files.avg_model)):
             statuses = list(job["submission_status"])
-            raise ValueError(f"submission_status {statuses} needs the rejects' embeddings")
-        parts = [files.submission_embeddings_npy, *([files.reject_embeddings_npy] if n_rejects else [])]
-        return load_embedding_scorer(
+            raise ValueError(f"submission_status {statuses} needs the rejects' embeddings, or the model "
+                             "that makes them")
+        parts = [files.submission_embeddings_npy, *([reject_npy] if n_rejects and not encode_rejects else [])]
+        scorer = load_embedding_scorer(
             files.corpus_embeddings_npy, parts, len(papers), [n_submissions, n_rejects][: len(parts)]
         )
+        if encode_rejects:
+            scorer = with_encoded_rejects(scorer, files.avg_model, reject_texts)
+        return scorer
     corpus_texts = None
     if job["mode"] == "group_group":
         corpus_texts = read_paper_texts(papers_parquet, files.settings.text_fields)
@@ -102,11 +119,17 @@ def _corpus_scorer(
 
 
 def _rejects(job: dict, rejects_jsonl: PathLike | None) -> list[dict]:
+    """The set-aside submissions the job may score: none unless its statuses take them, nor
+    for a paper subset that lists none of them (OpenReview's subset requests take any
+    status)."""
     if not needs_rejects(job):
         return []
     if not rejects_jsonl:
         raise ValueError(f"submission_status {list(job['submission_status'])} needs the rejects file")
-    return read_jsonl(rejects_jsonl)
+    rejects = read_jsonl(rejects_jsonl)
+    if job["mode"] == "paper_subset" and not set(map(str, job["submissions"])) & set(reject_ids(rejects)):
+        return []
+    return rejects
 
 
 def affinity_job_file(
@@ -146,18 +169,17 @@ def affinity_job_file(
     the text fields, encoders, ``bm25`` and device). Rejects are needed when the job scores
     withdrawn or desk-rejected submissions.
 
-    Files in the project's shape, or in OpenReview's for an OpenReview config (or
-    ``output: openreview``; ``results``, ``status``). Returns the final status record:
+    Files in OpenReview's shape (``output: openreview``, the default, and every OpenReview
+    config), or the project's (``output: project``; ``results``, ``status``). Returns the final status record:
     ``Completed``, or ``Data Error`` with the reason when the input is bad (no results are
     written then). Other failures write ``Error`` and raise.
     """
     request = dict(job)
-    translated = is_openreview_config(request)
-    if translated and request.get("name"):
+    if is_openreview_config(request) and request.get("name"):
         name = str(request["name"])
     status = StatusFile(Path(status_json) if status_json else Path(out_json).with_name("status.json"),
                         name or Path(out_json).parent.name, request,
-                        translated or request.get("output") == "openreview")
+                        writes_openreview_files(request))
     files = ModelFiles(corpus_embeddings_npy, submission_embeddings_npy, reject_embeddings_npy,
                        tuple(index_npzs), avg_model, scorer_settings or ScorerSettings())
     status.write("Initialized", "reading the job's inputs")
@@ -169,9 +191,9 @@ def affinity_job_file(
         reviewers, submissions = read_jsonl(reviewers_jsonl), read_jsonl(submissions_jsonl)
         rejects = _rejects(job, rejects_jsonl)
         texts = []
+        reject_texts = submission_texts(rejects, files.settings.text_fields, rejects_jsonl or "rejects")
         if job.get("archives_dir") or parse_spec(job["model"]) != ["avg"]:
-            texts = submission_texts(submissions, files.settings.text_fields, submissions_jsonl)
-            texts += submission_texts(rejects, files.settings.text_fields, rejects_jsonl or "rejects")
+            texts = submission_texts(submissions, files.settings.text_fields, submissions_jsonl) + reject_texts
         archive: Archive | None = None
         if job.get("archives_dir"):
             archive = read_archives(job["archives_dir"], reviewers)
@@ -180,7 +202,8 @@ def affinity_job_file(
                                                  files.settings)
         else:
             papers = _corpus_papers(papers_parquet)
-            scorer = _corpus_scorer(job, files, papers, papers_parquet, texts, len(submissions), len(rejects))
+            scorer = _corpus_scorer(job, files, papers, papers_parquet, texts, len(submissions), len(rejects),
+                                    reject_texts)
         pairs = None
         if selection is not None:
             pairs = selection_pairs(selection, reviewers, papers["paper_id"].astype(str).tolist())

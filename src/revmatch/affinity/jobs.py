@@ -46,6 +46,11 @@ logger = logging.getLogger(__name__)
 _REJECT_REASONS = {"withdrawn": "withdrawn", "desk reject": "desk_rejected"}
 
 
+def reject_ids(rejects: Sequence[dict]) -> list[str]:
+    """The ids of set-aside submissions (``startSubmissionId``, as ``softconf`` writes them, or ``id``)."""
+    return [str(r.get("startSubmissionId", r.get("id"))) for r in rejects]
+
+
 def submission_pool(
     submissions: Sequence[dict], rejects: Sequence[dict], statuses: Sequence[str]
 ) -> tuple[np.ndarray, list[str], list[str]]:
@@ -63,7 +68,7 @@ def submission_pool(
             raise ValueError(f"rejected submission {row}: unknown reason {record.get('reason')!r}")
         status.append(_REJECT_REASONS[reason])
     ids = [str(s.get("id", s.get("startSubmissionId"))) for s in submissions]
-    ids += [str(r.get("startSubmissionId", r.get("id"))) for r in rejects]
+    ids += reject_ids(rejects)
     wanted = np.isin(np.asarray(status, dtype=object), list(statuses))
     rows = np.flatnonzero(wanted)
     return rows, [ids[i] for i in rows], [ids[i] for i in np.flatnonzero(~wanted)]

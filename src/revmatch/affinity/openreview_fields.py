@@ -46,6 +46,8 @@ class Translation:
     notes: list[str] = field(default_factory=list)
     #: the OpenReview model name the job's default model stands for
     openreview_model: str | None = None
+    #: the field that set ``normalize`` (``model.normalizeScores``, legacy ``model_params.normalize_scores``)
+    normalize_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,8 @@ def model_options(
 ) -> None:
     """The model options both forms have: the reduction (``scoreComputation``: max -> max, avg
     -> mean; a ``percentileSelect`` q -> ``pq``), the sparse value, the text fields (only
-    true: the configured ``model.text_fields`` are scored) and ``normalizeScores`` (either:
-    scores lie in [0, 1] here)."""
+    true: the configured ``model.text_fields`` are scored) and ``normalizeScores`` ->
+    ``normalize`` (false: the model's fixed map into [0, 1], not the job's min-max)."""
     if reduce is not None:
         out.job["reduce"] = reduce
     q = percentile.value
@@ -210,8 +212,10 @@ def model_options(
         if text.value is not None and text.value is not True:
             raise field_error(text.name, "every job scores the configured text fields (model.text_fields: "
                                          "title and abstract by default); leave it true")
-    if normalize.value is not None and not isinstance(normalize.value, bool):
-        raise field_error(normalize.name, f"true or false, got {normalize.value!r}")
+    if normalize.value is not None:
+        if not isinstance(normalize.value, bool):
+            raise field_error(normalize.name, f"true or false, got {normalize.value!r}")
+        out.job["normalize"], out.normalize_field = normalize.value, normalize.name
 
 
 def publication_limits(minimum: Field, top: Field, out: Translation) -> None:

@@ -2,13 +2,13 @@
 ``metadata`` block, and ``write_results``, which streams the JSON and the CSV block by
 block.
 
-Two outputs (``OUTPUTS``). The project's (``project``): scores with ``SCORE_DECIMALS``
-decimals, a CSV with a header row, ``archives_count`` (current schema) per member.
-OpenReview's (``openreview``), read by OpenReview's own readers: the CSV of its service's
-score files (no header; rows ``submission,user,score``, or ``a,b,score`` for two groups;
-scores as Python prints ``round(score, 4)``, ``round(score, 2)`` for two groups, as its
+Two outputs (``OUTPUTS``). OpenReview's (``openreview``, a job's default), read by
+OpenReview's own readers: the CSV of its service's score files (no header; rows
+``submission,user,score``, or ``a,b,score`` for two groups; scores as Python prints ``round(score, 4)``, ``round(score, 2)`` for two groups, as its
 group aggregation rounds), the metadata of its ``metadata.json`` (``archives_count`` an
 integer total) and result entries in the order its ``get_expertise_results`` builds them.
+The project's (``project``): scores with ``SCORE_DECIMALS`` decimals, a CSV with a header
+row, ``archives_count`` (current schema) per member.
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ With ``normalize`` (the default) a job's scores are min-max scaled over the job,
 the model (a constant job scores 0 everywhere). Without it a fixed map per model
 (``model_scale``, ``unit_scores``) keeps scores comparable across jobs: cosine models
 (``avg``, sentence-transformers) give (s + 1) / 2, ``tfidf`` (a cosine of non-negative
-vectors) its cosine as it is; ``bm25`` (unbounded sums) and ensembles (mean z-scores) have
-no fixed scale and need ``normalize``.
+vectors) its cosine as it is, an ensemble of these its mean z-score placed linearly within
+the bounds its members' ranges give it (``revmatch.model.score_bounds``; fixed by the corpus
+index); ``bm25`` (unbounded sums), alone or in an ensemble, has no fixed scale and needs
+``normalize``.
 """
 
 from __future__ import annotations
@@ -32,32 +34,44 @@ from revmatch.model import (
     load_registry_model,
     parse_spec,
     score_blocks,
+    score_bounds,
 )
 
 # How ``normalize: false`` maps a model's scores into [0, 1] (``model_scale``).
-SCALES = ("cosine", "unit", "relative")
+SCALES = ("cosine", "unit", "bounded", "relative")
 
 
 def model_scale(spec: str) -> str:
     """How ``normalize: false`` maps the scores of model ``spec`` into [0, 1] (``SCALES``).
 
     ``cosine``: (s + 1) / 2 (``avg``, sentence-transformers: cosine in [-1, 1]); ``unit``:
-    as they are (``tfidf``: cosine of non-negative vectors, in [0, 1]); ``relative``: no
-    fixed map (``bm25``: unbounded sums; ensembles: mean z-scores), only the job's min-max.
+    as they are (``tfidf``: cosine of non-negative vectors, in [0, 1]); ``bounded``: an
+    ensemble of those, (s - low) / (high - low) within its ``score_bounds``; ``relative``:
+    no fixed map (``bm25``: unbounded sums, alone or in an ensemble), only the job's min-max.
     """
     names = parse_spec(spec)
-    if len(names) > 1 or names[0] == "bm25":
+    if "bm25" in names:
         return "relative"
+    if len(names) > 1:
+        return "bounded"
     return "unit" if names[0] == "tfidf" else "cosine"
 
 
-def unit_scores(scores: np.ndarray, scale: str) -> np.ndarray:
-    """Scores mapped into [0, 1] (float64) by a fixed ``scale`` (``model_scale``); NaN stays NaN."""
+def unit_scores(scores: np.ndarray, scale: str, bounds: tuple[float, float] | None = None) -> np.ndarray:
+    """Scores mapped into [0, 1] (float64) by a fixed ``scale`` (``model_scale``; ``bounds``:
+    the model's ``score_bounds``, for ``bounded``); NaN stays NaN."""
     if scale == "cosine":
         return cosine_to_unit(scores)
     if scale == "unit":
         return np.clip(np.array(scores, dtype=np.float64), 0.0, 1.0)
-    raise ValueError(f"scale {scale!r} has no fixed map to [0, 1]; use one of {SCALES[:2]} or normalise_scores")
+    if scale == "bounded" and bounds is not None:
+        low, high = bounds
+        out = np.array(scores, dtype=np.float64)
+        out -= low
+        out /= high - low
+        return np.clip(out, 0.0, 1.0, out=out)
+    raise ValueError(f"scale {scale!r} has no fixed map to [0, 1] here; use one of {SCALES[:3]} "
+                     "(bounded with the model's bounds) or normalise_scores")
 
 
 class EmbeddingScorer:
@@ -101,6 +115,7 @@ class RegistryScorer:
         self.n_papers = len(index) if isinstance(index, CorpusIndex) else len(index[0])
         self.n_submissions = len(self.submission_texts)
         self.scale = model_scale(model.name)
+        self.bounds = score_bounds(model, index) if self.scale == "bounded" else None
 
     def submission_blocks(self, rows: np.ndarray, columns: np.ndarray,
                           block_rows: int) -> Iterator[tuple[slice, np.ndarray]]:
@@ -115,7 +130,7 @@ class RegistryScorer:
         return score_blocks(self.model, self.index, texts, columns, block_rows)
 
     def to_unit(self, scores: np.ndarray) -> np.ndarray:
-        return unit_scores(scores, self.scale)
+        return unit_scores(scores, self.scale, self.bounds)
 
 
 Scorer = EmbeddingScorer | RegistryScorer

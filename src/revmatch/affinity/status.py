@@ -5,7 +5,8 @@ Expertise`` while scoring, then ``Completed``, ``Data Error`` (bad input: the re
 ``description``; no results are written) or ``Error`` (anything else). ``Queued`` is what
 ``job_status`` reports for a configured job that has not started yet.
 
-A job with OpenReview's outputs (an OpenReview config, or ``output: openreview``) writes
+A job with OpenReview's outputs (an OpenReview config, or ``output: openreview``, the
+default) writes
 the record of OpenReview's service (``name``, ``tauthor``, ``jobId``, ``status``,
 ``description``, ``cdate``, ``mdate``, ``request``), passes ``Fetching Data`` while it reads
 its inputs, and describes each state as the service does (``OPENREVIEW_DESCRIPTIONS``; a
@@ -97,9 +98,9 @@ def job_status(status_json: PathLike, name: str, request: dict | None = None) ->
         return read_json(status_json)
     if request is None:
         raise FileNotFoundError(f"no affinity job {name!r}: no {status_json} and not in the config")
-    from revmatch.affinity.openreview_config import is_openreview_config
+    from revmatch.affinity.job_config import writes_openreview_files
 
-    if is_openreview_config(request) or request.get("output") == "openreview":
+    if writes_openreview_files(request):
         return status_record(str(request.get("name") or name), "Queued", OPENREVIEW_DESCRIPTIONS["Queued"],
                              request, job_id=new_job_id())
     return status_record(name, "Queued", "configured; waits for the workflow to run it", request)

@@ -47,6 +47,10 @@ from revmatch.matching.table import locate_ids
 
 logger = logging.getLogger(__name__)
 
+#: the matcher's options that name files, besides ``scores`` (the workflow's inputs)
+MATCHER_FILE_OPTIONS = ("scores_specification", "constraints", "max_papers", "custom_user_demand",
+                        "user_group_file", "attribute_constraints")
+
 COMPARATORS = ("==", ">=", "<=")
 
 UNSUPPORTED = {

@@ -26,7 +26,7 @@ __all__, __getattr__, __dir__ = attach(__name__, {
     "dense_models": ["averaging_model", "DenseModel", "encoder_model"],
     "sparse_models": ["BM25Model", "TfidfModel"],
     "registry": ["Ensemble", "index_corpus_file", "load_indexes", "load_registry_model", "paper_scores",
-                 "score_blocks", "unrelated_score"],
+                 "score_blocks", "score_bounds", "unrelated_score"],
     "aggregation": ["aggregate_scores", "AGGREGATORS", "check_method", "csr_top_values", "MAX_BLOCK_VALUES",
                     "segment_top_values"],
     "retrieval": ["evaluate", "evaluate_models_file", "paired_bootstrap"],

@@ -77,6 +77,24 @@ def unrelated_score(model: Model, index: CorpusIndex | Sequence[CorpusIndex]) ->
     return np.float32((total / np.float32(len(index)))[0, 0])
 
 
+def score_bounds(model: Model, index: CorpusIndex | Sequence[CorpusIndex]) -> tuple[float, float] | None:
+    """The range a model's scores can take, or None when unbounded (``bm25``): [-1, 1] for
+    cosine models (``avg``, the encoders), [0, 1] for ``tfidf``; for an ensemble the mean of
+    its members' bounds, each z-scored with its calibration as ``Ensemble.score`` does (a
+    fixed linear image of the members' ranges, set by the corpus index)."""
+    if isinstance(model, Ensemble):
+        bounds = [score_bounds(member, part) for member, part in zip(model.members, index, strict=True)]
+        if any(b is None for b in bounds):
+            return None
+        ends = [part.calibration.normalise(np.asarray([b], dtype=np.float32))[0]
+                for b, part in zip(bounds, index, strict=True)]
+        low, high = np.mean(ends, axis=0, dtype=np.float64)
+        return float(low), float(high)
+    if isinstance(model, BM25Model):
+        return None
+    return (0.0, 1.0) if isinstance(model, TfidfModel) else (-1.0, 1.0)
+
+
 # ---------------------------------------------------------------- the registry
 
 
