@@ -3,10 +3,22 @@
 Serves, on 127.0.0.1, the API shapes of ``/datasets/v1`` (release list, release, dataset
 with ``files``, diffs chained between any two releases, each diff with ``from_release``,
 ``to_release``, ``update_files`` and ``delete_files``) behind an ``x-api-key`` check (401 on
-a wrong key), and the shard files behind HMAC-signed URLs that expire (403), with ``Range``
-support (206/416) and an MD5 ``ETag``. Faults can be queued per file: ``"503"`` (a server
-error), ``"403"`` (an expired URL), ``"truncate"`` (the connection closes after half of the
-body). Every request is recorded. Also: fake Datasets API records and shards for tests and benchmarks.
+a wrong key), and the shard files behind HMAC-signed URLs that expire (answered as
+``expired_answer``: 403, or a 400 with an S3 error body), with ``Range`` support (206/416)
+and an MD5 ``ETag``. Every listing signs anew (a new URL each time, as S3's dated signatures),
+unless ``reuse_urls``; with ``list_sizes`` files are listed as ``{"url", "size"}`` (sizes
+from ``listed_sizes`` when set there).
+
+Faults can be queued per file name, one per request. Answers instead of the file: ``"503"``
+(a server error), ``"403"`` (expired), ``"400-expired-token"``, ``"400-access-denied"`` (S3
+XML bodies with that ``<Code>``), ``"400-request-expired"`` (a plain ``Request has expired``
+body), ``"400-bad-request"`` (``<Code>InvalidArgument</Code>``: not an expiry). Or flags
+joined by ``+``, e.g. ``"no-length+truncate"``: ``truncate`` (the connection closes after
+half of the body), ``no-length`` (no ``Content-Length``: the body ends when the connection
+closes), ``no-etag``, ``gzip-truncated`` (the object served is the file without its last
+``GZIP_CUT`` bytes, its headers and ``ETag`` consistent with that: a truncated gzip stream),
+``corrupt`` (one byte of the body flipped; headers those of the real file). Every request is
+recorded. Also: fake Datasets API records and shards for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -26,6 +38,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 API_PREFIX = "/datasets/v1"
+GZIP_CUT = 20  # bytes the gzip-truncated fault leaves out: the gzip trailer and some data
+_S3_ERRORS = {
+    "400-expired-token": ("ExpiredToken", "The provided token has expired."),
+    "400-access-denied": ("AccessDenied", "Request has expired"),
+    "400-bad-request": ("InvalidArgument", "Invalid argument."),
+}
+_FILE_FLAGS = frozenset({"truncate", "no-length", "no-etag", "gzip-truncated", "corrupt"})
 
 
 class FakeS2:
@@ -35,6 +54,12 @@ class FakeS2:
         self.root = Path(root)
         self.api_key = api_key
         self.url_ttl_s = url_ttl_s
+        self.expired_answer = "403"  # how an expired or forged signature is answered
+        self.reuse_urls = False  # True: every listing gives a file the URL it gave first
+        self.list_sizes = False  # True: files listed as {"url", "size"}
+        self.listed_sizes: dict[str, int] = {}  # rel -> the size to list instead of the true one
+        self._signed: dict[str, str] = {}
+        self._nonce = itertools.count()
         self.secret = b"fake-signing-secret"
         self.releases: dict[str, dict[str, list[str]]] = {}
         self.diffs: dict[str, list[dict]] = defaultdict(list)  # dataset -> diffs between releases
@@ -78,9 +103,18 @@ class FakeS2:
         return chain
 
     def sign(self, rel: str) -> str:
-        expires = int(time.time() + self.url_ttl_s)
-        signature = hmac.new(self.secret, f"{rel}:{expires}".encode(), hashlib.sha256).hexdigest()
-        return f"{self.file_base}/{rel}?Expires={expires}&Signature={signature}"
+        if self.reuse_urls and rel in self._signed:
+            return self._signed[rel]
+        expires, nonce = int(time.time() + self.url_ttl_s), next(self._nonce)
+        signature = hmac.new(self.secret, f"{rel}:{expires}:{nonce}".encode(), hashlib.sha256).hexdigest()
+        self._signed[rel] = f"{self.file_base}/{rel}?Expires={expires}&N={nonce}&Signature={signature}"
+        return self._signed[rel]
+
+    def listed(self, rel: str) -> str | dict:
+        """How a listing shows a file: its signed URL, or with ``list_sizes`` also its size."""
+        if not self.list_sizes:
+            return self.sign(rel)
+        return {"url": self.sign(rel), "size": self.listed_sizes.get(rel, (self.root / rel).stat().st_size)}
 
     def file_requests(self, name: str) -> list[dict]:
         """Recorded requests for a shard file (by file name)."""
@@ -111,7 +145,7 @@ class FakeS2:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self.base_url
 
@@ -120,14 +154,17 @@ class FakeS2:
             self._server.shutdown()
             self._server.server_close()
 
-    def etag(self, rel: str) -> str:
-        if rel not in self._etags:
-            md5 = hashlib.md5()
+    def etag(self, rel: str, size: int | None = None) -> str:
+        """The MD5 of a file (of its first ``size`` bytes when given)."""
+        key = f"{rel}:{size}"
+        if key not in self._etags:
+            md5, left = hashlib.md5(), size
             with open(self.root / rel, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
+                for block in iter(lambda: fh.read(1 << 20 if left is None else min(1 << 20, left)), b""):
                     md5.update(block)
-            self._etags[rel] = md5.hexdigest()
-        return self._etags[rel]
+                    left = None if left is None else left - len(block)
+            self._etags[key] = md5.hexdigest()
+        return self._etags[key]
 
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
@@ -141,12 +178,27 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _json(self, status: int, body) -> None:
-        data = json.dumps(body).encode()
+        self._body(status, json.dumps(body).encode(), "application/json")
+
+    def _body(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _refuse(self, answer: str) -> None:
+        """Answer ``503``, ``403`` or a 400 fault (see the module docstring)."""
+        if answer == "503":
+            return self._json(503, {"message": "Slow Down"})
+        if answer == "403":
+            return self._json(403, {"message": "Request has expired"})
+        if answer == "400-request-expired":
+            return self._body(400, b"Request has expired", "text/plain")
+        code, message = _S3_ERRORS[answer]
+        xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+               f"<RequestId>FAKE0001</RequestId></Error>")
+        return self._body(400, xml.encode(), "application/xml")
 
     def do_GET(self):  # noqa: N802 (http.server API)
         url = urlsplit(self.path)
@@ -182,14 +234,14 @@ class _Handler(BaseHTTPRequestHandler):
             if files is None:
                 return self._json(404, {"message": "dataset not found"})
             return self._json(200, {"name": parts[3], "description": f"fake {parts[3]}", "README": "",
-                                    "files": [fake.sign(f) for f in files]})
+                                    "files": [fake.listed(f) for f in files]})
         if len(parts) == 5 and parts[0] == "diffs" and parts[2] == "to":
             diffs = fake.diff_chain(parts[1], parts[3], parts[4]) if parts[1] < parts[3] else None
             if diffs is None:
                 return self._json(404, {"message": f"no diffs of {parts[4]} from {parts[1]} to {parts[3]}"})
             body = [{"from_release": d["from_release"], "to_release": d["to_release"],
-                     "update_files": [fake.sign(f) for f in d["update_files"]],
-                     "delete_files": [fake.sign(f) for f in d["delete_files"]]} for d in diffs]
+                     "update_files": [fake.listed(f) for f in d["update_files"]],
+                     "delete_files": [fake.listed(f) for f in d["delete_files"]]} for d in diffs]
             return self._json(200, {"dataset": parts[4], "start_release": parts[1], "end_release": parts[3],
                                     "diffs": body})
         return self._json(404, {"message": "not found"})
@@ -200,20 +252,21 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         expires = (query.get("Expires") or ["0"])[0]
         signature = (query.get("Signature") or [""])[0]
-        good = hmac.new(fake.secret, f"{rel}:{expires}".encode(), hashlib.sha256).hexdigest()
+        nonce = (query.get("N") or [""])[0]
+        good = hmac.new(fake.secret, f"{rel}:{expires}:{nonce}".encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(good, signature) or int(expires) < time.time():
-            return self._json(403, {"message": "Request has expired"})
+            return self._refuse(fake.expired_answer)
         path = fake.root / rel
         if not path.is_file():
             return self._json(404, {"message": "no such key"})
         with fake._lock:
             queue = fake.faults.get(path.name)
             fault = queue.pop(0) if queue else None
-        if fault == "503":
-            return self._json(503, {"message": "Slow Down"})
-        if fault == "403":
-            return self._json(403, {"message": "Request has expired"})
-        size = path.stat().st_size
+        if fault is not None and fault not in _FILE_FLAGS and "+" not in fault:
+            return self._refuse(fault)
+        flags = set(fault.split("+")) if fault else set()
+        assert flags <= _FILE_FLAGS, f"unknown fault flags {flags - _FILE_FLAGS}"
+        size = path.stat().st_size - (GZIP_CUT if "gzip-truncated" in flags else 0)
         start, end = 0, size - 1
         status = 200
         match = _RANGE.match(self.headers.get("Range") or "")
@@ -228,21 +281,31 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             status = 206
         length = end - start + 1
+        closes = bool(flags & {"truncate", "no-length"})
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(length))
-        self.send_header("ETag", f'"{fake.etag(rel)}"')
+        if "no-length" not in flags:
+            self.send_header("Content-Length", str(length))
+        if "no-etag" not in flags:
+            truncated = "gzip-truncated" in flags
+            self.send_header("ETag", f'"{fake.etag(rel, size if truncated else None)}"')
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        if fault == "truncate":
+        if closes:
             self.send_header("Connection", "close")
         self.end_headers()
-        send = length // 2 if fault == "truncate" else length
+        send = length // 2 if "truncate" in flags else length
         with open(path, "rb") as fh:
             self.wfile.flush()
-            self.connection.sendfile(fh, offset=start, count=send)
-        if fault == "truncate":
+            if "corrupt" in flags:  # one byte flipped in the middle of what is sent
+                fh.seek(start)
+                body = bytearray(fh.read(send))
+                body[len(body) // 2] ^= 0xFF
+                self.wfile.write(bytes(body))
+            else:
+                self.connection.sendfile(fh, offset=start, count=send)
+        if closes:
             self.close_connection = True
 
 

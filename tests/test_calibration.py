@@ -3,17 +3,22 @@
 import dataclasses
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 import yaml
 from scipy.stats import spearmanr
 
-from revmatch.calibration.calibrate import calibrate_reviews_file
-from revmatch.calibration.data import read_reviews
+from revmatch._blas import skip_blas_search, user_sets_blas
+from revmatch.calibration.calibrate import SAVED_VARIABLES, calibrate_reviews_file, write_posterior
+from revmatch.calibration.data import read_reviews, resolve_duplicates
 from revmatch.calibration.diagnostics import advi_loss_change, calibration_diagnostics, check_convergence
 from revmatch.calibration.fit import choose_sampler, fit_calibration
 from revmatch.calibration.model import (
@@ -26,7 +31,7 @@ from revmatch.calibration.model import (
 from revmatch.calibration.plots import plot_calibration, plot_calibration_files
 from revmatch.calibration.settings import CalibrationSettings
 from revmatch.calibration.simulate import draw_ordered_thresholds, simulate_reviews
-from revmatch.calibration.summary import summarise_calibration
+from revmatch.calibration.summary import posterior_summary, summarise_calibration
 from revmatch.io import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -231,6 +236,84 @@ def test_read_reviews_missing_column(tmp_path):
     assert err.value.column == "Reviewer Expertise" and err.value.path == str(path)
 
 
+def test_missing_expertise_is_an_error_naming_file_row_and_column(tmp_path):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "bob", "", ""], ["2", "cy", "3", " "]])
+    with pytest.raises(InputError, match="missing expertise") as err:
+        read_reviews(path, START_COLUMNS, n_levels=5)
+    assert (err.value.path, err.value.row, err.value.column) == (str(path), 4, "Reviewer Expertise")
+    with pytest.raises(InputError, match="missing expertise"):
+        read_reviews(path, START_COLUMNS, expertise_map={"Expert": 3, "Novice": 1}, n_levels=5)
+
+
+@pytest.mark.parametrize(
+    ("rule", "expertise", "counts"),
+    [
+        ("lowest", [2, 1, 3, 3, 1], {"missing": 1, "filled": 1, "dropped": 0, "fill_level": 1}),
+        ("median", [2, 1, 3, 3, 2], {"missing": 1, "filled": 1, "dropped": 0, "fill_level": 2}),
+        ("drop", [2, 1, 3, 3], {"missing": 1, "filled": 0, "dropped": 1, "fill_level": None}),
+    ],
+)
+def test_missing_expertise_is_filled_or_dropped_and_counted(tmp_path, rule, expertise, counts):
+    path = tmp_path / "reviews.csv"
+    write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "bob", "3", "1"], ["2", "ann", "2", "3"],
+                             ["3", "cy", "2", "3"], ["3", "dee", "5", ""]])
+    reviews = read_reviews(path, START_COLUMNS, n_levels=5, missing_expertise=rule)
+    assert list(reviews["expertise"]) == expertise  # median: the lower median of 1, 2, 3, 3
+    assert reviews.attrs["missing_expertise"] == {"rule": rule, **counts}
+    assert reviews.attrs["reviewers_without_reviews"] == (["dee"] if rule == "drop" else [])
+
+
+def test_repeated_reviews_that_differ_are_an_error_and_identical_ones_kept_once(tmp_path):
+    path = tmp_path / "reviews.csv"
+    rows = [["1", "ann", "4", "2"], ["1", "bob", "3", "1"], ["1", "ann", "4", "2"], ["2", "ann", "2", "3"]]
+    write_reviews_csv(path, rows)
+    reviews = read_reviews(path, START_COLUMNS, n_levels=5)
+    assert list(reviews.index) == [2, 3, 5]
+    assert reviews.attrs["duplicate_reviews"] == {
+        "rule": "error", "pairs": 1, "identical_removed": 1, "conflicting_pairs": 0, "removed": 1
+    }
+    write_reviews_csv(path, [*rows, ["2", "ann", "2", "1"], ["1", "ann", "5", "2"]])
+    message = "submission '2' reviewed again by 'ann' with a different expertise"
+    with pytest.raises(InputError, match=message) as err:
+        read_reviews(path, START_COLUMNS, n_levels=5)
+    assert (err.value.row, err.value.column) == (6, "Reviewer Expertise")
+    assert "2 such pair(s)" in str(err.value) and "duplicate_reviews" in str(err.value)
+    with pytest.raises(ValueError, match="different score"):
+        resolve_duplicates(pd.DataFrame({"submission_id": ["1", "1"], "reviewer_id": ["a", "a"],
+                                         "score": [1, 2], "expertise": [1, 1]}))
+
+
+def test_repeated_reviews_keep_the_last_or_first_by_line_or_timestamp(tmp_path):
+    path = tmp_path / "reviews.csv"
+    frame = pd.DataFrame(
+        [["1", "ann", "2", "2", "2024-05-03 10:00"], ["1", "bob", "3", "1", ""],
+         ["1", "ann", "4", "2", "2024-05-01 09:00"], ["1", "ann", "5", "3", "2024-05-02T12:00:00Z"],
+         ["2", "ann", "3", "3", "not a time"], ["2", "ann", "3", "3", ""]],
+        columns=[*START_COLUMNS.values(), "Last Modified"],
+    )
+    frame.to_csv(path, index=False)
+    expected = {"pairs": 2, "identical_removed": 1, "conflicting_pairs": 1, "removed": 3}
+
+    def kept(rule: str, columns: dict) -> list[int]:
+        reviews = read_reviews(path, columns, n_levels=5, duplicate_reviews=rule)
+        assert reviews.attrs["duplicate_reviews"] == {"rule": rule, **expected}
+        return list(reviews.index)
+
+    # by line: the last of lines 2, 4, 5 is 5, the first 2; the identical repeat (line 7) goes
+    assert kept("last", START_COLUMNS) == [3, 5, 6]
+    assert kept("first", START_COLUMNS) == [2, 3, 6]
+    # by timestamp (only those of repeats that differ are read): 05-03 is the last, 05-01 the first
+    with_time = {**START_COLUMNS, "timestamp": "Last Modified"}
+    assert kept("last", with_time) == [2, 3, 6]
+    assert kept("first", with_time) == [3, 4, 6]
+    frame.loc[0, "Last Modified"] = "yesterday"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match="timestamp 'yesterday' is not a date and time") as err:
+        read_reviews(path, with_time, n_levels=5, duplicate_reviews="last")
+    assert (err.value.row, err.value.column) == (2, "Last Modified")
+
+
 def test_expertise_above_the_configured_levels_is_an_input_error(tmp_path):
     path = tmp_path / "reviews.csv"
     write_reviews_csv(path, [["1", "ann", "4", "2"], ["1", "bob", "3", "4"]])
@@ -396,9 +479,13 @@ def test_bad_hyperparameters_are_rejected(simulated):
 
 def test_calibrate_reviews_file_fits_advi_and_writes_every_output(tmp_path, simulated):
     reviews, truth = simulated
-    export = start_export(reviews)
-    export["Overall Recommendation"] = export["Overall Recommendation"].astype(str)
+    export = start_export(reviews).astype(str)
     export.loc[[5, 17], "Overall Recommendation"] = ""
+    export.loc[9, "Reviewer Expertise"] = ""  # filled with the median level
+    # an identical repeat of review 0 (kept once) and a later review of pair 1 (kept: "last")
+    revised = str(int(export.at[1, "Overall Recommendation"]) % 5 + 1)
+    later = export.loc[[1]].assign(**{"Overall Recommendation": revised})
+    export = pd.concat([export, export.loc[[0]], later], ignore_index=True)
     src = tmp_path / "reviews.csv"
     export.to_csv(src, index=False)
     out = tmp_path / "calibration"
@@ -406,7 +493,7 @@ def test_calibrate_reviews_file_fits_advi_and_writes_every_output(tmp_path, simu
                out / "diagnostics.json"]
     settings = CalibrationSettings(
         columns=START_COLUMNS, n_levels=5, n_expertise=3, method="advi", draws=300, seed=2, hyper=HYPER,
-        advi_iterations=3000,
+        advi_iterations=3000, missing_expertise="median", duplicate_reviews="last",
     )
     returned = calibrate_reviews_file(src, *outputs, settings)
     assert all(p.stat().st_size > 0 for p in outputs)
@@ -418,21 +505,53 @@ def test_calibrate_reviews_file_fits_advi_and_writes_every_output(tmp_path, simu
     assert 2000 <= diagnostics["advi_iterations"] <= 3000
     assert diagnostics["skipped_empty_scores"] == 2 and diagnostics["reviews"] == len(reviews) - 2
     assert diagnostics["reviewers_without_reviews"] == [] and diagnostics["submissions_without_reviews"] == []
+    assert diagnostics["missing_expertise"] == {"rule": "median", "missing": 1, "filled": 1, "dropped": 0,
+                                                "fill_level": 2}
+    assert diagnostics["duplicate_reviews"] == {"rule": "last", "pairs": 2, "identical_removed": 1,
+                                                "conflicting_pairs": 1, "removed": 2}
     submissions = pd.read_csv(outputs[0], dtype={"submission_id": str})
     assert len(submissions) == N_SUBMISSIONS and submissions["n_reviews"].sum() == len(reviews) - 2
     merged = submissions.merge(truth["submissions"], on="submission_id", validate="one_to_one")
     assert spearmanr(merged["quality_mean"], merged["quality"]).statistic > 0.75
-    posterior = az.from_netcdf(outputs[3])
-    assert set(posterior.posterior.data_vars) == {
-        "quality", "expertise_precision", "accuracy", "threshold_shift", "thresholds"
-    }
-    assert posterior.posterior.sizes["chain"] == 1 and posterior.posterior.sizes["draw"] == 300
-    assert posterior.observed_data["score"].size == len(reviews) - 2
+    # posterior.nc: the summary by default, agreeing with submissions.csv
+    assert diagnostics["posterior_file"] == {"save_posterior": "summary", "bytes": outputs[3].stat().st_size}
+    with xr.open_dataset(outputs[3], engine="h5netcdf") as summary:
+        assert set(summary.data_vars) == set(SAVED_VARIABLES)
+        assert list(summary["stat"].to_numpy()) == ["mean", "sd", "q05", "q95"]  # ADVI: no R-hat, ESS
+        assert (summary.attrs["method"], summary.attrs["chains"], summary.attrs["draws"]) == ("advi", 1, 300)
+        assert json.loads(summary.attrs["diagnostics"])["duplicate_reviews"]["removed"] == 2
+        quality = summary["quality"].to_pandas().T.loc[submissions["submission_id"]]
+        np.testing.assert_allclose(quality[["mean", "q05", "q95"]].to_numpy(),
+                                   submissions[["quality_mean", "quality_q05", "quality_q95"]].to_numpy())
 
     plots = [out / "plots" / "quality.png", out / "plots" / "leniency.png", out / "plots" / "expertise.png"]
     plot_calibration_files(*outputs[:3], *plots)
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
     assert no_temp_files(tmp_path)
+
+
+def test_posterior_file_is_a_summary_by_default_and_every_draw_on_request(tmp_path, simulated, fitted):
+    reviews, _ = simulated
+    idata, (submissions, reviewers, _) = fitted
+    summary_size = write_posterior(idata, tmp_path / "summary.nc", "summary", {"method": "nuts"})
+    full_size = write_posterior(idata, tmp_path / "full.nc", "full", {})
+    assert summary_size == (tmp_path / "summary.nc").stat().st_size and full_size > 10 * summary_size
+    assert no_temp_files(tmp_path)
+    with xr.open_dataset(tmp_path / "summary.nc", engine="h5netcdf") as summary:
+        assert list(summary["stat"].to_numpy()) == ["mean", "sd", "q05", "q95", "r_hat", "ess_bulk"]
+        assert summary["thresholds"].dims == ("stat", "reviewer", "threshold")
+        accuracy = summary["accuracy"].to_pandas().T.loc[reviewers["reviewer_id"]]
+        np.testing.assert_allclose(accuracy["mean"], reviewers["accuracy_mean"])
+        assert (summary["quality"].sel(stat="r_hat") < 1.2).all()
+        assert (summary["quality"].sel(stat="ess_bulk") > 20).all()
+        sd = summary["quality"].to_pandas().T.loc[submissions["submission_id"], "sd"]
+        np.testing.assert_allclose(sd, submissions["quality_sd"])
+    full = az.from_netcdf(tmp_path / "full.nc")
+    assert set(full.posterior.data_vars) == set(SAVED_VARIABLES)
+    assert (full.posterior.sizes["chain"], full.posterior.sizes["draw"]) == (2, 200)
+    assert full.observed_data["score"].size == len(reviews)
+    one_chain = posterior_summary(idata.sel(chain=[0]), ["quality"])
+    assert np.isnan(one_chain["quality"].sel(stat="r_hat")).all() and one_chain.attrs["chains"] == 1
 
 
 def test_bad_convergence_fails_loudly_and_writes_nothing(tmp_path, simulated):
@@ -537,7 +656,8 @@ def test_settings_from_the_demo_config():
     assert (settings.draws, settings.tune, settings.chains, settings.seed) == (500, 300, 2, 1)
     assert (settings.method, settings.sampler) == ("nuts", "auto")
     assert (settings.min_ess, settings.max_rhat) == (50, 1.05)
-    assert settings.columns == START_COLUMNS and settings.hyper["accuracy_shape"] == 5.0
+    assert settings.columns == {**START_COLUMNS, "timestamp": None}
+    assert settings.hyper["accuracy_shape"] == 5.0
     # the rule's params: every key of the section but the input file, nothing else
     section = config["calibration"]
     assert settings.as_params() == {key: value for key, value in section.items() if key != "reviews"}
@@ -549,7 +669,9 @@ def test_settings_of_a_minimal_section_take_the_schemas_defaults():
     settings = CalibrationSettings.from_config(validated_config(config))
     assert (settings.draws, settings.tune, settings.seed, settings.min_ess) == (1000, 1000, 1, 100)
     assert settings.score_map is None and settings.fail_on_bad_convergence is True
-    assert settings.columns == START_COLUMNS
+    assert settings.columns == {**START_COLUMNS, "timestamp": None}
+    assert (settings.missing_expertise, settings.duplicate_reviews) == ("error", "error")
+    assert settings.save_posterior == "summary"
 
 
 def test_settings_round_trip_through_params():
@@ -573,3 +695,50 @@ def test_settings_refuse_a_bad_method_sampler_or_prior():
         CalibrationSettings(hyper={"quality_sd": 1.0})
     with pytest.raises(ValueError, match="accuracy_rate must be positive"):
         CalibrationSettings(hyper={"accuracy_rate": 0.0})
+    with pytest.raises(ValueError, match="duplicate_reviews must be one of"):
+        CalibrationSettings(duplicate_reviews="mean")
+    with pytest.raises(ValueError, match="missing_expertise must be one of"):
+        CalibrationSettings(missing_expertise="guess")
+    with pytest.raises(ValueError, match="save_posterior must be one of"):
+        CalibrationSettings(save_posterior="draws")
+
+
+# ------------------------------------------------------------------ numeric backend
+
+
+def test_a_blas_set_by_the_user_is_left_alone(tmp_path):
+    rc = tmp_path / "pytensorrc"
+    unset = {"PYTENSORRC": str(tmp_path / "none")}
+    assert not user_sets_blas(unset)
+    assert user_sets_blas({**unset, "PYTENSOR_FLAGS": 'floatX=float64,blas__ldflags="-L/opt/x -lopenblas"'})
+    rc.write_text("[blas]\nldflags = -lopenblas\n")
+    assert user_sets_blas({"PYTENSORRC": str(rc)})
+    env = {**unset, "PYTENSOR_FLAGS": "floatX=float64"}
+    assert skip_blas_search(env) is ("pytensor" not in sys.modules)  # too late once pytensor is imported
+
+
+def test_the_model_has_no_blas_operation_and_pytensor_is_not_sent_looking_for_one(tmp_path):
+    """A fresh process: importing the calibration package sets blas__ldflags empty before
+    pytensor is imported (no search, no warning); the compiled log density and gradient have
+    no operation a BLAS would run (the reason, measured in benchmarks/calibration_blas.py)."""
+    code = """
+import json, warnings
+warnings.simplefilter("error", UserWarning)
+from revmatch.calibration.model import build_model
+from revmatch.calibration.simulate import simulate_reviews
+import pytensor
+reviews, _ = simulate_reviews(12, 6, seed=0)
+model = build_model(reviews, 5, 3)
+functions = (model.compile_logp(), model.compile_dlogp())
+ops = [type(node.op).__name__ for f in functions for node in f.f.maker.fgraph.apply_nodes]
+print(json.dumps({"ldflags": pytensor.config.blas__ldflags, "ops": sorted(set(ops))}))
+"""
+    env = {key: value for key, value in os.environ.items() if key != "PYTENSOR_FLAGS"}
+    env.update(PYTENSORRC=str(tmp_path / "none"), PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["ldflags"] == ""
+    assert "AdvancedIncSubtensor1" in found["ops"]  # the gradient's graph was inspected
+    assert [op for op in found["ops"] if any(name in op for name in ("Dot", "Gemm", "Gemv", "Ger"))] == []

@@ -68,12 +68,12 @@ def test_options_are_the_config_keys_they_set_with_the_schema_defaults():
     """CLI = config: an option tagged [section] is that section's key, spelled with hyphens,
     with the schema's default; every other option names a file or folder (``revmatch match``:
     openreview-matcher's own options, as its users type them; ``revmatch serve``: the service's
-    address, token and state); each has help."""
+    address, token and state; ``revmatch run --resume``); each has help."""
     import re
 
     import yaml
 
-    from revmatch.cli import MATCHER_OPTIONS, PATH_OPTIONS, SERVICE_OPTIONS, build_parser
+    from revmatch.cli import MATCHER_OPTIONS, PATH_OPTIONS, RUN_OPTIONS, SERVICE_OPTIONS, build_parser
     from tests.conftest import REPO
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
@@ -82,7 +82,8 @@ def test_options_are_the_config_keys_they_set_with_the_schema_defaults():
         assert action.help, where
         tagged = re.match(r"\[(\w+)\]", action.help)
         if not tagged:
-            known = PATH_OPTIONS | {("match",): MATCHER_OPTIONS, ("serve",): SERVICE_OPTIONS}.get(command, set())
+            own = {("match",): MATCHER_OPTIONS, ("serve",): SERVICE_OPTIONS, ("run",): RUN_OPTIONS}
+            known = PATH_OPTIONS | own.get(command, set())
             assert action.dest in known, f"{where}: neither a config key, a path nor a matcher option"
             continue
         section = schema[tagged.group(1)]

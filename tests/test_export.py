@@ -10,7 +10,10 @@ from revmatch.matching.conference_assignment import assign_conference
 from revmatch.matching.export import (
     assignment_records,
     export_assignments_file,
+    file_sha256,
     format_text_report,
+    remove_previous_exports,
+    stale_exports,
     top_reviewers,
     sheet_names,
     track_slug,
@@ -286,3 +289,72 @@ def test_a_forced_pair_carries_its_reason_into_every_export(solved, tmp_path):
     assert rows[0]["Notes"] == f"{table.loc[0, 'reviewer_id']}: forced: the area chair asked"
     assert all(row["Notes"] == "" for row in rows[1:])
     assert "[forced: the area chair asked]" in format_text_report(records)
+
+
+def export_into(out, tmp_path, with_openreview=True):
+    """Export the solved fixture's files (written by ``test_export_assignments_file``'s way) into ``out``."""
+    return export_assignments_file(
+        tmp_path / "assignment.csv", tmp_path / "submissions.jsonl", tmp_path / "reviewers.jsonl",
+        tmp_path / "aggregate.npy", tmp_path / "coi.npy",
+        out_jsonl=out / "assignments.jsonl", out_csv=out / "assignments.csv", out_tracks_dir=out / "tracks",
+        out_start_txt=out / "start_upload.txt", out_text=out / "assignments.txt", reviews_per_paper=2,
+        out_xlsx=out / "assignments.xlsx", out_openreview_dir=out / "openreview" if with_openreview else None,
+        out_manifest=out / "exports.json",
+    )
+
+
+def write_inputs(solved, tmp_path):
+    table, submissions, reviewers, scores, coi = solved
+    write_csv(table, tmp_path / "assignment.csv")
+    write_jsonl(submissions, tmp_path / "submissions.jsonl")
+    write_jsonl(reviewers, tmp_path / "reviewers.jsonl")
+    np.save(tmp_path / "aggregate.npy", scores)
+    np.save(tmp_path / "coi.npy", coi)
+
+
+def test_the_manifest_fingerprints_the_assignment_and_every_export(solved, tmp_path):
+    """exports.json names the assignment's SHA-256 and each export's (track files one by one,
+    paths relative to it); the exports themselves are the same bytes as without it."""
+    write_inputs(solved, tmp_path)
+    export_into(tmp_path / "out", tmp_path)
+    manifest = json.loads((tmp_path / "out" / "exports.json").read_text())
+    assert manifest["assignment"] == {"file": "../assignment.csv", "sha256": file_sha256(tmp_path / "assignment.csv")}
+    exported = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")
+                if p.is_file() and p.name != "exports.json"}
+    assert set(manifest["exports"]) == exported
+    assert {"start_upload.txt", "openreview/assignments.json", "tracks/COI.csv"} <= exported
+    assert all(manifest["exports"][name] == file_sha256(tmp_path / "out" / name) for name in exported)
+    assert stale_exports(tmp_path / "out" / "exports.json") == []
+    export_assignments_file(  # the same exports without a manifest: byte for byte
+        tmp_path / "assignment.csv", tmp_path / "submissions.jsonl", tmp_path / "reviewers.jsonl",
+        tmp_path / "aggregate.npy", tmp_path / "coi.npy", out_jsonl=tmp_path / "plain" / "assignments.jsonl",
+        out_csv=tmp_path / "plain" / "assignments.csv", out_tracks_dir=tmp_path / "plain" / "tracks",
+        out_start_txt=tmp_path / "plain" / "start_upload.txt", out_text=tmp_path / "plain" / "assignments.txt",
+        reviews_per_paper=2, out_openreview_dir=tmp_path / "plain" / "openreview",
+    )
+    for name in ("start_upload.txt", "openreview/assignments.json", "openreview/alternates.json", "assignments.jsonl"):
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "out" / name).read_bytes(), name
+
+
+def test_a_changed_assignment_or_export_makes_the_exports_stale(solved, tmp_path):
+    write_inputs(solved, tmp_path)
+    out = tmp_path / "out"
+    export_into(out, tmp_path, with_openreview=False)
+    (out / "start_upload.txt").write_text("10:d1:d2\n")
+    (out / "assignments.txt").unlink()
+    table = solved[0]
+    write_csv(table.iloc[1:], tmp_path / "assignment.csv")
+    assert sorted(stale_exports(out / "exports.json")) == [
+        "../assignment.csv (changed)", "assignments.txt (missing)", "start_upload.txt (changed)"]
+
+
+def test_previous_exports_are_removed_files_and_folders(solved, tmp_path):
+    write_inputs(solved, tmp_path)
+    out = tmp_path / "out"
+    export_into(out, tmp_path)
+    paths = [out / "assignments.jsonl", out / "tracks", out / "openreview" / "assignments.json",
+             out / "evaluation.txt", out / "exports.json"]
+    removed = remove_previous_exports(paths)
+    assert removed == [str(p) for p in paths if p.name != "evaluation.txt"]  # absent: nothing to remove
+    assert not any(p.exists() for p in paths)
+    assert (out / "openreview" / "alternates.json").exists() and (out / "start_upload.txt").exists()

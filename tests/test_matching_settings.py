@@ -120,3 +120,12 @@ def test_attribute_constraints_pass_as_plain_params():
     assert builtins_only(params)
     assert params["attribute_constraints"][0]["attribute"] == "affiliation"
     assert AssignmentSettings.from_params(params) == settings.assignment
+
+
+def test_counts_that_contradict_each_other_are_refused_from_params_too():
+    """The assignment's invariants hold however the settings are built (config or a rule's params)."""
+    params = MatchingSettings.from_config(demo_config(), model={"spec": "avg"}).assignment.as_params()
+    with pytest.raises(ValueError, match=r"min_papers_per_reviewer \(7\) is above .*max_papers_per_reviewer \(6\)"):
+        AssignmentSettings.from_params({**params, "min_papers_per_reviewer": 7})
+    with pytest.raises(ValueError, match=r"min_senior_per_paper \(4\) is above matching.reviews_per_paper \(3\)"):
+        AssignmentSettings.from_params({**params, "min_senior_per_paper": 4})

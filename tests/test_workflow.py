@@ -158,8 +158,9 @@ def test_changing_a_quota_reruns_only_the_assignment(demo_run, tmp_path):
 
 ASSIGNMENT_AND_EXPORTS = {"solve_assignment", "export_assignments", "evaluate_assignment", "all"}
 AGGREGATION = {"aggregate_scores", "gather_aggregate"}
+# the demo's openreview_matches entry reads an affinity job's scores: the matcher runs again after it
 AVERAGING_MODEL = {"train_similarity_model", "embed_corpus", "index_corpus", "compute_paper_matrix", "evaluate_models",
-                   "affinity_job"}
+                   "affinity_job", "openreview_match"}
 
 
 @pytest.mark.parametrize(
@@ -263,3 +264,47 @@ def test_an_added_submission_is_the_only_text_encoded_again(demo_run, tmp_path):
     encoded = [int(n) for n in re.findall(r"tuned: encoded (\d+) of", logs)]
     assert encoded == [1], logs[-3000:]
     assert re.search(r"\d+ rows cached, 1 to compute", logs)  # the other rows come from the paper cache
+
+
+EXPORTS = ["assignments.jsonl", "assignments.csv", "assignments.txt", "assignments.xlsx", "start_upload.txt", "tracks",
+           "openreview/assignments.json", "openreview/alternates.json", "evaluation.txt", "exports.json"]
+
+
+def test_a_failed_solve_leaves_no_stale_export_and_a_fixed_one_fingerprints_its_exports(tmp_path):
+    """The exports carry the fingerprint of the assignment they come from (exports.json); a solve
+    that fails removes the previous assignment's exports first, so none describes an assignment
+    that no longer exists, and the error names the cause; a fixed config exports the new one.
+    The demo's matching to its exports, on tfidf scores (no model to train)."""
+    from revmatch.matching.export import file_sha256, stale_exports
+
+    work = copy_workflow(tmp_path)
+    conf = work / "results" / "demo"
+    (work / "tfidf.yaml").write_text("model:\n  matching_model: tfidf\n")
+    (work / "infeasible.yaml").write_text("matching:\n  reviews_per_paper: 30\n")
+    (work / "fixed.yaml").write_text("matching:\n  max_papers_per_reviewer: 5\n")
+
+    def export(*overlays):
+        configs = ["config/config.yaml", "tfidf.yaml", *overlays]
+        return run_snakemake(work, "--configfile", *configs, "--", "export_assignments", "evaluate_assignment")
+
+    proc = export()
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    first = json.loads((conf / "exports.json").read_text())
+    assert first["assignment"] == {"file": "assignment.csv", "sha256": file_sha256(conf / "assignment.csv")}
+    assert {"start_upload.txt", "openreview/assignments.json", "assignments.xlsx"} <= set(first["exports"])
+    assert stale_exports(conf / "exports.json") == []
+
+    proc = export("infeasible.yaml")
+    assert proc.returncode != 0
+    log = (work / "logs" / "demo" / "solve_assignment.log").read_text()
+    assert "infeasible reviewer track problem(s) found by the viability check" in log
+    assert "reviewer assignments needed exceed those available" in log
+    assert not (conf / "assignment.csv").exists()
+    assert [name for name in EXPORTS if (conf / name).exists()] == []
+
+    proc = export("fixed.yaml")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert all((conf / name).exists() for name in EXPORTS)
+    second = json.loads((conf / "exports.json").read_text())
+    assert second["assignment"]["sha256"] == file_sha256(conf / "assignment.csv") != first["assignment"]["sha256"]
+    assert stale_exports(conf / "exports.json") == []

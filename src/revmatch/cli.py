@@ -20,9 +20,26 @@ from revmatch.log import setup_logging
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """Run the workflow (snakemake) from the current folder."""
+    """Run the workflow (snakemake) from the current folder; --resume: after a killed run."""
+    if args.resume:
+        from revmatch.resume import resume
+
+        return resume(args.snakemake_args)
     cmd = [sys.executable, "-m", "snakemake", *args.snakemake_args]
     return subprocess.call(cmd)
+
+
+def _split_run(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``revmatch [--log FILE] run [--resume] ARGS``: (what argparse reads, ARGS for snakemake as
+    they are); None when the command is not ``run`` (argparse's REMAINDER would take ARGS only
+    from the first one that is not an option)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] == "--log" else 1
+    if i >= len(argv) or argv[i] != "run" or argv[i + 1:i + 2] in (["-h"], ["--help"]):
+        return argv, None
+    rest = argv[i + 1:]
+    return argv[:i + 1] + ["--resume"] * ("--resume" in rest), [a for a in rest if a != "--resume"]
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
@@ -216,6 +233,8 @@ PATH_OPTIONS = {"out", "conference_dir", "papers", "reviewers", "submissions", "
                 "cores",
                 "corpus_embeddings", "submission_embeddings", "reject_embeddings", "model_dir", "indexes",
                 "archives_dir", "venue_id"}
+#: ``revmatch run``'s own option (every other argument is snakemake's)
+RUN_OPTIONS = {"resume"}
 SERVICE_OPTIONS = {"state_dir", "default_model", "host", "port", "token_file",
                    "run_jobs", "log_level"}
 #: ``revmatch match`` keeps openreview-matcher's own option names (its files, as its users have them)
@@ -290,7 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "run", "run the workflow (arguments go to snakemake)",
                  "Run the whole workflow with snakemake from the current folder; every argument is "
                  "snakemake's "
-                 "(e.g. revmatch run --cores 2 --configfile my-conference.yaml).", _cmd_run)
+                 "(e.g. revmatch run --cores 2 --configfile my-conference.yaml). After a killed run, "
+                 "'revmatch run --resume ARGS' removes its stale locks when no Snakemake process (and no "
+                 "SLURM job) is alive in the folder, then runs snakemake --rerun-incomplete ARGS.", _cmd_run)
+    p.add_argument("--resume", action="store_true",
+                   help="after a killed run: unlock (only when no run is alive in this folder, else exit 3) "
+                        "and rerun the incomplete jobs")
     p.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="arguments for snakemake")
 
     p = _command(sub, "extract", "START/SoftConf exports -> reviewers, submissions, bids",
@@ -453,7 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv, snakemake_args = _split_run(list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
+    if snakemake_args is not None:
+        args.snakemake_args = snakemake_args
     if args.command != "run":
         setup_logging(args.log)
     try:

@@ -2,7 +2,10 @@
 
 from revmatch.calibration import CalibrationSettings
 
-# The calibration settings, checked once; None without a calibration section.
+# The calibration settings, checked once; None without a calibration section. Every one of
+# them (the missing_expertise and duplicate_reviews rules, save_posterior included) reaches
+# the rule through params. posterior.nc is the posterior's summary unless save_posterior is
+# full (docs/calibration.md); no rule reads it: the plots read the CSV summaries.
 CALIBRATION = CalibrationSettings.from_config(config) if "calibration" in config else None
 
 

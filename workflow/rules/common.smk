@@ -29,6 +29,23 @@ def apply_preset():
 
 apply_preset()
 
+
+def check_config_consistency():
+    """Stop before any job when keys contradict each other (a minimum above its maximum, more
+    senior reviewers than reviews, ...): each section's check names the keys and their values."""
+    from revmatch.corpus.settings import check_corpus_config
+    from revmatch.matching.settings import check_matching_config
+    from revmatch.model.settings import check_model_config
+
+    for check in (check_corpus_config, check_model_config, check_matching_config):
+        try:
+            check(config)
+        except ValueError as exc:
+            raise WorkflowError(str(exc)) from exc
+
+
+check_config_consistency()
+
 CONF = config["conference"]
 
 
@@ -99,7 +116,7 @@ def check_config_files():
     if "calibration" in config:
         files["calibration.reviews"] = config["calibration"]["reviews"]
     for name, entry in config["openreview_matches"].items():
-        # score files a rule makes (affinity:<job>, results/...) are checked by Snakemake
+        # score files the workflow makes (affinity:<job>, results/...) are checked by Snakemake
         files.update({f"openreview_matches.{name}.scores[{k}]": path for k, path in enumerate(entry["scores"])
                       if not path.startswith(("affinity:", "results/"))})
         files.update({f"openreview_matches.{name}.{key}": value for key, value in entry.items()
@@ -123,6 +140,27 @@ def check_config_files():
 
 
 check_config_files()
+
+
+def previous_exports(wildcards=None):
+    """What describes an assignment: the outputs of export_assignments and evaluate_assignment.
+    solve_assignment removes them before it solves, so that a failed solve leaves none of an
+    assignment that no longer exists (export.smk; the exports' fingerprints are in exports.json)."""
+    describing = (rules.export_assignments, rules.evaluate_assignment)
+    return [str(path) for step in describing for path in step.output]
+
+
+def check_season_files():
+    """Stop before any job when a season file (matching.previous_assignment, forced, ...) is an
+    output of the assignment or of its exports: solving again replaces it (the exports are removed
+    first), so the re-solve would read what it writes. Called once those outputs are defined."""
+    outputs = {os.path.normpath(path) for path in [*map(str, rules.solve_assignment.output), *previous_exports()]}
+    for name, path in season_inputs().items():
+        if os.path.normpath(path) in outputs:
+            raise WorkflowError(
+                f"config key matching.{SEASON_FILES[name]}: {path} is an output of this workflow, replaced when "
+                "the assignment is solved again; copy it elsewhere first and name the copy"
+            )
 
 
 # ---------------------------------------------------------------- paths

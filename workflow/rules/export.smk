@@ -1,4 +1,6 @@
 # Stage 5: the assignment in every shape chairs use, and its evaluation against bids.
+# solve_assignment removes these rules' outputs before it solves (previous_exports, common.smk),
+# so that a failed solve leaves no export of an assignment that no longer exists.
 
 
 rule export_assignments:
@@ -17,6 +19,8 @@ rule export_assignments:
         xlsx=conf_path("assignments.xlsx"),
         openreview_assignments=conf_path("openreview", "assignments.json"),
         openreview_alternates=conf_path("openreview", "alternates.json"),
+        # written last: the fingerprint (SHA-256) of assignment.csv and of every export above
+        fingerprint=conf_path("exports.json"),
     params:
         reviews_per_paper=config["matching"]["reviews_per_paper"],
         num_similar=config["matching"]["num_similar"],
@@ -51,3 +55,7 @@ rule evaluate_assignment:
         "../envs/matching.yaml"
     script:
         "../scripts/evaluate_assignment.py"
+
+
+# the season's files may not be any of the outputs above (common.smk)
+check_season_files()

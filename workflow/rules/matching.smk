@@ -136,6 +136,7 @@ rule solve_assignment:
     params:
         assignment=MATCHING.assignment.as_params(),
         season_files=list(season_inputs()),
+        previous_exports=previous_exports,
     log:
         conf_log("solve_assignment"),
     benchmark:

@@ -94,7 +94,7 @@ rule train_similarity_model:
     threads: 1
     resources:
         mem_mb=8000,
-        runtime=24 * 60,
+        runtime=240,  # minutes; training resumes from its checkpoint when a job is retried
         gpu=1,
     conda:
         "../envs/model.yaml"
@@ -147,7 +147,7 @@ rule finetune_encoder:
         # on the CPU about 8 GB at 64 pairs a batch of 128 word pieces (activations kept
         # for the backward pass), growing with both
         mem_mb=lambda wildcards: finetune_mem_mb(),
-        runtime=24 * 60,
+        runtime=240,  # minutes; training resumes from its checkpoint when a job is retried
         gpu=1,
     conda:
         "../envs/model.yaml"

@@ -24,4 +24,5 @@ export_assignments_file(
     out_openreview_dir=Path(snakemake.output.openreview_assignments).parent,
     alternates=snakemake.params.alternates,
     by_track=snakemake.params.by_track,
+    out_manifest=snakemake.output.fingerprint,
 )

@@ -21,4 +21,5 @@ solve_assignment_file(
         key: outputs[f"changes_{key}" if key != "changes" else key]
         for key in ("changes", "by_paper", "by_reviewer", "start")
     } if "changes" in outputs else None,
+    previous_exports=snakemake.params.previous_exports,
 )

@@ -16,7 +16,8 @@ ordered-probit likelihood ``P(y >= t+1) = Phi((q - theta[j, t]) * sqrt(gamma[e])
 
 The fit keeps every reviewer's thresholds ordered and non-centred (``theta0 + z / sqrt(a)``
 with ``z`` parameterised by its first entry and log gaps) under exactly the spec's prior,
-restricted to ordered thresholds (see ``build_model``); the likelihood gathers only the two
+restricted to ordered thresholds (see ``build_model``; ADVI fits the same prior with the
+thresholds centred, ``parametrisation="centred"``); the likelihood gathers only the two
 thresholds that bound each observed score (``ordered_probit_logp``). Scores are 0-based
 (``0`` = lowest recommendation); expertise levels are 1-based.
 """
@@ -149,8 +150,12 @@ def ordered_probit_logp(
     return _log_normal_interval(lower, upper).sum()
 
 
+PARAMETRISATIONS = ("noncentred", "centred")
+
+
 def build_model(
-    reviews: pd.DataFrame, n_levels: int, n_expertise: int, hyper: Mapping[str, Any] | None = None
+    reviews: pd.DataFrame, n_levels: int, n_expertise: int, hyper: Mapping[str, Any] | None = None,
+    parametrisation: str = "noncentred",
 ):
     """The PyMC model of ``reviews`` (columns submission_id, reviewer_id, score, expertise).
 
@@ -164,16 +169,25 @@ def build_model(
     ordered thresholds (as with PyMC's ordered transform, the restriction is not
     renormalised). The likelihood is the ordered probit of ``ordered_probit_logp``.
 
+    ``parametrisation="centred"`` keeps the same prior and likelihood but parameterises each
+    reviewer's thresholds directly, by the first threshold ``threshold_first[j] ~
+    Normal(theta0[0], precision a[j])`` and the log gaps ``threshold_log_gap[j, t] =
+    log(theta[j, t] - theta[j, t-1])`` (prior density of the other thresholds and the Jacobian
+    ``sum(log_gap)`` as a potential). NUTS samples the non-centred form better; variational
+    fits need the centred one (``fit.py``): there the leniency is a variational parameter
+    itself, not a ratio of two independent factors.
+
     The model has no deterministics (they would be evaluated at every draw inside the
     sampler); ``add_threshold_draws`` derives the thresholds and their shift from the draws.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
+    if parametrisation not in PARAMETRISATIONS:
+        raise ValueError(f"parametrisation must be one of {PARAMETRISATIONS}, got {parametrisation!r}")
     check_levels(reviews, n_levels, n_expertise)
     h = resolve_hyper(hyper, n_levels)
     theta0 = nominal_thresholds(n_levels)
-    spacing = np.diff(theta0)
     n_thresholds = len(theta0)
     submission_code, submission_ids, reviewer_code, reviewer_ids = _encode(reviews)
     expertise_code = reviews["expertise"].to_numpy(dtype=np.int64) - 1
@@ -195,23 +209,10 @@ def build_model(
             "expertise_precision", alpha=h["expertise_shape"], beta=h["expertise_rate"], dims="expertise"
         )
         accuracy = pm.Gamma("accuracy", alpha=h["accuracy_shape"], beta=h["accuracy_rate"], dims="reviewer")
-        root_accuracy = pt.sqrt(accuracy)[:, None]
-        first = pm.Normal("threshold_offset_first", 0.0, 1.0, dims="reviewer")
-        if n_thresholds > 1:
-            log_gap = pm.Flat(
-                "threshold_log_gap", dims=("reviewer", "increment"),
-                initval=np.full((n_reviewers, n_thresholds - 1), np.log(spacing * np.sqrt(prior_accuracy))),
-            )
-            steps = pt.exp(log_gap) - spacing * root_accuracy
-            rest = first[:, None] + pt.cumsum(steps, axis=1)
-            pm.Potential(
-                "threshold_offset_prior",
-                pm.logp(pm.Normal.dist(0.0, 1.0), rest).sum() + log_gap.sum(),
-            )
-            offset = pt.concatenate([first[:, None], rest], axis=1)
+        if parametrisation == "centred":
+            thresholds = _centred_thresholds(accuracy, theta0, n_reviewers)
         else:
-            offset = first[:, None]
-        thresholds = theta0 + offset / root_accuracy
+            thresholds = _noncentred_thresholds(accuracy, theta0, n_reviewers, prior_accuracy)
         pm.Potential(
             "score",
             ordered_probit_logp(
@@ -220,6 +221,57 @@ def build_model(
             ),
         )
     return model
+
+
+def _centred_thresholds(accuracy, theta0: np.ndarray, n_reviewers: int):
+    """Thresholds (J, T) from ``threshold_first`` and ``threshold_log_gap`` (``build_model``,
+    centred), with the spec's prior restricted to ordered thresholds; inside a model."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n_thresholds = len(theta0)
+    sd = 1.0 / pt.sqrt(accuracy)
+    first = pm.Normal("threshold_first", theta0[0], sd, dims="reviewer")
+    if n_thresholds == 1:
+        return first[:, None]
+    spacing = np.diff(theta0)
+    log_gap = pm.Flat(
+        "threshold_log_gap", dims=("reviewer", "increment"),
+        initval=np.full((n_reviewers, n_thresholds - 1), np.log(spacing)),
+    )
+    rest = first[:, None] + pt.cumsum(pt.exp(log_gap), axis=1)
+    pm.Potential(
+        "threshold_prior",
+        pm.logp(pm.Normal.dist(theta0[1:], sd[:, None]), rest).sum() + log_gap.sum(),
+    )
+    return pt.concatenate([first[:, None], rest], axis=1)
+
+
+def _noncentred_thresholds(accuracy, theta0: np.ndarray, n_reviewers: int, prior_accuracy: float):
+    """Thresholds (J, T) ``theta0 + z / sqrt(a)`` from ``threshold_offset_first`` and
+    ``threshold_log_gap`` (``build_model``, non-centred); inside a model."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n_thresholds = len(theta0)
+    spacing = np.diff(theta0)
+    root_accuracy = pt.sqrt(accuracy)[:, None]
+    first = pm.Normal("threshold_offset_first", 0.0, 1.0, dims="reviewer")
+    if n_thresholds > 1:
+        log_gap = pm.Flat(
+            "threshold_log_gap", dims=("reviewer", "increment"),
+            initval=np.full((n_reviewers, n_thresholds - 1), np.log(spacing * np.sqrt(prior_accuracy))),
+        )
+        steps = pt.exp(log_gap) - spacing * root_accuracy
+        rest = first[:, None] + pt.cumsum(steps, axis=1)
+        pm.Potential(
+            "threshold_offset_prior",
+            pm.logp(pm.Normal.dist(0.0, 1.0), rest).sum() + log_gap.sum(),
+        )
+        offset = pt.concatenate([first[:, None], rest], axis=1)
+    else:
+        offset = first[:, None]
+    return theta0 + offset / root_accuracy
 
 
 def thresholds_from_offsets(
@@ -239,16 +291,21 @@ def thresholds_from_offsets(
 def add_threshold_draws(idata, n_levels: int) -> None:
     """Add ``thresholds`` (reviewer x threshold) and ``threshold_shift`` (mean of
     ``theta[j] - theta0``; leniency: negative = lenient) to ``idata.posterior``, computed
-    from the draws of accuracy and threshold offsets."""
+    from the draws of accuracy and threshold offsets (non-centred) or of the first threshold
+    and log gaps (centred)."""
     posterior = idata.posterior
     n_thresholds = n_levels - 1
     if n_thresholds > 1:
         log_gap = posterior["threshold_log_gap"].to_numpy()
     else:
         log_gap = np.zeros((*posterior["accuracy"].shape, 0))
-    thresholds = thresholds_from_offsets(
-        posterior["accuracy"].to_numpy(), posterior["threshold_offset_first"].to_numpy(), log_gap, n_levels
-    )
+    if "threshold_first" in posterior:
+        first = posterior["threshold_first"].to_numpy()[..., None]
+        thresholds = np.concatenate([first, first + np.cumsum(np.exp(log_gap), axis=-1)], axis=-1)
+    else:
+        accuracy = posterior["accuracy"].to_numpy()
+        offset_first = posterior["threshold_offset_first"].to_numpy()
+        thresholds = thresholds_from_offsets(accuracy, offset_first, log_gap, n_levels)
     dims = ("chain", "draw", "reviewer", "threshold")
     posterior["thresholds"] = (dims, thresholds)
     posterior["threshold_shift"] = (dims[:3], (thresholds - nominal_thresholds(n_levels)).mean(axis=-1))

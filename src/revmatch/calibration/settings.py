@@ -8,16 +8,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from revmatch.calibration.data import DUPLICATE_RULES, MISSING_EXPERTISE_RULES, check_rule
 from revmatch.calibration.fit import ADVI_ITERATIONS, check_method, check_sampler
 from revmatch.calibration.model import resolve_hyper
+from revmatch.calibration.summary import SAVE_POSTERIOR
 
 
 @dataclass(frozen=True)
 class CalibrationSettings:
-    """How reviews are read (``columns``, the maps, the scale), fitted (``method``, ``sampler``,
-    draws, priors ``hyper``) and checked for convergence; the defaults are the library's, the
-    config's defaults are in the workflow's schema. A bad method, sampler or prior raises
-    ``ValueError``."""
+    """How reviews are read (``columns``, the maps, the scale, what a missing expertise and a
+    repeated review do), fitted (``method``, ``sampler``, draws, priors ``hyper``), checked for
+    convergence and saved (``save_posterior``: ``summary`` or every draw, ``full``); the
+    defaults are the library's, the config's defaults are in the workflow's schema. A bad
+    method, sampler, rule or prior raises ``ValueError``."""
 
     columns: dict[str, str] | None = None
     score_map: dict | None = None
@@ -35,10 +38,16 @@ class CalibrationSettings:
     max_rhat: float = 1.05
     min_ess: float = 100
     hyper: dict | None = None
+    duplicate_reviews: str = "error"
+    missing_expertise: str = "error"
+    save_posterior: str = "summary"
 
     def __post_init__(self) -> None:
         check_method(self.method)
         check_sampler(self.sampler)
+        check_rule("duplicate_reviews", self.duplicate_reviews, DUPLICATE_RULES)
+        check_rule("missing_expertise", self.missing_expertise, MISSING_EXPERTISE_RULES)
+        check_rule("save_posterior", self.save_posterior, SAVE_POSTERIOR)
         resolve_hyper(self.hyper, self.n_levels)
 
     @classmethod

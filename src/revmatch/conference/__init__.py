@@ -8,10 +8,13 @@ __all__, __getattr__, __dir__ = attach(__name__, {
     "profiles": ["read_profiles"],
     "submissions": ["read_submissions"],
     "bids": ["read_bids"],
+    "numbers": ["MAX_COUNT", "MAX_SCORE", "NumberRule", "count_rule", "score_rule"],
     "quotas": ["read_quotas"],
     "softconf": ["extract_softconf"],
-    "coi_sources": ["email_domain", "normalise_affiliation", "read_coi_pairs"],
+    "coi_sources": ["author_people", "email_domain", "normalise_affiliation", "read_coi_pairs"],
     "coi": ["merge_cois_file"],
     "records": ["reviewer_ids", "reviewer_load_bounds", "submission_ids"],
-    "viability": ["InfeasibleTrack", "check_viability", "raise_if_infeasible", "viability_file"],
+    "viability": [
+        "InfeasibleTrack", "check_viability", "raise_if_infeasible", "unstaffed_tracks", "viability_file",
+    ],
 })

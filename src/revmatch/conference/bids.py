@@ -7,7 +7,14 @@ import logging
 import numpy as np
 import pandas as pd
 
-from revmatch.conference.start_csv import _duplicates_error, _raise_if_empty, _stripped, read_csv_export
+from revmatch.conference.numbers import NumberRule
+from revmatch.conference.start_csv import (
+    _duplicates_error,
+    _raise_if_empty,
+    _stripped,
+    read_csv_export,
+    short_rows_report,
+)
 from revmatch.io import InputError, PathLike
 
 logger = logging.getLogger(__name__)
@@ -18,38 +25,37 @@ _START_TO_BID = {1: BID_YES, 2: BID_MAYBE, 3: BID_NO, 4: BID_COI}
 _BID_NAMES = {BID_COI: "coi", BID_NO: "no", BID_MAYBE: "maybe", BID_YES: "yes"}
 _EMPTY_BID = -1  # marks an empty cell until it becomes Maybe
 _BID_CELLS = {"": _EMPTY_BID, **{str(start): code for start, code in _START_TO_BID.items()}}
+_START_CODES = np.array([_EMPTY_BID, *(_START_TO_BID[start] for start in (1, 2, 3, 4))], dtype=np.int8)
+#: A START bid cell, when it is not written as one of the codes (``1.0``, `` 2``).
+BID = NumberRule(
+    "bid", integer=True, minimum=1, maximum=4,
+    expected="expected 1 = Yes, 2 = Maybe, 3 = No, 4 = COI or empty",
+)
 
 
 def _bid_codes(cells: pd.DataFrame, path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """START bid cells -> (reference codes, mask of empty cells); empty -> Maybe.
 
     Cells are looked up as written; only unusual ones (spaces, ``1.0``) are stripped and
-    parsed as numbers. A cell that is neither empty nor a START code raises ``InputError``.
+    parsed by ``BID``. A cell that is neither empty nor a START code (``yes``, ``5``,
+    ``inf``, ``nan``, ``1e309``) raises ``InputError`` naming its row and column.
     """
     values = cells.to_numpy(dtype=object)
-    flat = pd.Series(values.ravel(), dtype=object)
+    flat = values.ravel()
     cell_texts = pd.Index(list(_BID_CELLS), dtype=object)
-    found = cell_texts.get_indexer(pd.Index(flat.to_numpy(), dtype=object, copy=False))
-    codes = pd.Series(np.asarray(list(_BID_CELLS.values()), dtype=float)[found], dtype=float)
-    unusual = found < 0
-    codes[unusual] = np.nan
-    if unusual.any():
-        cleaned = flat[unusual].astype(str).str.strip()
-        numbers = pd.to_numeric(cleaned, errors="coerce")
-        parsed = numbers.map(lambda n: _BID_CELLS.get(str(int(n))) if n == n and n == int(n) else None)
-        parsed[cleaned == ""] = _BID_CELLS[""]
-        bad = parsed.isna().to_numpy()
+    found = cell_texts.get_indexer(pd.Index(flat, dtype=object, copy=False))
+    codes = np.asarray(list(_BID_CELLS.values()), dtype=np.int8)[found]
+    unusual = np.flatnonzero(found < 0)
+    if unusual.size:
+        cleaned = pd.Series(flat[unusual], dtype=object).astype(str).str.strip()
+        blank = (cleaned == "").to_numpy()
+        numbers, bad = BID.parse(cleaned.to_numpy(dtype=object))
+        bad &= ~blank
         if bad.any():
-            first = int(np.flatnonzero(unusual)[np.argmax(bad)])
-            i, j = divmod(first, values.shape[1])
-            raise InputError(
-                path,
-                f"invalid bid {flat.iloc[first]!r} (expected 1 = Yes, 2 = Maybe, 3 = No, 4 = COI or empty)",
-                row=int(cells.index[i]),
-                column=str(cells.columns[j]),
-            )
-        codes[unusual] = parsed.to_numpy()
-    codes = codes.to_numpy(dtype=np.int8)
+            i, j = divmod(int(unusual[np.argmax(bad)]), values.shape[1])
+            raise BID.error(path, values[i, j], int(cells.index[i]), str(cells.columns[j]))
+        start = np.where(blank, 0, numbers).astype(np.int64)
+        codes[unusual] = np.where(blank, _EMPTY_BID, _START_CODES[start])
     empty = codes == _EMPTY_BID
     codes[empty] = BID_MAYBE
     return codes.reshape(values.shape), empty.reshape(values.shape)
@@ -94,7 +100,9 @@ def read_bids(
     empty cell or a missing row/column means Maybe (2). Rows are placed by submission id;
     rows of set-aside submissions (in ``all_submission_ids`` but not in
     ``submission_ids``), rows of unknown submissions and columns of unknown usernames are
-    ignored and counted in the returned report.
+    ignored and counted in the returned report; a file none of whose rows (or columns)
+    names a submission (a reviewer) of the conference is another conference's file
+    (``InputError``). ``bids_given`` counts the non-empty cells read.
     """
     frame = read_csv_export(path)
     if frame.shape[1] == 0:
@@ -114,6 +122,7 @@ def read_bids(
     set_aside = row_ids.isin(set_aside_ids) & ~in_kept
     unknown_rows = row_ids[~in_kept & ~set_aside]
     unknown_columns = [c for c in reviewer_columns if c not in column_position]
+    _raise_if_foreign(path, row_ids, unknown_rows, str(id_column), reviewer_columns, unknown_columns)
 
     bids = np.full((len(submission_ids), len(reviewer_ids)), BID_MAYBE, dtype=np.int8)
     used = frame.loc[in_kept.to_numpy(), list(column_position)]
@@ -138,6 +147,8 @@ def read_bids(
         "unknown_usernames": unknown_columns,
         "reviewers_without_column": len(reviewer_ids) - len(matched_reviewers),
         "bids": {_BID_NAMES[code]: int(counts[code]) for code in (BID_YES, BID_MAYBE, BID_NO, BID_COI)},
+        "bids_given": int(counts.sum()),
+        **short_rows_report(frame),
     }
     logger.info(
         "%s: %d rows (%d matched, %d set aside, %d unknown), %d reviewer columns (%d unknown); "
@@ -155,3 +166,30 @@ def read_bids(
             "%s: %d columns name unknown usernames: %s", path, len(unknown_columns), unknown_columns[:20]
         )
     return bids, report
+
+
+def _raise_if_foreign(
+    path: PathLike,
+    row_ids: pd.Series,
+    unknown_rows: pd.Series,
+    id_column: str,
+    columns: list[str],
+    unknown_columns: list[str],
+) -> None:
+    """``InputError`` when no row names a submission, or no column a reviewer, of the conference."""
+    if len(row_ids) and len(unknown_rows) == len(row_ids):
+        raise InputError(
+            path,
+            f"none of its {len(row_ids)} rows names a submission of this conference (first: "
+            f"{row_ids.iloc[0]!r}): is it the bids export of another conference?",
+            row=int(row_ids.index[0]),
+            column=id_column,
+        )
+    if columns and len(unknown_columns) == len(columns):
+        raise InputError(
+            path,
+            f"none of its {len(columns)} reviewer columns names a reviewer's username (first: "
+            f"{columns[0]!r}): is it the bids export of another conference?",
+            row=1,
+            column=columns[0],
+        )

@@ -60,6 +60,19 @@ def _pairs_to_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int])
     return matrix
 
 
+def author_people(submissions: list[dict]) -> list[tuple[int, dict]]:
+    """(submission position, person) of every author, and of the other profile an author row
+    named (``otherProfile``: its e-mail and username named two people): every COI source
+    takes both as the author."""
+    return [
+        (p, person)
+        for p, submission in enumerate(submissions)
+        for author in submission.get("authors") or []
+        for person in (author, author.get("otherProfile"))
+        if person
+    ]
+
+
 def _person_keys(people: Iterable[dict]) -> pd.DataFrame:
     """(position, key) rows: a person's START username, email and Semantic Scholar ids."""
     positions, keys = [], []
@@ -83,9 +96,10 @@ def coi_from_authorship(submissions: list[dict], reviewers: list[dict]) -> np.nd
     An author is the reviewer when they share the START username or the email (both
     case-insensitive) or a Semantic Scholar author id (submission authors carry the ids
     of the profile they were matched to, so a shared id means the same person under two
-    START accounts).
+    START accounts). An author row whose e-mail and username named two profiles is both
+    people (:func:`author_people`).
     """
-    flat = [(p, author) for p, s in enumerate(submissions) for author in s.get("authors") or []]
+    flat = author_people(submissions)
     authors = _person_keys(author for _, author in flat)
     owner = np.fromiter((p for p, _ in flat), dtype=np.int64, count=len(flat))
     authors["submission"] = owner[authors["position"].to_numpy(np.int64)]
@@ -145,7 +159,9 @@ def coi_from_coauthorship(
     different ids on one paper; a reviewer who is the author is :func:`coi_from_authorship`'s.
     """
     shape = (len(submissions), len(reviewers))
-    submission_ids = [[i for a in s.get("authors") or [] for i in a.get("ids") or []] for s in submissions]
+    submission_ids: list[list[str]] = [[] for _ in submissions]
+    for p, author in author_people(submissions):
+        submission_ids[p].extend(author.get("ids") or [])
     reviewer_ids = [list(r.get("ids") or []) for r in reviewers]
     known = dict.fromkeys(str(i).strip() for ids in submission_ids + reviewer_ids for i in ids)
     known.pop("", None)
@@ -218,9 +234,7 @@ def normalise_affiliation(text: str) -> str:
 
 def _author_values(submissions: list[dict], field: str, normalise) -> pd.DataFrame:
     """(submission, key) rows: the normalised ``field`` of every author, empty ones left out."""
-    rows = [
-        (p, normalise(a.get(field, ""))) for p, s in enumerate(submissions) for a in s.get("authors") or []
-    ]
+    rows = [(p, normalise(a.get(field, ""))) for p, a in author_people(submissions)]
     frame = pd.DataFrame(rows, columns=["submission", "key"]).astype({"submission": np.int64, "key": object})
     return frame[frame["key"] != ""].drop_duplicates()
 
@@ -351,7 +365,7 @@ def coi_from_pairs(
             "unknown_submissions": sorted(set(pairs["other"][wanted["submission"].isna().to_numpy()])),
         }
     elif kind == "person":
-        flat = [(p, a) for p, s in enumerate(submissions) for a in s.get("authors") or []]
+        flat = author_people(submissions)
         author_keys = _person_keys(a for _, a in flat)
         owner = np.fromiter((p for p, _ in flat), dtype=np.int64, count=len(flat))
         authors = pd.DataFrame(

@@ -9,8 +9,14 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from revmatch.conference.quotas import _parse_quota
-from revmatch.conference.start_csv import _duplicates_error, _stripped, find_columns, read_csv_export
+from revmatch.conference.quotas import quota_cells
+from revmatch.conference.start_csv import (
+    _duplicates_error,
+    _stripped,
+    find_columns,
+    read_csv_export,
+    short_rows_report,
+)
 from revmatch.io import InputError, PathLike
 
 logger = logging.getLogger(__name__)
@@ -191,7 +197,7 @@ def _profile_records(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFra
         _stripped(frame, cols["pc_role"]).str.casefold() == "no"
     )
     affiliations = _stripped(frame, cols["affiliation"])
-    quota_cells = _stripped(frame, cols["quota"])
+    quotas = quota_cells(_stripped(frame, cols["quota"]), path, cols["quota"])
 
     reviewers, non_reviewers, multi_track = [], [], []
     stats = {
@@ -200,6 +206,7 @@ def _profile_records(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFra
         "without_s2_id": 0,
         "s2_id_not_understood": [],
         "blank_rows": frame.attrs["blank_rows"],
+        **short_rows_report(frame),
     }
     for row in frame.index:
         role_string = roles[row]
@@ -216,7 +223,7 @@ def _profile_records(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFra
         if parsed["is_reviewer"] or parsed["areaChair"] or parsed["seniorAreaChair"]:
             record.update({key: parsed[key] for key in ROLE_KEYS})
             record["emergency"] = bool(emergency[row])
-            record["quota"] = _profile_quota(quota_cells[row], path, row, cols["quota"])
+            record["quota"] = quotas[row]
             stats["without_s2_id"] += not record["ids"]
             if not_ids:
                 stats["s2_id_not_understood"].append({"username": record["id"], "value": s2_ids_cells[row]})
@@ -283,15 +290,6 @@ def _profile_records(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFra
             "; ".join(f"{d['username']}: {d['value']!r}" for d in not_understood[:10]),
         )
     return reviewers, non_reviewers, report, stats
-
-
-def _profile_quota(value: str, path: PathLike, row: int, column: str | None) -> int | None:
-    """A profile's review quota: empty -> ``None`` (the default maximum), ``None`` -> 0."""
-    if column is None or value == "":
-        return None
-    if value.casefold() == "none":
-        return 0
-    return _parse_quota(value, path, row, column)
 
 
 def read_profiles(path: PathLike) -> tuple[list[dict], list[dict], pd.DataFrame]:

@@ -11,7 +11,10 @@ Divergences from the reference tool's ``softconf_extract.py``, on purpose:
   numbers; ``bids.npy`` holds the bids only: authorship COIs are merged by
   :mod:`revmatch.conference.coi`, not written into the bids matrix;
 - an AC's ``ac_tracks`` never contain the ``committee`` prefix, and a role without a
-  track gives ``[]`` rather than ``['']``.
+  track gives ``[]`` rather than ``['']``;
+- no reviewer or no submission to match stops the extraction; a submissions row cut
+  before its status is refused; an author whose e-mail and username name two profiles is
+  both people (the reference takes the e-mail's only).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from revmatch.conference.profiles import _profile_records
 from revmatch.conference.quotas import read_quotas, with_quotas
 from revmatch.conference.submissions import _submission_records
 from revmatch.conference.writing import write_all_or_nothing
-from revmatch.io import PathLike, save_npy, write_csv, write_json, write_jsonl
+from revmatch.io import InputError, PathLike, save_npy, write_csv, write_json, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -42,25 +45,39 @@ def extract_softconf(
     out_multi_track_csv: PathLike,
     out_report_json: PathLike,
     quotas_csv: PathLike | None = None,
+    require_bids: bool = False,
 ) -> dict:
     """START exports -> reviewers, submissions, rejects, bids matrix and an extraction report.
 
     Everything is read and checked before anything is written, so bad input leaves no
-    output behind. Without a bids file every pair is Maybe (2). A quotas file sets the
-    reviewers' ``quota`` (over a profile's ``Quota for Review``). Returns the report.
+    output behind. A quotas file sets the reviewers' ``quota`` (over a profile's
+    ``Quota for Review``). Returns the report.
+
+    Empty inputs stop here, before any matrix is computed: no profile with a reviewer, AC or
+    SAC role, or no submission left to match (none in the file, or every one set aside), is
+    an ``InputError``. No bids at all is legitimate for a venue that does not bid (or has not
+    yet): without a bids file, or with one that holds no bid, every pair is Maybe (2), and the
+    report's ``warnings`` (and the log) say so; with ``require_bids`` it is an ``InputError``.
+    A bids file none of whose rows names a submission (or none of whose columns a reviewer) of
+    the conference is refused by :func:`~revmatch.conference.bids.read_bids`.
+
+    The report keeps every reader's counts (rows shorter than the header, authors whose
+    e-mail and username name two profiles: ``submissions.identity_conflicts``) and lists what
+    a chair should look at in ``warnings``.
     """
     reviewers, non_reviewers, multi_track, profile_stats = _profile_records(profiles_csv)
+    _raise_if_no_reviewers(profiles_csv, reviewers, profile_stats)
     quota_report: dict = {"file": None}
     if quotas_csv is not None:
         quotas, quota_stats = read_quotas(quotas_csv, [r["id"] for r in reviewers])
         quota_report = {"file": str(quotas_csv), **quota_stats, "replaced": with_quotas(reviewers, quotas)}
     submissions, rejects, submission_stats = _submission_records(submissions_csv, reviewers + non_reviewers)
+    _raise_if_no_submissions(submissions_csv, submission_stats)
     submission_ids = [s["id"] for s in submissions]
     reviewer_ids = [r["id"] for r in reviewers]
     if bids_csv is None:
         bids = np.full((len(submission_ids), len(reviewer_ids)), BID_MAYBE, dtype=np.int8)
-        bid_report: dict = {"file": None}
-        logger.info("no bids file: every submission-reviewer pair is Maybe")
+        bid_report: dict = {"file": None, "bids_given": 0}
     else:
         all_ids = submission_ids + [r["startSubmissionId"] for r in rejects]
         bids, bid_report = read_bids(bids_csv, submission_ids, reviewer_ids, all_ids)
@@ -72,6 +89,9 @@ def extract_softconf(
         "quotas": quota_report,
         "shape": {"submissions": len(submission_ids), "reviewers": len(reviewer_ids)},
     }
+    report["warnings"] = _warnings(report, require_bids)
+    for warning in report["warnings"]:
+        logger.warning("extraction: %s", warning)
     write_all_or_nothing([
         (out_reviewers, lambda p: write_jsonl(reviewers, p)),
         (out_submissions, lambda p: write_jsonl(submissions, p)),
@@ -82,3 +102,48 @@ def extract_softconf(
         (out_report_json, lambda p: write_json(report, p)),
     ])
     return report
+
+
+def _raise_if_no_reviewers(path: PathLike, reviewers: list[dict], stats: dict) -> None:
+    """``InputError`` when no profile is a reviewer, an area chair or a senior area chair."""
+    if reviewers:
+        return
+    what = "the file has a header but no profile" if not stats["rows"] else (
+        f"none of its {stats['rows']} profiles has a reviewer, area chair or senior area chair role "
+        f"({stats['programme_chairs']} programme chairs, {stats['non_reviewers']} authors and other roles)"
+    )
+    raise InputError(path, f"no reviewer: {what}; nothing can be matched", column="Roles")
+
+
+def _raise_if_no_submissions(path: PathLike, stats: dict) -> None:
+    """``InputError`` when no submission is left to match."""
+    if stats["kept"]:
+        return
+    if not stats["rows"]:
+        what = "the file has a header but no submission"
+    else:
+        what = (
+            f"every one of its {stats['rows']} submissions is set aside ({stats['desk_rejected']} desk "
+            f"rejected, {stats['withdrawn']} withdrawn)"
+        )
+    raise InputError(path, f"no submission to match: {what}", column=stats["status_column"])
+
+
+def _warnings(report: dict, require_bids: bool) -> list[str]:
+    """What a chair should look at: no bids (an ``InputError`` with ``require_bids``) and
+    identity conflicts. (Rows shorter than the header are counted in each file's part of the
+    report, not warned about: START leaves out trailing empty cells.)"""
+    warnings = []
+    bids = report["bids"]
+    if not bids["bids_given"]:
+        why = "no bids file" if bids["file"] is None else f"the bids file {bids['file']} holds no bid"
+        if require_bids:
+            raise InputError(bids["file"] or "softconf.bids", f"{why}, and bids are required")
+        warnings.append(f"{why}: every submission-reviewer pair is Maybe")
+    conflicts = report["submissions"]["identity_conflicts"]
+    if conflicts:
+        warnings.append(
+            f"{conflicts} author(s) of {report['submissions']['file']} name one profile by e-mail and "
+            "another by username: both are conflicts of interest (submissions.identity_conflict_list)"
+        )
+    return warnings

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from revmatch.io import InputError, PathLike
+from revmatch.log import MAX_NAMED
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +29,13 @@ def read_csv_export(path: PathLike) -> pd.DataFrame:
     """Read a START CSV export as a frame of ``str`` cells (object columns; empty stays ``''``).
 
     UTF-8 with or without BOM; other bytes fall back to Latin-1 with a warning. Quoted
-    fields may span lines. Rows shorter than the header are padded with ``''``; extra
-    fields beyond the header must be empty (else ``InputError``). Blank rows are skipped
-    and counted; trailing unnamed columns that are empty throughout are dropped. Header
-    names are stripped of whitespace. The index holds spreadsheet row numbers (header = 1);
-    ``frame.attrs`` records the encoding and the counts of what was skipped.
+    fields may span lines. Rows shorter than the header are padded with ``''`` and counted
+    (``attrs["short_rows"]``; ``attrs["row_fields"]`` maps each one's row to the fields it
+    had, for :func:`cut_before`); extra fields beyond the header must be empty (else
+    ``InputError``). Blank rows are skipped and counted; trailing unnamed columns that are
+    empty throughout are dropped. Header names are stripped of whitespace. The index holds
+    spreadsheet row numbers (header = 1); ``frame.attrs`` records the encoding and the counts
+    of what was skipped or padded.
     """
     text, encoding = decode_export(Path(path).read_bytes(), path)
     nul = text.find("\x00")
@@ -49,7 +52,7 @@ def read_csv_export(path: PathLike) -> pd.DataFrame:
         raise InputError(path, "the file is empty (no header row)")
     header = [name.strip() for name in records[0]]
     n_columns = len(header)
-    rows, row_numbers, n_blank = [], [], 0
+    rows, row_numbers, n_blank, row_fields = [], [], 0, {}
     for row_number, record in enumerate(records[1:], start=FIRST_DATA_ROW):
         if not any(field.strip() for field in record):
             n_blank += 1
@@ -65,6 +68,7 @@ def read_csv_export(path: PathLike) -> pd.DataFrame:
                 )
             record = record[:n_columns]
         elif len(record) < n_columns:
+            row_fields[row_number] = len(record)
             record = record + [""] * (n_columns - len(record))
         rows.append(record)
         row_numbers.append(row_number)
@@ -73,16 +77,49 @@ def read_csv_export(path: PathLike) -> pd.DataFrame:
     if n_dropped:
         header = header[:n_keep]
         rows = [row[:n_keep] for row in rows]
+    row_fields = {row: n for row, n in row_fields.items() if n < n_keep}  # not short of dropped columns
     if n_blank:
         logger.info("%s: skipped %d blank rows", path, n_blank)
+    if row_fields:
+        logger.info(
+            "%s: %d rows shorter than the header (%d columns), padded with empty cells: rows %s",
+            path, len(row_fields), n_keep, _named(list(row_fields)),
+        )
     if n_dropped:
         logger.info("%s: dropped %d trailing unnamed empty columns", path, n_dropped)
     index = pd.Index(row_numbers, name="row", dtype="int64")
     frame = pd.DataFrame(rows, columns=header, index=index, dtype=object)
     frame.attrs.update(
-        {"path": str(path), "encoding": encoding, "blank_rows": n_blank, "dropped_columns": n_dropped}
+        {
+            "path": str(path),
+            "encoding": encoding,
+            "blank_rows": n_blank,
+            "dropped_columns": n_dropped,
+            "short_rows": len(row_fields),
+            "row_fields": row_fields,
+        }
     )
     return frame
+
+
+def cut_before(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Rows of a :func:`read_csv_export` frame whose record ended before ``column`` (padded, not read)."""
+    position = [str(c) for c in frame.columns].index(str(column))
+    fields = pd.Series(frame.attrs.get("row_fields", {}), dtype="int64")
+    fields = fields.reindex(frame.index, fill_value=len(frame.columns))
+    return fields <= position
+
+
+def short_rows_report(frame: pd.DataFrame) -> dict:
+    """The count of a frame's rows shorter than its header and the first of them, for a report."""
+    rows = list(frame.attrs.get("row_fields", {}))
+    return {"short_rows": len(rows), "short_row_numbers": rows[:MAX_NAMED]}
+
+
+def _named(values: list) -> str:
+    """The first ``MAX_NAMED`` values, and how many more there are."""
+    more = f" and {len(values) - MAX_NAMED} more" if len(values) > MAX_NAMED else ""
+    return ", ".join(str(v) for v in values[:MAX_NAMED]) + more
 
 
 def decode_export(raw: bytes, path: PathLike) -> tuple[str, str]:

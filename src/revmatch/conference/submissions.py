@@ -8,8 +8,16 @@ import re
 
 import pandas as pd
 
-from revmatch.conference.start_csv import _duplicates_error, _stripped, find_columns, read_csv_export
+from revmatch.conference.start_csv import (
+    _duplicates_error,
+    _stripped,
+    cut_before,
+    find_columns,
+    read_csv_export,
+    short_rows_report,
+)
 from revmatch.io import InputError, PathLike
+from revmatch.log import MAX_NAMED
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +60,61 @@ def _profile_index(profiles: list[dict] | None) -> tuple[dict[str, dict], dict[s
     return by_email, by_username
 
 
+def _author_record(name: str, email: str, username: str, profile: dict | None) -> dict:
+    """An author as ``submissions.jsonl`` holds them: with the matched profile's ids, else bare."""
+    if profile is None:
+        return {"name": name, "ids": [], "startUsername": username, "email": email, "affiliation": ""}
+    return {
+        "name": name or profile["name"],
+        "ids": list(profile["ids"]),
+        "startUsername": profile["startUsername"],
+        "email": email or profile["email"],
+        "affiliation": profile.get("affiliation", ""),
+    }
+
+
+def _match_author(
+    name: str, email: str, username: str, by_email: dict[str, dict], by_username: dict[str, dict]
+) -> tuple[dict, bool, bool]:
+    """(author record, whether a profile matched, whether the e-mail and the username name two
+    different profiles).
+
+    The e-mail's profile comes first, else the username's. When both are found and differ,
+    neither is picked silently: the record keeps the e-mail's profile and carries the
+    username's as ``otherProfile``, so that every conflict-of-interest source treats the
+    author as both people.
+    """
+    by_mail = by_email.get(email.casefold()) if email else None
+    by_name = by_username.get(username.casefold()) if username else None
+    profile = by_mail if by_mail is not None else by_name
+    record = _author_record(name, email, username, profile)
+    conflict = (
+        by_mail is not None
+        and by_name is not None
+        and by_mail["startUsername"].casefold() != by_name["startUsername"].casefold()
+    )
+    if conflict:
+        record["otherProfile"] = _author_record("", "", "", by_name)
+    return record, profile is not None, conflict
+
+
+def _raise_if_status_cut(path: PathLike, frame: pd.DataFrame, column: str) -> None:
+    """``InputError`` at the first row that ends before the status column: its status is unknown."""
+    cut = cut_before(frame, column)
+    if cut.any():
+        row = int(frame.index[cut.to_numpy()][0])
+        fields = frame.attrs["row_fields"][row]
+        raise InputError(
+            path,
+            f"the row has {fields} of {len(frame.columns)} fields and ends before the status column, so "
+            "whether the submission is active, desk rejected or withdrawn is unknown (a cut row is never "
+            "taken as active); complete the row (an active submission keeps an empty status, with the "
+            "commas up to it)",
+            row=row,
+            column=column,
+        )
+
+
 def _set_aside_reason(status: str) -> str | None:
     """``desk reject`` or ``withdrawn`` from an ``Acceptance Status``; ``None`` keeps the paper."""
     folded = status.casefold()
@@ -88,6 +151,10 @@ def _submission_records(path: PathLike, profiles: list[dict] | None) -> tuple[li
     author_names = _stripped(frame, cols["authors"])
     author_emails = _stripped(frame, cols["emails"])
     statuses = _stripped(frame, cols["status"])
+    if cols["status"] is None:
+        logger.warning("%s: no 'Acceptance Status' column: every submission is kept (none set aside)", path)
+    else:
+        _raise_if_status_cut(path, frame, cols["status"])
     username_columns = _author_username_columns(frame)
     usernames = frame[username_columns].apply(lambda s: s.astype(str).str.strip())
     by_email, by_username = _profile_index(profiles)
@@ -103,8 +170,12 @@ def _submission_records(path: PathLike, profiles: list[dict] | None) -> tuple[li
         "authors_matched": 0,
         "authors_unmatched": 0,
         "author_list_mismatch": 0,
+        "identity_conflicts": 0,
+        "identity_conflict_list": [],
+        "status_column": cols["status"],
         "blank_rows": frame.attrs["blank_rows"],
         "encoding": frame.attrs["encoding"],
+        **short_rows_report(frame),
     }
     for row in frame.index:
         status = statuses[row]
@@ -145,24 +216,21 @@ def _submission_records(path: PathLike, profiles: list[dict] | None) -> tuple[li
             name = names[k] if k < len(names) else ""
             email = emails[k] if k < len(emails) else ""
             username = row_usernames[k] if k < len(row_usernames) else ""
-            profile = by_email.get(email.casefold()) if email else None
-            if profile is None and username:
-                profile = by_username.get(username.casefold())
-            if profile is not None:
-                stats["authors_matched"] += 1
-                authors.append(
+            author, matched, conflict = _match_author(name, email, username, by_email, by_username)
+            authors.append(author)
+            stats["authors_matched" if matched else "authors_unmatched"] += 1
+            if conflict:
+                stats["identity_conflicts"] += 1
+                stats["identity_conflict_list"].append(
                     {
-                        "name": name or profile["name"],
-                        "ids": list(profile["ids"]),
-                        "startUsername": profile["startUsername"],
-                        "email": email or profile["email"],
-                        "affiliation": profile.get("affiliation", ""),
+                        "submission_id": ids[row],
+                        "row": int(row),
+                        "author": name,
+                        "email": email,
+                        "email_profile": author["startUsername"],
+                        "username": username,
+                        "username_profile": author["otherProfile"]["startUsername"],
                     }
-                )
-            else:
-                stats["authors_unmatched"] += 1
-                authors.append(
-                    {"name": name, "ids": [], "startUsername": username, "email": email, "affiliation": ""}
                 )
         stats["authors"] += n_authors
         kept.append(
@@ -183,6 +251,16 @@ def _submission_records(path: PathLike, profiles: list[dict] | None) -> tuple[li
         path, stats["rows"], stats["kept"], stats["desk_rejected"], stats["withdrawn"],
         stats["track_missing"], stats["authors_matched"], stats["authors"],
     )
+    conflicts = stats["identity_conflict_list"]
+    if conflicts:
+        logger.warning(
+            "%s: %d authors name one profile by e-mail and another by username; both are treated as the "
+            "author (conflicts of interest with each): %s",
+            path, len(conflicts), "; ".join(
+                f"row {c['row']} (submission {c['submission_id']}): {c['email']} -> {c['email_profile']}, "
+                f"username {c['username']} -> {c['username_profile']}" for c in conflicts[:MAX_NAMED]
+            ),
+        )
     if stats["authors_unmatched"]:
         logger.warning(
             "%s: %d authors have no profile (no email or username match)", path, stats["authors_unmatched"]
@@ -195,8 +273,16 @@ def read_submissions(path: PathLike, profiles: list[dict] | None) -> tuple[list[
 
     A submission whose ``Acceptance Status`` contains ``Reject`` (desk reject) or
     ``Withdraw`` (withdrawn) is set aside; the reference tool only checks for ``Reject``,
-    so its withdrawn papers stay in the matching. Authors are matched to ``profiles``
-    (all START profiles) by email, then by username.
+    so its withdrawn papers stay in the matching. A row that ends before the
+    ``Acceptance Status`` column (cut short) is an ``InputError`` naming it: its status is
+    unknown, and a withdrawn or rejected paper must never be matched as active (nor its
+    authors' missing e-mails and usernames cost conflicts of interest). Without the column
+    every submission is kept, with a warning.
+
+    Authors are matched to ``profiles`` (all START profiles) by email, then by username;
+    an author whose e-mail and username name two different profiles keeps the e-mail's and
+    carries the username's as ``otherProfile`` (both are conflicts of interest), counted
+    and logged as an identity conflict.
     """
     kept, rejects, _ = _submission_records(path, profiles)
     return kept, rejects

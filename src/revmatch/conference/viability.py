@@ -18,11 +18,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
-from revmatch.conference.quotas import read_quotas
+from revmatch.conference.quotas import QUOTA, read_quotas
 from revmatch.conference.records import reviewer_load_bounds
 from revmatch.conference.settings import ViabilitySettings
 from revmatch.conference.writing import write_all_or_nothing
 from revmatch.io import InputError, PathLike, read_json, read_jsonl, write_json, write_text
+from revmatch.log import MAX_NAMED
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ ALL_TRACKS = "all"
 ACROSS_TRACKS = "(all tracks together)"
 REVIEWER_SHORTFALL = "reviewer assignments needed exceed those available"
 AC_SHORTFALL = "AC assignments needed exceed those available"
+NO_REVIEWER = "no reviewer in this track (emergency reviewers, ACs and SACs are not counted)"
 
 
 def reviewer_capacities(
@@ -60,6 +62,46 @@ def _track_names(reviewers: list[dict], submissions: list[dict]) -> list[str]:
         for key in ("tracks", "ac_tracks", "sac_tracks"):
             names.update(person.get(key) or [])
     return sorted(names)
+
+
+def _roles(reviewers: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(is area chair, is senior area chair, is emergency reviewer) of each reviewer record."""
+    return tuple(
+        np.array([bool(r.get(key)) for r in reviewers], dtype=bool)
+        for key in ("areaChair", "seniorAreaChair", "emergency")
+    )
+
+
+def _pools(
+    reviewers: list[dict], submissions: list[dict], by_track: bool
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(tracks, reviewers x tracks membership of the reviewers (ACs and SACs left out), of the
+    ACs, of the SACs, each paper's track position); one pool ``all`` without tracks."""
+    is_ac, is_sac, _ = _roles(reviewers)
+    is_reviewer = ~is_ac & ~is_sac
+    if not by_track:
+        return (
+            [ALL_TRACKS], np.ones((len(reviewers), 1), dtype=bool) & is_reviewer[:, None], is_ac[:, None],
+            is_sac[:, None], np.zeros(len(submissions), dtype=np.int64),
+        )
+    tracks = _track_names(reviewers, submissions)
+    position = {t: k for k, t in enumerate(tracks)}
+    return (
+        tracks,
+        _membership(reviewers, "tracks", tracks) & is_reviewer[:, None],
+        _membership(reviewers, "ac_tracks", tracks) & is_ac[:, None],
+        _membership(reviewers, "sac_tracks", tracks) & is_sac[:, None],
+        np.array([position[s["track"]] for s in submissions], dtype=np.int64),
+    )
+
+
+def unstaffed_tracks(reviewers: list[dict], submissions: list[dict], by_track: bool) -> dict[str, int]:
+    """{track: papers} of the tracks with papers but nobody to take them: no reviewer (emergency
+    ones included) and no area chair (one pool ``all`` without tracks)."""
+    tracks, member, ac_member, _, paper_track = _pools(reviewers, submissions, by_track)
+    papers = np.bincount(paper_track, minlength=len(tracks))
+    nobody = (papers > 0) & ~member.any(axis=0) & ~ac_member.any(axis=0)
+    return {tracks[k]: int(papers[k]) for k in np.flatnonzero(nobody)}
 
 
 def _shared_capacity(needed: np.ndarray, usable: np.ndarray, capacity: np.ndarray) -> int:
@@ -99,29 +141,11 @@ def check_viability(
     reviews_per_paper, max_papers_per_reviewer = settings.reviews_per_paper, settings.max_papers_per_reviewer
     ac_papers_per_submission, ac_max_papers = settings.ac_papers_per_submission, settings.ac_max_papers
     by_track = settings.by_track
-    is_ac = np.array([bool(r.get("areaChair")) for r in reviewers], dtype=bool)
-    is_sac = np.array([bool(r.get("seniorAreaChair")) for r in reviewers], dtype=bool)
-    is_emergency = np.array([bool(r.get("emergency")) for r in reviewers], dtype=bool)
+    is_ac, is_sac, is_emergency = _roles(reviewers)
     is_reviewer = ~is_ac & ~is_sac
     capacity = reviewer_capacities(reviewers, quotas, max_papers_per_reviewer)
-    if by_track:
-        tracks = _track_names(reviewers, submissions)
-        member = _membership(reviewers, "tracks", tracks)
-        ac_member = _membership(reviewers, "ac_tracks", tracks) & is_ac[:, None]
-        sac_member = _membership(reviewers, "sac_tracks", tracks) & is_sac[:, None]
-        position = {t: k for k, t in enumerate(tracks)}
-        papers = np.bincount([position[s["track"]] for s in submissions], minlength=len(tracks))
-    else:
-        tracks = [ALL_TRACKS]
-        member = np.ones((len(reviewers), 1), dtype=bool)
-        ac_member, sac_member = is_ac[:, None], is_sac[:, None]
-        papers = np.array([len(submissions)])
-    papers = papers.astype(np.int64)
-    paper_track = (
-        np.array([position[s["track"]] for s in submissions], dtype=np.int64)
-        if by_track
-        else np.zeros(len(submissions), dtype=np.int64)
-    )
+    tracks, member, ac_member, sac_member, paper_track = _pools(reviewers, submissions, by_track)
+    papers = np.bincount(paper_track, minlength=len(tracks)).astype(np.int64)
     in_track = np.zeros((len(submissions), len(tracks)), dtype=np.int64)
     in_track[np.arange(len(submissions)), paper_track] = 1
     regular = member & (is_reviewer & ~is_emergency)[:, None]
@@ -177,9 +201,8 @@ def check_viability(
             f"  AC assignments needed: {ac_needed[k]}, available: {ac_available[k]} ({ac_max_papers} per AC)"
         )
         if needed[k] > available[k]:
-            problems.append(
-                _problem(track, "reviewer", needed[k], available[k], REVIEWER_SHORTFALL)
-            )
+            what = REVIEWER_SHORTFALL if n_reviewers[k] else NO_REVIEWER
+            problems.append(_problem(track, "reviewer", needed[k], available[k], what))
         elif needed[k] > usable[k]:
             problems.append(
                 _problem(
@@ -253,9 +276,40 @@ def _problem(track: str, kind: str, needed: int, available: int, what: str) -> d
     }
 
 
-def reviewer_quotas(reviewers: list[dict]) -> dict[str, int]:
-    """Quotas carried by ``reviewers.jsonl`` (``quota`` key; ``None`` or absent = the maximum)."""
-    return {str(r["id"]): int(r["quota"]) for r in reviewers if r.get("quota") is not None}
+def reviewer_quotas(reviewers: list[dict], path: PathLike = "reviewers.jsonl") -> dict[str, int]:
+    """Quotas carried by ``reviewers.jsonl`` (``quota`` key; ``None`` or absent = the maximum),
+    each checked by ``QUOTA`` (an ``InputError`` names the record's line of ``path``)."""
+    return {
+        str(r["id"]): QUOTA.check_value(r["quota"], path, row=line, column="quota")
+        for line, r in enumerate(reviewers, start=1)
+        if r.get("quota") is not None
+    }
+
+
+def _raise_if_empty(
+    reviewers_jsonl: PathLike,
+    submissions_jsonl: PathLike,
+    reviewers: list[dict],
+    submissions: list[dict],
+    by_track: bool,
+) -> None:
+    """Stop before any capacity is counted (and any matrix computed) when there is nothing to match:
+    no submission, no reviewer record, or a track with papers and nobody to take them."""
+    if not submissions:
+        raise InputError(submissions_jsonl, "no submission to match")
+    if not reviewers:
+        raise InputError(reviewers_jsonl, "no reviewer, area chair or senior area chair")
+    unstaffed = unstaffed_tracks(reviewers, submissions, by_track)
+    if unstaffed:
+        served = sorted({t for r in reviewers for key in ("tracks", "ac_tracks") for t in r.get(key) or []})
+        named = ", ".join(f"{track!r} ({papers} papers)" for track, papers in unstaffed.items())
+        raise InfeasibleTrack(
+            f"{len(unstaffed)} track(s) have papers but no reviewer, emergency reviewer or area chair: "
+            f"{named}. "
+            f"Tracks with reviewers or ACs: {', '.join(map(repr, served[:MAX_NAMED])) or 'none'}. A track "
+            "name in the submissions that no profile's Roles spells the same way, or reviewers without "
+            "tracks, cause this; fix the exports, or match without tracks (matching.by_track: false)."
+        )
 
 
 def viability_file(
@@ -274,13 +328,19 @@ def viability_file(
     """Write the capacity report for ``reviewers.jsonl`` and ``submissions.jsonl``; return the problems.
 
     Quotas are the reviewers' ``quota`` keys, overridden by the quotas file when given.
+    Nothing to match stops the check before anything is counted: no submission or no
+    reviewer record (``InputError``), or a track with papers and no reviewer, emergency
+    reviewer or area chair at all (``InfeasibleTrack``, naming it and the tracks that have
+    people; with ``by_track`` false, the one pool). A track with only ACs is a problem of
+    the report (an AC assignment may still go on).
     ``out_json`` gets ``{"feasible", "problems", "settings"}`` for the assignment step
     (see :func:`raise_if_infeasible`). With ``out_txt`` ``None`` (or the null device,
     which an atomic rename would replace) the report only goes to the log.
     """
     reviewers = read_jsonl(reviewers_jsonl)
     submissions = read_jsonl(submissions_jsonl)
-    quotas = reviewer_quotas(reviewers)
+    _raise_if_empty(reviewers_jsonl, submissions_jsonl, reviewers, submissions, by_track)
+    quotas = reviewer_quotas(reviewers, reviewers_jsonl)
     quota_note = f"quotas: {len(quotas)} from reviewers.jsonl; the others can take the maximum"
     if quotas_csv_or_None is not None:
         from_file, stats = read_quotas(quotas_csv_or_None, [r["id"] for r in reviewers])

@@ -1,24 +1,37 @@
 """The manifest of a release: the signed URLs of its shards (or of the diffs from an older
-release) under stable shard names, found again by name, listed anew when a URL expires."""
+release) under stable shard names, with their sizes when listed, found again by name, listed
+anew when a URL expires.
+
+A refresh rewrites the manifest file with the new URLs of every shard of the listing it made
+(under a lock beside it, as download jobs run side by side), never with a URL that failed as
+expired, and keeps the file's modification time: only signatures changed, so nothing
+downstream of the manifest becomes out of date.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import fcntl
 import logging
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from revmatch.corpus.s2_api import (
     ApiSettings,
     DownloadError,
-    list_dataset_files,
+    ExpiredUrlError,
+    ListedFile,
+    dataset_files,
     list_diffs,
     redact_url,
     resolve_release,
 )
 from revmatch.corpus.settings import S2Settings
-from revmatch.io import PathLike, write_json
+from revmatch.io import PathLike, atomic_path, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +53,21 @@ def shard_name(url: str) -> str:
     return name
 
 
-def manifest_entries(urls: list[str], source: dict, prefix: str = "") -> list[dict]:
-    """Manifest rows ``{shard, name, url, source}`` for a list of signed URLs: ``name`` is the
-    file's shard name, ``shard`` the job's (``prefix`` + name, unique across a manifest's
-    diffs); duplicate names in one listing raise."""
-    entries = [{"shard": prefix + shard_name(u), "name": shard_name(u), "url": u, "source": source} for u in urls]
+def manifest_entry(file: ListedFile | str, source: dict, prefix: str = "") -> dict:
+    """The manifest row ``{shard, name, url, source}`` of a listed file (``size`` too when listed)."""
+    file = ListedFile(file) if isinstance(file, str) else file
+    name = shard_name(file.url)
+    entry = {"shard": prefix + name, "name": name, "url": file.url, "source": source}
+    if file.size is not None:
+        entry["size"] = file.size
+    return entry
+
+
+def manifest_entries(files: list[ListedFile | str], source: dict, prefix: str = "") -> list[dict]:
+    """Manifest rows for a listing (``manifest_entry``): ``name`` is the file's shard name,
+    ``shard`` the job's (``prefix`` + name, unique across a manifest's diffs); duplicate names
+    in one listing raise."""
+    entries = [manifest_entry(f, source, prefix) for f in files]
     names = [e["shard"] for e in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -71,7 +94,7 @@ def build_manifest(
     if update_from is None:
         listed = {
             name: manifest_entries(
-                list_dataset_files(release, name, settings), {"kind": "files", "release": release, "dataset": name}
+                dataset_files(release, name, settings), {"kind": "files", "release": release, "dataset": name}
             )
             for name in datasets
         }
@@ -118,18 +141,104 @@ def find_entry(manifest: dict, dataset: str, shard: str) -> dict:
     raise KeyError(f"shard {shard!r} of dataset {dataset!r} is not in the manifest")
 
 
+def _origin(source: dict) -> tuple:
+    """What one listing covers: a release's dataset, or the diffs between two releases."""
+    if source["kind"] == "files":
+        return ("files", source["release"], source["dataset"])
+    return ("diff", source["start"], source["end"], source["dataset"])
+
+
+def _entry_key(entry: dict) -> tuple:
+    """Where an entry sits in its origin's listing: (diff index, list, name), None for files."""
+    source, name = entry["source"], entry.get("name", entry["shard"])
+    return (None, None, name) if source["kind"] == "files" else (source["index"], source["list"], name)
+
+
+def list_origin_again(source: dict, settings: ApiSettings) -> dict[tuple, ListedFile]:
+    """List a source's origin again: ``_entry_key`` -> the newly signed file."""
+    if source["kind"] == "files":
+        files = dataset_files(source["release"], source["dataset"], settings)
+        return {(None, None, shard_name(f.url)): f for f in files}
+    diffs = list_diffs(source["start"], source["end"], source["dataset"], settings)
+    return {
+        (index, kind, shard_name(f.url)): f
+        for index, diff in enumerate(diffs)
+        for kind in ("update_files", "delete_files")
+        for f in diff[kind]
+    }
+
+
 def fresh_url(entry: dict, settings: ApiSettings) -> str:
     """List the shard's source again and return its newly signed URL."""
-    source = entry["source"]
-    if source["kind"] == "files":
-        urls = list_dataset_files(source["release"], source["dataset"], settings)
-    else:
-        diffs = list_diffs(source["start"], source["end"], source["dataset"], settings)
-        urls = diffs[source["index"]][source["list"]]
-    for url in urls:
-        if shard_name(url) == entry.get("name", entry["shard"]):
-            return url
-    raise DownloadError(f"shard {entry['shard']!r} is no longer listed by the API")
+    listed = list_origin_again(entry["source"], settings).get(_entry_key(entry))
+    if listed is None:
+        raise DownloadError(f"shard {entry['shard']!r} is no longer listed by the API")
+    return listed.url
+
+
+def relisted_manifest(manifest: dict, origin: tuple, listed: dict[tuple, ListedFile]) -> tuple[dict, int]:
+    """The manifest with the URLs (and listed sizes) of ``origin``'s entries replaced by
+    ``listed``; returns it and the number of entries changed (the input is not modified)."""
+    manifest = copy.deepcopy(manifest)
+    changed = 0
+    for _, _, entry in manifest_shards(manifest):
+        new = listed.get(_entry_key(entry)) if _origin(entry["source"]) == origin else None
+        if new is None or new.url == entry["url"]:
+            continue
+        entry["url"] = new.url
+        if new.size is not None:
+            entry["size"] = new.size
+        changed += 1
+    return manifest, changed
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``.<name>.lock`` beside ``path`` (other processes wait)."""
+    lock = path.with_name(f".{path.name}.lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _write_keeping_mtime(manifest: dict, path: Path) -> None:
+    """Replace the manifest file atomically, keeping its access and modification times."""
+    stat = path.stat()
+    with atomic_path(path) as tmp:
+        write_json(manifest, tmp)
+        os.utime(tmp, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def refresh_manifest_url(
+    manifest_json: PathLike, dataset: str, shard: str, settings: ApiSettings, expired: Collection[str]
+) -> str:
+    """A new signed URL of one shard, none of ``expired``, written back into the manifest.
+
+    Under the manifest's lock: when another job already replaced the shard's URL, that URL is
+    returned; otherwise the shard's origin is listed again and every entry of that listing
+    gets its new URL in the file (modification time kept). A listing that gives the shard an
+    expired URL again raises ``ExpiredUrlError`` and writes nothing.
+    """
+    path = Path(manifest_json)
+    with _locked(path):
+        manifest = read_json(path)
+        entry = find_entry(manifest, dataset, shard)
+        if entry["url"] not in expired:
+            logger.info("shard %s: the manifest already holds a new URL", shard)
+            return entry["url"]
+        listed = list_origin_again(entry["source"], settings)
+        new = listed.get(_entry_key(entry))
+        if new is None:
+            raise DownloadError(f"shard {shard!r} is no longer listed by the API")
+        if new.url in expired:
+            raise ExpiredUrlError(f"shard {shard!r}: the API listed again the URL that failed as expired")
+        updated, changed = relisted_manifest(manifest, _origin(entry["source"]), listed)
+        _write_keeping_mtime(updated, path)
+        logger.info("%s: %d URLs replaced by a new listing", path.name, changed)
+        return new.url
 
 
 def write_manifest_file(s2: S2Settings, datasets: list[str], out_json: PathLike) -> dict:

@@ -7,8 +7,11 @@ diffs endpoint lists the update and delete files that move a dataset from one re
 later one. The API key is sent in the ``x-api-key`` header to API endpoints only (never to
 the signed shard URLs, which carry their own signature), comes from an environment
 variable, and never appears in logs, reprs or files: logged URLs lose their query string.
-Transient failures (connection errors, 429, 5xx) are retried with exponential backoff; a
-rejected API key (401) stops at once with a clear error.
+A listed file is its URL, or an object with its ``url`` and ``size`` in bytes (the size is then
+checked by the download). Transient failures (connection errors, 429, 5xx) are retried with
+exponential backoff; a rejected API key (401) stops at once with a clear error; a signed URL
+refused as expired (403, 410, or a 400 whose S3-style body says ``ExpiredToken``,
+``AccessDenied`` or ``Request has expired``) raises ``ExpiredUrlError``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +34,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.semanticscholar.org/datasets/v1"
 API_KEY_HEADER = "x-api-key"
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_EXPIRED_STATUS = frozenset({403, 410})
+_ERROR_BODY_BYTES = 64 * 1024  # of an error answer, read to classify it
+_S3_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.-]+)\s*</Code>")
+_EXPIRED_400_CODES = frozenset({"ExpiredToken", "AccessDenied"})
+_EXPIRED_TEXT = b"Request has expired"
 
 
 class AuthError(RuntimeError):
@@ -41,7 +50,8 @@ class DownloadError(RuntimeError):
 
 
 class ExpiredUrlError(DownloadError):
-    """A signed shard URL was refused (403/410): it has expired and must be listed again."""
+    """A signed shard URL was refused as expired (403, 410, or a 400 with an S3 expiry code):
+    it must be listed again."""
 
 
 class _TransientError(Exception):
@@ -89,6 +99,45 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+@dataclasses.dataclass(frozen=True)
+class ListedFile:
+    """A file as the API lists it: its signed URL and, when listed, its size in bytes."""
+
+    url: str
+    size: int | None = None
+
+
+def listed_file(item: Any, where: str) -> ListedFile:
+    """A listed file from the API's item: a URL, or ``{"url": URL, "size": bytes}``."""
+    if isinstance(item, str):
+        return ListedFile(item)
+    if isinstance(item, dict) and isinstance(item.get("url"), str):
+        size = item.get("size")
+        if size is None or (isinstance(size, int) and not isinstance(size, bool) and size >= 0):
+            return ListedFile(item["url"], size)
+    raise DownloadError(f"{where}: a listed file is neither a URL nor an object with 'url' and a byte 'size'")
+
+
+def expiry_reason(status: int, body: bytes) -> str | None:
+    """Why a signed-URL answer means "expired" (``HTTP 403``, ``HTTP 400 ExpiredToken``, ...);
+    None when it does not: a 400 counts only with an S3 expiry code or message in its body."""
+    match = _S3_CODE.search(body)
+    code = match.group(1).decode("ascii", "replace") if match else None
+    if status in _EXPIRED_STATUS:
+        return f"HTTP {status}" + (f" {code}" if code else "")
+    if status == 400 and (code in _EXPIRED_400_CODES or _EXPIRED_TEXT in body):
+        return f"HTTP 400 {code or _EXPIRED_TEXT.decode()}"
+    return None
+
+
+def _error_body(exc: urllib.error.HTTPError) -> bytes:
+    """The first bytes of an error answer's body (empty when it cannot be read)."""
+    try:
+        return exc.read(_ERROR_BODY_BYTES) or b""
+    except (OSError, http.client.HTTPException):
+        return b""
+
+
 def _retry_after(headers: Any) -> float | None:
     value = headers.get("Retry-After") if headers is not None else None
     try:
@@ -109,6 +158,7 @@ def _open(
         return urllib.request.urlopen(request, timeout=settings.timeout_s)  # noqa: S310 (http/https only)
     except urllib.error.HTTPError as exc:
         status = exc.code
+        body = _error_body(exc) if status != 416 else b""
         exc.close()
         if status == 401 or (send_key and status == 403):
             hint = "no API key was given" if not settings.api_key else "the API key was rejected"
@@ -116,13 +166,15 @@ def _open(
                 f"{where}: HTTP {status}: {hint}; set the environment variable named by "
                 "corpus.s2.api_key_env to a valid Semantic Scholar API key"
             ) from None
-        if status in (403, 410):
-            raise ExpiredUrlError(f"{where}: HTTP {status} (signed URL expired or revoked)") from None
+        expired = None if send_key else expiry_reason(status, body)
+        if expired is not None:
+            raise ExpiredUrlError(f"{where}: {expired} (signed URL expired or revoked)") from None
         if status in _TRANSIENT_STATUS:
             raise _TransientError(f"{where}: HTTP {status}", _retry_after(exc.headers)) from None
         if status == 416:
             raise  # handled by the download loop
-        raise DownloadError(f"{where}: HTTP {status}") from None
+        code = _S3_CODE.search(body)
+        raise DownloadError(f"{where}: HTTP {status}" + (f" {code.group(1).decode()}" if code else "")) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise _TransientError(f"{where}: {type(exc).__name__}: {reason}") from None
@@ -172,19 +224,24 @@ def resolve_release(release: str, settings: ApiSettings) -> str:
     return releases[-1]
 
 
-def list_dataset_files(release: str, dataset: str, settings: ApiSettings) -> list[str]:
-    """The signed shard URLs of one dataset of a release."""
+def dataset_files(release: str, dataset: str, settings: ApiSettings) -> list[ListedFile]:
+    """The signed shard URLs of one dataset of a release, with their sizes when listed."""
     url = f"{settings.base_url}/release/{quote(release)}/dataset/{quote(dataset)}"
     body = get_json(url, settings)
     files = body.get("files") if isinstance(body, dict) else None
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+    if not isinstance(files, list):
         raise DownloadError(f"{redact_url(url)}: expected an object with a 'files' list of URLs")
-    return files
+    return [listed_file(f, redact_url(url)) for f in files]
+
+
+def list_dataset_files(release: str, dataset: str, settings: ApiSettings) -> list[str]:
+    """The signed shard URLs of one dataset of a release."""
+    return [f.url for f in dataset_files(release, dataset, settings)]
 
 
 def list_diffs(start_release: str, end_release: str, dataset: str, settings: ApiSettings) -> list[dict]:
     """The diffs from ``start_release`` to ``end_release``, oldest first, each with
-    ``from_release``, ``to_release``, ``update_files`` and ``delete_files`` (signed URLs)."""
+    ``from_release``, ``to_release``, ``update_files`` and ``delete_files`` (``ListedFile``)."""
     url = f"{settings.base_url}/diffs/{quote(start_release)}/to/{quote(end_release)}/{quote(dataset)}"
     body = get_json(url, settings)
     diffs = body.get("diffs") if isinstance(body, dict) else None
@@ -195,4 +252,8 @@ def list_diffs(start_release: str, end_release: str, dataset: str, settings: Api
             isinstance(diff.get(k), list) for k in ("update_files", "delete_files")
         ):
             raise DownloadError(f"{redact_url(url)}: a diff lacks 'update_files'/'delete_files' lists")
-    return diffs
+    where = redact_url(url)
+    return [
+        {**diff, **{k: [listed_file(f, where) for f in diff[k]] for k in ("update_files", "delete_files")}}
+        for diff in diffs
+    ]

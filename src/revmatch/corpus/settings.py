@@ -141,3 +141,33 @@ class CorpusSettings:
         if self.join_abstracts:
             return dataclasses.replace(self.filter, require_abstract=False)
         return self.filter
+
+
+def check_corpus_config(config: Mapping[str, Any]) -> None:
+    """Refuse a validated config whose ``corpus`` keys contradict each other, naming the keys and
+    their values (``ValueError``): a year range that is empty, a first retry pause above the
+    longest, an update from an older release without the API that serves its diffs, and papers
+    required to have an abstract from a download that joins none."""
+    corpus = config["corpus"]
+    try:
+        FilterSpec.from_config(corpus["filter"])
+    except ValueError as exc:
+        raise ValueError(f"config key corpus.filter: {exc}") from exc
+    s2 = corpus["s2"]
+    if s2["backoff_s"] > s2["max_backoff_s"]:
+        raise ValueError(
+            f"corpus.s2.backoff_s ({s2['backoff_s']}) is above corpus.s2.max_backoff_s ({s2['max_backoff_s']}): "
+            "the first retry pause would be longer than the longest"
+        )
+    if corpus["source"] != "s2-api":
+        if s2.get("update_from"):
+            raise ValueError(
+                f"corpus.s2.update_from needs corpus.source: s2-api (it is {corpus['source']!r}): the diffs "
+                "come from the Datasets API"
+            )
+        return
+    if not s2["abstracts"] and corpus["filter"]["require_abstract"]:
+        raise ValueError(
+            "corpus.filter.require_abstract (true) with corpus.s2.abstracts (false) would drop every paper: "
+            "the Datasets API's papers have no abstract unless the abstracts dataset is joined"
+        )

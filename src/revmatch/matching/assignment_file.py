@@ -3,7 +3,7 @@ assignment table and its summary (objective, loads, tracks, settings, certificat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from revmatch.matching.changes import (
 )
 from revmatch.matching.conference_assignment import ConferenceAssignment, solve_conference
 from revmatch.matching.eligibility import capacity_by_track, paper_tracks
+from revmatch.matching.export import remove_previous_exports
 from revmatch.matching.pair_files import (
     read_pair_file,
     read_previous_assignment,
@@ -167,6 +168,7 @@ def solve_assignment_file(
     viability_json: PathLike | None = None,
     season_files: Mapping[str, PathLike | None] | None = None,
     changes_out: Mapping[str, PathLike] | None = None,
+    previous_exports: Sequence[PathLike] = (),
 ) -> pd.DataFrame:
     """Solve the conference in the given files; write ``assignment.csv`` and a summary JSON.
 
@@ -179,8 +181,10 @@ def solve_assignment_file(
     full LP was solved: no more than ``settings.prune_above_pairs`` allowed pairs), with a ``mip``
     entry (gap) when side rows make it a MIP; ``mode`` holds the fair, re-solve or randomized
     report. Senior reviewers have at least ``settings.senior_min_papers`` corpus papers (from
-    ``authorship_npz``).
+    ``authorship_npz``). ``previous_exports`` (the exports and evaluation of the previous
+    assignment) are removed before anything else, so that a failed solve leaves none behind.
     """
+    remove_previous_exports(previous_exports)
     if viability_json is not None:
         from revmatch.conference import raise_if_infeasible
 

@@ -8,12 +8,13 @@ and the text report), so that files and habits carry over.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,10 @@ from revmatch.io import (
     InputError,
     PathLike,
     atomic_path,
+    read_json,
     read_jsonl,
     write_csv,
+    write_json,
     write_jsonl,
     write_lines,
     write_text,
@@ -369,6 +372,73 @@ def format_text_report(records: list[dict]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+# --------------------------------------------------------------------------- fingerprints
+
+
+def file_sha256(path: PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex): the fingerprint of an assignment or an export."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files_under(paths: Iterable[PathLike]) -> list[Path]:
+    """The files of ``paths``, a folder's files (sorted) in its place."""
+    files = []
+    for path in map(Path, paths):
+        files += sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    return files
+
+
+def write_exports_manifest(assignment_file: PathLike, exports: Iterable[PathLike], out_json: PathLike) -> dict:
+    """Write ``exports.json``: the fingerprint of the assignment the ``exports`` (files or folders)
+    were made from and each export file's own, paths relative to the manifest's folder. Exports
+    whose manifest names another assignment than the current one are stale (``stale_exports``)."""
+    base = Path(out_json).parent
+    manifest = {
+        "assignment": {"file": os.path.relpath(assignment_file, base), "sha256": file_sha256(assignment_file)},
+        "exports": {Path(os.path.relpath(f, base)).as_posix(): file_sha256(f) for f in _files_under(exports)},
+    }
+    write_json(manifest, out_json)
+    return manifest
+
+
+def stale_exports(manifest_json: PathLike) -> list[str]:
+    """What no longer matches ``exports.json``: the assignment when its fingerprint changed or it
+    is gone, and every export file missing or changed since; empty when the exports are current."""
+    base = Path(manifest_json).parent
+    manifest = read_json(manifest_json)
+    stale = []
+    for name, sha in [(manifest["assignment"]["file"], manifest["assignment"]["sha256"]),
+                      *manifest["exports"].items()]:
+        path = base / name
+        if not path.is_file():
+            stale.append(f"{name} (missing)")
+        elif file_sha256(path) != sha:
+            stale.append(f"{name} (changed)")
+    return stale
+
+
+def remove_previous_exports(paths: Iterable[PathLike]) -> list[str]:
+    """Remove the exports (files or folders) of a previous assignment, before a new one is solved,
+    so that a failed solve leaves none describing an assignment that no longer exists; the paths
+    removed."""
+    removed = []
+    for path in map(Path, paths):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(str(path))
+    if removed:
+        logger.info("removed %d export(s) of the previous assignment: %s", len(removed), ", ".join(removed))
+    return removed
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -390,12 +460,15 @@ def export_assignments_file(
     out_openreview_dir: PathLike | None = None,
     alternates: int = 10,
     by_track: bool = True,
+    out_manifest: PathLike | None = None,
 ) -> list[dict]:
     """Write every export of an assignment table (CSV or Parquet); returns the records.
 
     ``out_openreview_dir`` gets the assignment in openreview-matcher's shape
     (``assignments.json``, and ``alternates.json`` with each paper's ``alternates`` best
     reviewers who are not assigned to it, have no COI and, with ``by_track``, serve in its track).
+    ``out_manifest``, written last, gets the fingerprint of the assignment and of every export
+    (``write_exports_manifest``); the exports' own formats are unchanged.
     """
     assignment = read_assignment(assignment_file)
     submissions = read_jsonl(submissions_jsonl)
@@ -425,12 +498,15 @@ def export_assignments_file(
     write_text(format_text_report(records), out_text)
     if out_xlsx is not None:
         write_assignments_xlsx(records, out_xlsx, reviews_per_paper, num_similar, role)
+    exports = [out_jsonl, out_csv, out_tracks_dir, out_start_txt, out_text, *([out_xlsx] if out_xlsx else [])]
     if out_openreview_dir is not None:
         from revmatch.matching.eligibility import allowed_pairs
         from revmatch.matching.openreview_matcher import write_matcher_outputs
 
         allowed = allowed_pairs(coi, submissions, reviewers, by_track=by_track, area_chairs=role == "AC")
-        write_matcher_outputs(assignment, scores, coi, submissions, reviewers, alternates, out_openreview_dir,
-                              allowed=allowed)
+        exports += write_matcher_outputs(assignment, scores, coi, submissions, reviewers, alternates,
+                                         out_openreview_dir, allowed=allowed).values()
+    if out_manifest is not None:
+        write_exports_manifest(assignment_file, exports, out_manifest)
     logger.info("exported the assignment of %d submissions", len(records))
     return records

@@ -19,7 +19,9 @@ Formats (``matcher/__main__.py``, ``matcher/encoder.py``, ``matcher/service/open
 
 Papers and users are the ids met in the score and constraint files, sorted. A later row for
 the same pair replaces an earlier one, as in the matcher. Bad input raises ``InputError`` with
-the file, the line and the column.
+the file, the line and the column; numbers are checked by ``revmatch.conference``'s number rules
+(finite; scores, weights and defaults of magnitude at most ``MAX_SCORE``; loads and demands whole
+numbers from 0 to ``MAX_COUNT``), so ``inf``, ``nan``, ``1e309`` or a 30-digit load stop here.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import argparse
 import csv
 import json
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from revmatch.conference import NumberRule, count_rule, score_rule
 from revmatch.io import InputError, PathLike
 from revmatch.log import MAX_NAMED
 
@@ -43,6 +45,11 @@ logger = logging.getLogger(__name__)
 
 SPEC_KEYS = ("weight", "default", "translate_map", "normalize")
 SOLVERS = ("MinMax", "FairFlow", "FairIR", "Randomized", "PerturbedMaximization", "FairSequence")
+CONSTRAINT = NumberRule(
+    "constraint", integer=True, minimum=-1, maximum=1, expected="must be -1 (conflict), 0 or 1 (forced)"
+)
+#: the matcher's files have no header row: a header's name where a number is expected says so
+NO_HEADER = " (the matcher's files have no header row)"
 
 
 @dataclass(frozen=True)
@@ -95,58 +102,50 @@ def csv_rows(path: PathLike, columns: tuple[str, ...]) -> Iterator[tuple[int, li
             yield reader.line_num, fields[: len(columns)]
 
 
-def parse_number(path: PathLike, line: int, column: str, text: str) -> float:
-    """``text`` as a finite float, else ``InputError`` (with a hint on line 1: the files have no header)."""
-    try:
-        value = float(text)
-    except ValueError:
-        hint = " (the matcher's files have no header row)" if line == 1 else ""
-        raise InputError(path, f"not a number: {text!r}{hint}", row=line, column=column) from None
-    if not math.isfinite(value):
-        raise InputError(path, f"not a finite number: {text!r}", row=line, column=column)
-    return value
-
-
-def parse_count(path: PathLike, line: int, column: str, text: str) -> int:
-    """``text`` as a non-negative integer (``2`` or ``2.0``), else ``InputError``."""
-    value = parse_number(path, line, column, text)
-    if value < 0 or not value.is_integer():
-        raise InputError(path, f"not a non-negative integer: {text!r}", row=line, column=column)
-    return int(value)
+def checked_column(rule: NumberRule, path: PathLike, rows: list[tuple[int, list[str]]], field: int,
+                   column: str) -> np.ndarray:
+    """``rule``'s values of field ``field`` of ``csv_rows``' rows (vectorised); the first refused cell
+    raises ``InputError`` at its line."""
+    cells = pd.Series([fields[field] for _, fields in rows], index=[line for line, _ in rows], dtype=object)
+    return rule.check(cells, path, column, first_row_hint=NO_HEADER)
 
 
 def read_score_file(path: PathLike, spec: ScoreSpec) -> pd.DataFrame:
     """(paper_id, user_id, score) of one score file, labels translated by ``spec.translate_map``."""
     value_column = "label" if spec.translate_map is not None else "score"
-    rows = []
-    for line, (paper, user, value) in csv_rows(path, ("paper_id", "user_id", value_column)):
-        if spec.translate_map is not None:
-            if value not in spec.translate_map:
-                raise InputError(path, f"cannot translate label {value!r} to a score; valid labels are: "
-                                 f"{', '.join(spec.translate_map)}", row=line, column=value_column)
-            score = float(spec.translate_map[value])
-        else:
-            score = parse_number(path, line, value_column, value)
-        rows.append((paper, user, score))
-    return pd.DataFrame(rows, columns=["paper_id", "user_id", "score"])
+    rows = list(csv_rows(path, ("paper_id", "user_id", value_column)))
+    if spec.translate_map is not None:
+        labels = pd.Series([fields[2] for _, fields in rows], index=[line for line, _ in rows], dtype=object)
+        scores = labels.map(spec.translate_map)
+        unknown = scores.isna().to_numpy()
+        if unknown.any():
+            first = int(np.argmax(unknown))
+            raise InputError(path, f"cannot translate label {labels.iloc[first]!r} to a score; valid labels "
+                             f"are: {', '.join(spec.translate_map)}", row=int(labels.index[first]),
+                             column=value_column)
+        values = scores.to_numpy(dtype=np.float64)
+    else:
+        values = checked_column(score_rule("score"), path, rows, 2, value_column)
+    return pd.DataFrame({"paper_id": [fields[0] for _, fields in rows],
+                         "user_id": [fields[1] for _, fields in rows], "score": values},
+                        columns=["paper_id", "user_id", "score"])
 
 
 def read_constraints(path: PathLike) -> pd.DataFrame:
     """(paper_id, user_id, constraint) rows with constraint -1 (conflict), 0 or 1 (forced)."""
-    rows = []
-    for line, (paper, user, value) in csv_rows(path, ("paper_id", "user_id", "constraint")):
-        number = parse_number(path, line, "constraint", value)
-        if number not in (-1.0, 0.0, 1.0):
-            raise InputError(path, f"constraint must be -1 (conflict), 0 or 1 (forced), not {value!r}",
-                             row=line, column="constraint")
-        rows.append((paper, user, int(number)))
-    return pd.DataFrame(rows, columns=["paper_id", "user_id", "constraint"])
+    rows = list(csv_rows(path, ("paper_id", "user_id", "constraint")))
+    return pd.DataFrame({"paper_id": [fields[0] for _, fields in rows],
+                         "user_id": [fields[1] for _, fields in rows],
+                         "constraint": checked_column(CONSTRAINT, path, rows, 2, "constraint")},
+                        columns=["paper_id", "user_id", "constraint"])
 
 
 def read_counts(path: PathLike, id_column: str, count_column: str) -> dict[str, int]:
-    """{id: count} of a file of rows ``id,count`` (custom loads or demands); a later row wins."""
-    return {key: parse_count(path, line, count_column, value)
-            for line, (key, value) in csv_rows(path, (id_column, count_column))}
+    """{id: count} of a file of rows ``id,count`` (custom loads or demands, each a whole number from 0
+    to ``MAX_COUNT``); a later row wins."""
+    rows = list(csv_rows(path, (id_column, count_column)))
+    counts = checked_column(count_rule(count_column), path, rows, 1, count_column)
+    return {fields[0]: int(count) for (_, fields), count in zip(rows, counts)}
 
 
 def read_json_file(path: PathLike) -> object:
@@ -159,9 +158,7 @@ def read_json_file(path: PathLike) -> object:
 
 
 def _spec_number(path: PathLike, key: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(path, f"must be a finite number, not {value!r}", column=f"{key}.{name}")
-    return float(value)
+    return float(score_rule(name).check_value(value, path, column=f"{key}.{name}"))
 
 
 def read_scores_specification(path: PathLike) -> dict[str, dict]:
@@ -214,8 +211,7 @@ def score_specs(
         if weight is None:
             raise ValueError(f"--weights: no weight for score file {path} (give --weights or a weight in "
                              "--scores_specification)")
-        if not math.isfinite(weight):
-            raise ValueError(f"--weights: the weight of {path} is not finite: {weight}")
+        weight = float(score_rule(f"the weight of {path}").check_value(weight, "--weights"))
         if weights is not None and "weight" in entry and entry["weight"] != weight:
             raise InputError(specification, f"weight {entry['weight']:g} differs from --weights ({weight:g})",
                              column=f"{key}.weight")
@@ -306,8 +302,9 @@ def _loads(users: list[str], max_papers: PathLike | None, min_default: int, max_
     if max_default is None and lacking:
         raise ValueError(f"--max_papers_default is needed: {len(lacking)} user(s) have no custom maximum "
                          f"in --max_papers: {named_ids(lacking)}")
-    if min_default < 0 or (max_default is not None and max_default < 0):
-        raise ValueError("--min_papers_default and --max_papers_default must not be negative")
+    min_default = count_rule("minimum").check_value(min_default, "--min_papers_default")
+    if max_default is not None:
+        max_default = count_rule("maximum").check_value(max_default, "--max_papers_default")
     maximums = np.array([custom.get(user, max_default) for user in users], dtype=np.int64)
     minimums = np.full(len(users), int(min_default), dtype=np.int64)
     lowered = np.flatnonzero(minimums > maximums)
@@ -321,8 +318,7 @@ def _loads(users: list[str], max_papers: PathLike | None, min_default: int, max_
 def _demands(papers: list[str], num_reviewers: int, custom_user_demand: PathLike | None,
              notes: list[str]) -> np.ndarray:
     """Each paper's demand: ``num_reviewers``, replaced by the custom demand file."""
-    if num_reviewers < 0:
-        raise ValueError("--num_reviewers must not be negative")
+    num_reviewers = count_rule("demand").check_value(num_reviewers, "--num_reviewers")
     custom = read_counts(custom_user_demand, "paper_id", "demand") if custom_user_demand is not None else {}
     unknown = sorted(set(custom) - set(papers))
     if unknown:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from revmatch.conference import reviewer_ids, submission_ids
+from revmatch.conference import count_rule, reviewer_ids, submission_ids
 from revmatch.io import InputError, PathLike, write_json
 from revmatch.matching.fairness import solve_fair
 from revmatch.matching.lp import AssignmentProgram
@@ -86,11 +85,7 @@ def read_attribute_constraints(path: PathLike) -> tuple[AttributeConstraint, ...
         if entry["comparator"] not in COMPARATORS:
             raise InputError(path, f"comparator must be one of {', '.join(COMPARATORS)}, "
                              f"not {entry['comparator']!r}", column=f"{name}.comparator")
-        bound = entry["bound"]
-        number = not isinstance(bound, bool) and isinstance(bound, int | float) and math.isfinite(bound)
-        if not number or bound < 0 or bound != int(bound):
-            raise InputError(path, f"bound must be a non-negative integer, not {bound!r}",
-                             column=f"{name}.bound")
+        bound = count_rule("bound").check_value(entry["bound"], path, column=f"{name}.bound")
         members = entry["members"]
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
             raise InputError(path, "members must be a list of user ids", column=f"{name}.members")

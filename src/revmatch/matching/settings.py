@@ -29,6 +29,15 @@ def check_mode(objective: str, max_probability: float | None, has_previous: bool
         )
 
 
+def _counts_true(value: Any) -> bool:
+    """Whether an attribute constraint's ``value`` counts the value ``true`` (``None``: every value,
+    each its own group), compared as ``attributes.attribute_groups`` does (case-folded text)."""
+    if value is None:
+        return True
+    values = value if isinstance(value, list) else [value]
+    return "true" in {str(v).casefold() for v in values}
+
+
 class _Params:
     """``as_params`` and ``from_params`` of a settings part: a plain dict in a rule's ``params``."""
 
@@ -140,14 +149,49 @@ class AssignmentSettings(_MatchingPart):
     def __post_init__(self) -> None:
         check_mode(self.objective, self.max_probability, has_previous=False,
                    has_groups=self.min_senior_per_paper > 0 or bool(self.attribute_constraints))
-        for constraint in self.attribute_constraints:
-            if constraint.get("min") and constraint.get("value") is None:
-                raise ValueError(
-                    f"matching.attribute_constraints: a minimum of {constraint['attribute']!r} needs the "
-                    "value that counts (e.g. value: true)"
-                )
-            if constraint.get("min") is None and constraint.get("max") is None:
-                raise ValueError(f"matching.attribute_constraints: {constraint['attribute']!r} has neither min nor max")
+        self._check_counts()
+        for k, constraint in enumerate(self.attribute_constraints):
+            self._check_attribute_constraint(k, constraint)
+
+    def _check_counts(self) -> None:
+        """Refuse counts that contradict each other: a reviewer's minimum above the maximum, more
+        senior reviewers than reviews a paper, a change penalty the emergency re-solve ignores."""
+        reviews = self.reviews_per_paper
+        if self.min_papers_per_reviewer > self.max_papers_per_reviewer:
+            raise ValueError(
+                f"matching.min_papers_per_reviewer ({self.min_papers_per_reviewer}) is above "
+                f"matching.max_papers_per_reviewer ({self.max_papers_per_reviewer})"
+            )
+        if self.min_senior_per_paper > reviews:
+            raise ValueError(
+                f"matching.min_senior_per_paper ({self.min_senior_per_paper}) is above "
+                f"matching.reviews_per_paper ({reviews}): a paper has no more senior reviewers than reviewers"
+            )
+        if self.emergency_only and self.change_penalty is not None:
+            raise ValueError(
+                f"matching.change_penalty ({self.change_penalty}) cannot be combined with matching.emergency_only: "
+                "the emergency re-solve keeps every still-valid pair, so no pair is traded (set change_penalty: null)"
+            )
+
+    def _check_attribute_constraint(self, k: int, constraint: Mapping) -> None:
+        """Refuse ``matching.attribute_constraints[k]`` when its bounds contradict each other,
+        ``reviews_per_paper`` or ``min_senior_per_paper``."""
+        where = f"matching.attribute_constraints[{k}] ({constraint['attribute']!r})"
+        low, high = constraint.get("min"), constraint.get("max")
+        if low is None and high is None:
+            raise ValueError(f"{where} has neither min nor max")
+        if low and constraint.get("value") is None:
+            raise ValueError(f"{where}: a minimum needs the value that counts (e.g. value: true)")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"{where}: min ({low}) is above max ({high})")
+        if low is not None and low > self.reviews_per_paper:
+            raise ValueError(f"{where}: min ({low}) is above matching.reviews_per_paper ({self.reviews_per_paper})")
+        if (constraint["attribute"] == "senior" and high is not None and high < self.min_senior_per_paper
+                and _counts_true(constraint.get("value"))):
+            raise ValueError(
+                f"{where}: max ({high}) senior reviewers is below matching.min_senior_per_paper "
+                f"({self.min_senior_per_paper})"
+            )
 
     @classmethod
     def from_config(cls, config: Mapping) -> AssignmentSettings:
@@ -157,6 +201,11 @@ class AssignmentSettings(_MatchingPart):
         check_mode(settings.objective, settings.max_probability, previous, settings.min_senior_per_paper > 0)
         if (settings.emergency_only or config["matching"].get("emergency_pool")) and not previous:
             raise ValueError("matching.emergency_only and emergency_pool need matching.previous_assignment")
+        if settings.change_penalty is not None and not previous:
+            raise ValueError(
+                f"matching.change_penalty ({settings.change_penalty}) needs matching.previous_assignment: "
+                "without a previous assignment no pair moves"
+            )
         return settings
 
     def solve_options(self) -> dict[str, Any]:
@@ -183,3 +232,23 @@ class MatchingSettings:
             aggregate=AggregateSettings.from_config(config),
             assignment=AssignmentSettings.from_config(config),
         )
+
+
+def check_matching_config(config: Mapping) -> None:
+    """Refuse a validated config whose matching keys contradict each other or the keys of another
+    section they share a quantity with, naming the keys and their values (``ValueError``): the
+    assignment's settings (``AssignmentSettings.from_config``) and, for an area-chair assignment,
+    the area chairs a paper gets and their loads, which the viability check reads from
+    ``viability``."""
+    AssignmentSettings.from_config(config)
+    matching, viability = config["matching"], config["viability"]
+    if not matching["area_chairs"]:
+        return
+    for key, viability_key in (("reviews_per_paper", "ac_papers_per_submission"),
+                               ("max_papers_per_reviewer", "ac_max_papers")):
+        if matching[key] != viability[viability_key]:
+            raise ValueError(
+                f"matching.area_chairs assigns area chairs with matching.{key} ({matching[key]}), but the "
+                f"viability check counts viability.{viability_key} ({viability[viability_key]}): give both "
+                "the same value"
+            )

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from revmatch.model.encoders import PACKAGED_ENCODERS
 from revmatch.model.pairs import pair_kinds, parse_pair_kinds
 from revmatch.model.specs import TUNED_ENCODER
 
@@ -235,4 +236,20 @@ class ModelSettings:
                 aggregators=evaluation["aggregators"], heldout=heldout, max_queries=evaluation["max_queries"],
                 ks=evaluation["ks"], bm25=model["bm25"], device=model["gpu"],
             ),
+        )
+
+
+def check_model_config(config: Mapping[str, Any]) -> None:
+    """Refuse a validated config whose ``model`` keys contradict each other, naming the keys and
+    their values (``ValueError``): the settings of ``ModelSettings.from_config``, and a
+    fine-tuning base (``model.finetune.base``) that is neither a packaged encoder nor a
+    ``model.sentence_transformers`` name (avg, tfidf and bm25 are no encoders)."""
+    ModelSettings.from_config(config)
+    model = config["model"]
+    base, folders = model["finetune"]["base"], model["sentence_transformers"]
+    encoders = sorted({*PACKAGED_ENCODERS, *folders})
+    if base not in encoders:
+        raise ValueError(
+            f"config key model.finetune.base: {base!r} is not an encoder to fine-tune; name a packaged encoder "
+            f"or a model.sentence_transformers entry ({', '.join(encoders)})"
         )
