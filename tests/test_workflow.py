@@ -158,8 +158,9 @@ def test_changing_a_quota_reruns_only_the_assignment(demo_run, tmp_path):
 
 ASSIGNMENT_AND_EXPORTS = {"solve_assignment", "export_assignments", "evaluate_assignment", "all"}
 AGGREGATION = {"aggregate_scores", "gather_aggregate"}
+# the demo's openreview_matches entry reads an affinity job's scores: the matcher runs again after it
 AVERAGING_MODEL = {"train_similarity_model", "embed_corpus", "index_corpus", "compute_paper_matrix", "evaluate_models",
-                   "affinity_job"}
+                   "affinity_job", "openreview_match"}
 
 
 @pytest.mark.parametrize(

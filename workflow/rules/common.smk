@@ -99,7 +99,7 @@ def check_config_files():
     if "calibration" in config:
         files["calibration.reviews"] = config["calibration"]["reviews"]
     for name, entry in config["openreview_matches"].items():
-        # score files a rule makes (affinity:<job>, results/...) are checked by Snakemake
+        # score files the workflow makes (affinity:<job>, results/...) are checked by Snakemake
         files.update({f"openreview_matches.{name}.scores[{k}]": path for k, path in enumerate(entry["scores"])
                       if not path.startswith(("affinity:", "results/"))})
         files.update({f"openreview_matches.{name}.{key}": value for key, value in entry.items()
