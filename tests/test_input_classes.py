@@ -272,26 +272,23 @@ def test_no_reviewer_stops_the_extraction(tmp_path):
     assert_no_output(tmp_path)
 
 
-def test_no_bids_is_a_counted_warning_unless_required(tmp_path, caplog):
-    """A venue without bidding gets all-Maybe bids and a warning; ``require_bids`` refuses it."""
+def test_no_bids_file_is_a_counted_warning_and_an_empty_one_an_error(tmp_path, caplog):
+    """A venue without bidding (no bids file) gets all-Maybe bids and a warning; a bids file
+    that holds no bid of a submission to match is an empty or wrong export: refused, nothing
+    written."""
     with caplog.at_level(logging.WARNING):
         report = extract(tmp_path, bids=None)
     assert report["bids"] == {"file": None, "bids_given": 0}
     assert report["warnings"] == ["no bids file: every submission-reviewer pair is Maybe"]
     assert "no bids file" in caplog.text
     assert (np.load(tmp_path / "out" / "bids.npy") == 2).all()
-
-    # the only bids are a withdrawn submission's
-    report = extract(tmp_path, bids=[["1", "", "", ""], ["3", "1", "1", "1"]])
-    assert report["bids"]["bids_given"] == 0 and report["bids"]["rows_set_aside"] == 1
-    assert report["warnings"][0].endswith("holds no bid: every submission-reviewer pair is Maybe")
-
-    for name, bids in (("none", None), ("empty", [["1", "", "", ""]])):
+    # empty, or the only bids are a withdrawn submission's
+    for name, bids in (("empty", [["1", "", "", ""]]), ("set_aside", [["1", "", "", ""], ["3", "1", "1", "1"]])):
         (tmp_path / name).mkdir()
-        with pytest.raises(InputError, match="bids are required"):
-            extract(tmp_path / name, bids=bids, require_bids=True)
+        with pytest.raises(InputError, match="holds no bid of a submission to match"):
+            extract(tmp_path / name, bids=bids)
         assert_no_output(tmp_path / name)
-    assert extract(tmp_path, require_bids=True)["warnings"] == []
+    assert extract(tmp_path)["warnings"] == []
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,6 @@ def extract_softconf(
     out_multi_track_csv: PathLike,
     out_report_json: PathLike,
     quotas_csv: PathLike | None = None,
-    require_bids: bool = False,
 ) -> dict:
     """START exports -> reviewers, submissions, rejects, bids matrix and an extraction report.
 
@@ -55,9 +54,9 @@ def extract_softconf(
 
     Empty inputs stop here, before any matrix is computed: no profile with a reviewer, AC or
     SAC role, or no submission left to match (none in the file, or every one set aside), is
-    an ``InputError``. No bids at all is legitimate for a venue that does not bid (or has not
-    yet): without a bids file, or with one that holds no bid, every pair is Maybe (2), and the
-    report's ``warnings`` (and the log) say so; with ``require_bids`` it is an ``InputError``.
+    an ``InputError``, and so is a bids file that holds no bid (an empty or wrong export). No
+    bids file is legitimate for a venue that does not bid: every pair is Maybe (2), and the
+    report's ``warnings`` (and the log) say so.
     A bids file none of whose rows names a submission (or none of whose columns a reviewer) of
     the conference is refused by :func:`~revmatch.conference.bids.read_bids`.
 
@@ -89,7 +88,7 @@ def extract_softconf(
         "quotas": quota_report,
         "shape": {"submissions": len(submission_ids), "reviewers": len(reviewer_ids)},
     }
-    report["warnings"] = _warnings(report, require_bids)
+    report["warnings"] = _warnings(report)
     for warning in report["warnings"]:
         logger.warning("extraction: %s", warning)
     write_all_or_nothing([
@@ -129,17 +128,17 @@ def _raise_if_no_submissions(path: PathLike, stats: dict) -> None:
     raise InputError(path, f"no submission to match: {what}", column=stats["status_column"])
 
 
-def _warnings(report: dict, require_bids: bool) -> list[str]:
-    """What a chair should look at: no bids (an ``InputError`` with ``require_bids``) and
-    identity conflicts. (Rows shorter than the header are counted in each file's part of the
+def _warnings(report: dict) -> list[str]:
+    """What a chair should look at: no bids file (a bids file without a bid is an
+    ``InputError``) and identity conflicts. (Rows shorter than the header are counted in each file's part of the
     report, not warned about: START leaves out trailing empty cells.)"""
     warnings = []
     bids = report["bids"]
     if not bids["bids_given"]:
-        why = "no bids file" if bids["file"] is None else f"the bids file {bids['file']} holds no bid"
-        if require_bids:
-            raise InputError(bids["file"] or "softconf.bids", f"{why}, and bids are required")
-        warnings.append(f"{why}: every submission-reviewer pair is Maybe")
+        if bids["file"] is not None:
+            raise InputError(bids["file"], "holds no bid of a submission to match (an empty or wrong export?); "
+                                           "leave softconf.bids out for a conference without bidding")
+        warnings.append("no bids file: every submission-reviewer pair is Maybe")
     conflicts = report["submissions"]["identity_conflicts"]
     if conflicts:
         warnings.append(
