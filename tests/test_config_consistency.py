@@ -4,12 +4,13 @@ keys and their values named: each section's check directly, and the workflow's d
 import pytest
 import yaml
 
+from revmatch.calibration.settings import check_calibration_config
 from revmatch.corpus.settings import check_corpus_config
 from revmatch.matching.settings import check_matching_config
 from revmatch.model.settings import check_model_config
 from tests.conftest import REPO, copy_workflow, run_snakemake
 
-CHECKS = (check_corpus_config, check_model_config, check_matching_config)
+CHECKS = (check_corpus_config, check_model_config, check_matching_config, check_calibration_config)
 
 
 def merged(base: dict, override: dict) -> dict:
@@ -113,6 +114,19 @@ CONTRADICTIONS = {
     "abstracts_required_but_not_joined": (
         {"corpus": {"source": "s2-api", "s2": {"abstracts": False}}},
         r"corpus.filter.require_abstract \(true\) with corpus.s2.abstracts \(false\) would drop every paper"),
+    # calibration
+    "score_map_off_the_scale": (
+        {"calibration": {"score_map": {"accept": 4, "strong accept": 5}}},
+        r"calibration.score_map maps onto levels outside 0..4 \(calibration.n_levels: 5\): \{'strong accept': 5\}"),
+    "expertise_map_off_the_scale": (
+        {"calibration": {"expertise_map": {"Expert": 3, "Novice": 0}}},
+        r"calibration.expertise_map maps onto levels outside 1..3 \(calibration.n_expertise: 3\): \{'Novice': 0\}"),
+    "quality_mean_off_the_scale": (
+        {"calibration": {"hyper": {"quality_mean": 7}}},
+        r"calibration.hyper.quality_mean \(7\) lies outside the score scale 0..4"),
+    "min_ess_above_the_draws": (
+        {"calibration": {"draws": 20, "chains": 2, "min_ess": 50}},
+        r"calibration.min_ess \(50\) is above the draws of all chains \(calibration.draws x chains = 40\)"),
 }
 
 
@@ -136,9 +150,13 @@ def test_keys_that_contradict_each_other_are_refused_by_name(override, message):
                     "max_bad_line_share": 0.1}},
         {"corpus": {"filter": {"min_year": 2016, "max_year": 2016}, "s2": {"backoff_s": 5, "max_backoff_s": 5}}},
         {"model": {"sentence_transformers": {"specter": "/models/specter2"}, "finetune": {"base": "specter"}}},
+        {"calibration": {"score_map": {"reject": 0, "accept": 4}, "expertise_map": {"Novice": 1, "Expert": 3},
+                         "hyper": {"quality_mean": 4}, "draws": 25, "chains": 2, "min_ess": 50}},
+        {"calibration": {"method": "advi", "draws": 20, "min_ess": 50}},
     ],
     ids=["bounds_equal", "senior_and_attributes_agree", "area_chairs_agree", "resolve_with_penalty",
-         "api_without_abstracts", "one_year_one_pause", "configured_base"],
+         "api_without_abstracts", "one_year_one_pause", "configured_base", "calibration_at_its_limits",
+         "advi_has_no_ess_check"],
 )
 def test_keys_at_their_limits_pass(override):
     check(demo_config(override))

@@ -33,11 +33,12 @@ apply_preset()
 def check_config_consistency():
     """Stop before any job when keys contradict each other (a minimum above its maximum, more
     senior reviewers than reviews, ...): each section's check names the keys and their values."""
+    from revmatch.calibration.settings import check_calibration_config
     from revmatch.corpus.settings import check_corpus_config
     from revmatch.matching.settings import check_matching_config
     from revmatch.model.settings import check_model_config
 
-    for check in (check_corpus_config, check_model_config, check_matching_config):
+    for check in (check_corpus_config, check_model_config, check_matching_config, check_calibration_config):
         try:
             check(config)
         except ValueError as exc:

@@ -65,3 +65,38 @@ class CalibrationSettings:
     def as_params(self) -> dict[str, Any]:
         """The settings as a plain dict, for a rule's params (Snakemake compares only builtins)."""
         return dataclasses.asdict(self)
+
+
+def _map_outside(mapping: Mapping | None, low: int, high: int) -> dict:
+    """The entries of a raw -> level map whose level is no integer in [low, high]."""
+    return {key: level for key, level in (mapping or {}).items()
+            if isinstance(level, bool) or not isinstance(level, int) or not low <= level <= high}
+
+
+def check_calibration_config(config: Mapping[str, Any]) -> None:
+    """Refuse a validated config whose ``calibration`` keys contradict each other, naming the
+    keys and their values (``ValueError``): a score or expertise map onto levels the scale does
+    not have, a prior mean of quality outside the scale, and a convergence check that no run
+    of the configured draws can pass (``min_ess`` above the draws of all chains, with NUTS
+    and ``fail_on_bad_convergence``). Nothing without a ``calibration`` section."""
+    if "calibration" not in config:
+        return
+    settings = CalibrationSettings.from_config(config)  # methods, rules and priors
+    top = settings.n_levels - 1
+    wrong = _map_outside(settings.score_map, 0, top)
+    if wrong:
+        raise ValueError(f"calibration.score_map maps onto levels outside 0..{top} (calibration.n_levels: "
+                         f"{settings.n_levels}): {wrong}")
+    wrong = _map_outside(settings.expertise_map, 1, settings.n_expertise)
+    if wrong:
+        raise ValueError(f"calibration.expertise_map maps onto levels outside 1..{settings.n_expertise} "
+                         f"(calibration.n_expertise: {settings.n_expertise}): {wrong}")
+    quality_mean = resolve_hyper(settings.hyper, settings.n_levels)["quality_mean"]
+    if not 0 <= quality_mean <= top:
+        raise ValueError(f"calibration.hyper.quality_mean ({quality_mean:g}) lies outside the score scale "
+                         f"0..{top} (calibration.n_levels: {settings.n_levels})")
+    total = settings.draws * settings.chains
+    if settings.method == "nuts" and settings.fail_on_bad_convergence and settings.min_ess > total:
+        raise ValueError(f"calibration.min_ess ({settings.min_ess:g}) is above the draws of all chains "
+                         f"(calibration.draws x chains = {total}): the convergence check could never pass")
+
