@@ -67,6 +67,16 @@ def test_too_few_distinct_reviewers_is_flagged():
     assert [(p["kind"], p["available"], p["shortfall"]) for p in problems] == [("reviewer", 4, 2)]
 
 
+def test_too_few_distinct_area_chairs_is_flagged():
+    """Two ACs per paper from one AC: its capacity (15) covers the 4 assignments, but it takes
+    each paper once."""
+    people = [reviewer(f"r{i}", ["MT"]) for i in range(3)] + [reviewer("ac", ac=["MT"])]
+    settings = ViabilitySettings(3, 6, True, 15, 2)
+    text, problems = check_viability(people, papers("MT", 2), {}, settings)
+    assert [(p["kind"], p["needed"], p["available"], p["shortfall"]) for p in problems] == [("ac", 4, 2, 2)]
+    assert "too few area chairs: each paper needs 2 distinct area chairs" in text
+
+
 def test_reviewers_shared_between_tracks_cannot_serve_both():
     people = [reviewer(f"r{i}", ["A", "B"]) for i in range(3)]
     _, problems = check_viability(people, papers("A", 6) + papers("B", 6), {}, counts())

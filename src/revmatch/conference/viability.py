@@ -132,7 +132,8 @@ def check_viability(
     assignments than needed because a reviewer reviews a paper at most once (each paper
     needs ``reviews_per_paper`` distinct reviewers, so a reviewer gives a track at most
     one assignment per paper); AC assignments needed (papers x ``ac_papers_per_submission``)
-    above ACs x ``ac_max_papers`` (not checked when the conference has no AC at all); and, with
+    above ACs x ``ac_max_papers``, or above what distinct ACs can give (an AC takes a paper
+    once; not checked when the conference has no AC at all); and, with
     tracks, shared reviewers unable to serve all tracks together. With ``coi`` (bool P x R),
     a reviewer gives a track at most one assignment per paper of it without a conflict,
     and papers left with fewer than ``reviews_per_paper`` reviewers free of conflicts are
@@ -164,6 +165,7 @@ def check_viability(
     n_acs = ac_member.sum(axis=0)
     ac_needed = papers * ac_papers_per_submission
     ac_available = n_acs * ac_max_papers
+    ac_usable = n_acs * np.minimum(ac_max_papers, papers)  # an AC takes a paper at most once
 
     problems: list[dict] = []
     lines = [
@@ -219,6 +221,11 @@ def check_viability(
         if is_ac.any() and ac_needed[k] > ac_available[k]:
             problems.append(
                 _problem(track, "ac", ac_needed[k], ac_available[k], AC_SHORTFALL)
+            )
+        elif is_ac.any() and ac_needed[k] > ac_usable[k]:
+            problems.append(
+                _problem(track, "ac", ac_needed[k], ac_usable[k],
+                         f"too few area chairs: each paper needs {ac_papers_per_submission} distinct area chairs")
             )
         block.extend(f"  WARNING: {p['message']}" for p in problems if p["track"] == track)
         lines.extend(block)
