@@ -206,6 +206,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         max_rhat=args.max_rhat,
         min_ess=args.min_ess,
         advi_iterations=args.advi_iterations,
+        duplicate_reviews=args.duplicate_reviews,
+        missing_expertise=args.missing_expertise,
+        save_posterior=args.save_posterior,
     )
     try:
         diagnostics = calibrate_reviews_file(
@@ -425,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="[calibration] stop when R-hat, ESS or divergences (or the ADVI loss) look bad")
     p.add_argument("--max-rhat", type=float, default=1.05, help="[calibration] largest R-hat accepted")
     p.add_argument("--min-ess", type=float, default=100, help="[calibration] smallest bulk ESS accepted")
+    p.add_argument("--duplicate-reviews", choices=["error", "last", "first"], default="error",
+                   help="[calibration] repeated (reviewer, submission) reviews that disagree: stop, or keep one")
+    p.add_argument("--missing-expertise", choices=["error", "lowest", "median", "drop"], default="error",
+                   help="[calibration] a review without expertise: stop, fill a level, or drop the review")
+    p.add_argument("--save-posterior", choices=["summary", "full"], default="summary",
+                   help="[calibration] posterior.nc: summaries, or every draw")
     p.add_argument("--cores", type=int, default=2, help="CPU cores for the chains")
     p.add_argument("--out", required=True, help="output folder")
 
